@@ -1,0 +1,49 @@
+# Two commands for a newcomer on a fresh machine:
+#   make demo   set everything up, then run the main job (see README.md)
+#   make test   set everything up, then run the whole test suite
+#
+# Everything lands inside this folder: .venv/ (Python), node_modules/ (the proxy).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# A CPU build of torch is plenty for interviews on CPU kernels and keeps the install small where
+# the package index offers one; override with e.g. TORCH='torch>=2.2' on other machines.
+TORCH ?= torch==2.13.0
+PACKAGE_SOURCES := $(shell find mlinterview scenarios extension kernels graders -type f -not -path '*/__pycache__/*' 2>/dev/null) pyproject.toml setup.py
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test calibrate browser clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: $(PACKAGE_SOURCES)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	# strict editable mode: the import tree is exactly what a wheel would install, so the
+	# scenario packs' private parts stay off the import path (see setup.py)
+	$(BIN)/python -m pip install --quiet --config-settings editable_mode=strict -e ".[test]"
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "The browser tests need Debian's Chromium: run 'sudo apt-get install chromium'" >&2; exit 1; fi
+
+demo: setup
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/mlinterview scenarios calibrate churn
+
+calibrate: setup
+	$(BIN)/mlinterview scenarios calibrate $(SCENARIO)
+
+test: setup browser
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules build *.egg-info

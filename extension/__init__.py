@@ -1,0 +1,1 @@
+"""The jupyter-server cell-history extension and the hub-side interview service."""

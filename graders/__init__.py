@@ -1,0 +1,1 @@
+"""Grading: nbclient replays, holdout scoring, bug probes, constraint audit, reports; and the history format."""

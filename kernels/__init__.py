@@ -1,0 +1,1 @@
+"""Candidate kernelspecs (cpu, gpu) and the IPython kernel extension: preload, constraint guard, status panel."""

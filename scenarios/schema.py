@@ -1,0 +1,212 @@
+"""The schema of ``scenario.toml``, the manifest of a scenario pack.
+
+Validated with pydantic: every model forbids unknown keys, so a typo is an error that names
+the field instead of a setting silently ignored. ``ScenarioManifest.model_json_schema()`` is
+the machine-readable form; ``scenarios/README.md`` documents each field for pack authors.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+BAND_NAMES = ("very_weak", "weak", "strong", "very_strong")
+RUBRIC_SIGNALS = ("data_handling", "model_selection", "optimization", "evaluation")
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+PACK_ID = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Constraints(Strict):
+    max_parameters: int = Field(gt=0, description="Largest trainable parameter count a model may have.")
+    train_time_budget_seconds: float = Field(gt=0, description="CPU wall time allowed for one training run.")
+    seed: int = Field(ge=0, description="Seed for Python, numpy and torch in the candidate kernel.")
+    near_limit_fraction: float = Field(
+        default=0.9, gt=0, le=1, description="Warn the candidate when a model reaches this fraction of the limit."
+    )
+
+
+class Metric(Strict):
+    name: Literal[
+        "average_precision", "roc_auc", "f1", "accuracy", "log_loss", "mae", "rmse", "r2"
+    ] = Field(description="Holdout metric, computed with scikit-learn in the grader process.")
+    direction: Literal["higher", "lower"] = Field(description="Whether a higher or a lower value is better.")
+
+
+class Contract(Strict):
+    """How the grader and the calibration get predictions out of a candidate's work."""
+
+    predict: str = Field(
+        default="predict",
+        description="Name of the callable in the notebook's global namespace: predict(features: DataFrame) -> 1-D scores.",
+    )
+    pipeline: str = Field(
+        description="'module:function' in the scaffold: function(workspace: Path, seed: int) -> predict callable. "
+        "Runs the scaffold end to end without the notebook (calibration, probes)."
+    )
+    id_column: str = Field(description="Column that identifies a row of the holdout features.")
+    label_column: str = Field(description="Column of the candidate's data that holds the label; never in holdout features.")
+    prediction_kind: Literal["probability", "value", "class"] = Field(
+        description="What predict returns: probability of the positive class in [0, 1], a real value, or a class label."
+    )
+
+    @field_validator("pipeline")
+    @classmethod
+    def _module_and_function(cls, value: str) -> str:
+        module, sep, function = value.partition(":")
+        if not sep or not module or not function.isidentifier():
+            raise ValueError("must look like 'package.module:function', e.g. 'churnlab.pipeline:fit_predictor'")
+        return value
+
+
+class Bug(Strict):
+    id: str = Field(description="Short identifier, lower_snake_case; names the probe and the fix.")
+    title: str
+    kind: Literal["breaking", "non-breaking"] = Field(
+        description="breaking: the shipped notebook fails until it is fixed; non-breaking: runs, but silently wrong."
+    )
+    location: str = Field(description="Where the bug lives: 'path/in/scaffold.py:function' or a notebook cell.")
+    signal: Literal["data_handling", "model_selection", "optimization", "evaluation"] = Field(
+        description="The rubric signal a fix of this bug is evidence for."
+    )
+    probe: str = Field(description="Function name in private/probes.py that decides whether this bug is fixed.")
+    interviewer_notes: str = Field(description="What the interviewer should know, watch for and ask.")
+
+    @field_validator("id", "probe")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not IDENTIFIER.match(value):
+            raise ValueError("must be lower_snake_case (letters, digits, underscores, starting with a letter)")
+        return value
+
+
+class Quirk(Strict):
+    id: str
+    description: str
+
+
+class MetricBands(Strict):
+    """Lower bounds of the holdout metric for each band (upper bounds when direction is 'lower')."""
+
+    weak: float
+    strong: float
+    very_strong: float
+
+
+class Signal(Strict):
+    description: str
+    very_weak: str
+    weak: str
+    strong: str
+    very_strong: str
+
+
+class Rubric(Strict):
+    metric_bands: MetricBands
+    signals: dict[str, Signal]
+
+    @field_validator("signals")
+    @classmethod
+    def _all_signals(cls, value: dict[str, Signal]) -> dict[str, Signal]:
+        missing = [s for s in RUBRIC_SIGNALS if s not in value]
+        unknown = [s for s in value if s not in RUBRIC_SIGNALS]
+        if missing or unknown:
+            raise ValueError(
+                f"needs exactly the signals {', '.join(RUBRIC_SIGNALS)}"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + (f"; unknown {', '.join(unknown)}" if unknown else "")
+            )
+        return value
+
+
+class Hint(Strict):
+    after_minutes: int = Field(ge=0, description="Suggested earliest moment to give the hint.")
+    text: str
+
+
+class Candidate(Strict):
+    brief: str = Field(default="BRIEF.md", description="Brief, relative to candidate/.")
+    notebook: str = Field(default="interview.ipynb", description="Starter notebook, relative to candidate/.")
+    scaffold: str = Field(description="Scaffold package folder, relative to candidate/.")
+    data_dir: str = Field(default="data", description="Folder of the workspace the candidate data is written to.")
+
+
+class Kernel(Strict):
+    default: Literal["cpu", "gpu"] = "cpu"
+    gpu_capable: bool = Field(default=False, description="The scaffold runs unchanged on a GPU kernel.")
+
+
+class Twist(Strict):
+    title: str
+    description: str
+    kind: Literal["new_data", "tighter_budget"]
+    max_parameters: int | None = Field(default=None, gt=0, description="New limit, for kind 'tighter_budget'.")
+
+
+class ScenarioManifest(Strict):
+    id: str = Field(description="Pack identifier, equal to the folder name: lowercase letters, digits, hyphens.")
+    title: str
+    summary: str
+    version: int = Field(ge=1)
+    time_budget_minutes: int = Field(gt=0)
+    kernel: Kernel = Kernel()
+    candidate: Candidate
+    constraints: Constraints
+    metric: Metric
+    contract: Contract
+    rubric: Rubric
+    bugs: list[Bug] = Field(min_length=1)
+    quirks: list[Quirk] = Field(default_factory=list)
+    hints: list[Hint] = Field(default_factory=list)
+    twist: Twist | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _pack_id(cls, value: str) -> str:
+        if not PACK_ID.match(value):
+            raise ValueError("must be lowercase letters, digits and hyphens, starting with a letter")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ScenarioManifest":
+        ids = [bug.id for bug in self.bugs]
+        duplicated = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicated:
+            raise ValueError(f"bugs: duplicated id(s) {', '.join(duplicated)}; give each bug its own id")
+        bands = self.rubric.metric_bands
+        ordered = (bands.weak < bands.strong < bands.very_strong) if self.metric.direction == "higher" else (
+            bands.weak > bands.strong > bands.very_strong
+        )
+        if not ordered:
+            raise ValueError(
+                f"rubric.metric_bands: weak, strong, very_strong must be in {'increasing' if self.metric.direction == 'higher' else 'decreasing'} "
+                f"order for a metric where {self.metric.direction} is better"
+            )
+        if self.twist and self.twist.kind == "tighter_budget" and self.twist.max_parameters is None:
+            raise ValueError("twist: kind 'tighter_budget' needs max_parameters")
+        return self
+
+    @property
+    def breaking_bugs(self) -> list[Bug]:
+        return [b for b in self.bugs if b.kind == "breaking"]
+
+    @property
+    def non_breaking_bugs(self) -> list[Bug]:
+        return [b for b in self.bugs if b.kind == "non-breaking"]
+
+    def band_for_metric(self, value: float) -> str:
+        """Rubric band of a holdout metric value."""
+        bands = self.rubric.metric_bands
+        better = (lambda a, b: a >= b) if self.metric.direction == "higher" else (lambda a, b: a <= b)
+        if better(value, bands.very_strong):
+            return "very_strong"
+        if better(value, bands.strong):
+            return "strong"
+        if better(value, bands.weak):
+            return "weak"
+        return "very_weak"
