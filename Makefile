@@ -24,6 +24,8 @@ $(VENV)/.installed: $(PACKAGE_SOURCES)
 	# strict editable mode: the import tree is exactly what a wheel would install, so the
 	# scenario packs' private parts stay off the import path (see setup.py)
 	$(BIN)/python -m pip install --quiet --config-settings editable_mode=strict -e ".[test]"
+	# editable installs skip setup.py's data_files: put the kernelspecs and the server extension's config into the venv
+	$(BIN)/mlinterview kernels install --prefix $(VENV) --with-server-extension
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

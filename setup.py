@@ -23,4 +23,16 @@ def scenario_pack_data_files():
     return sorted(files.items())
 
 
-setup(data_files=scenario_pack_data_files())
+def jupyter_data_files():
+    """The kernelspecs into <prefix>/share/jupyter/kernels and the server extension's auto-enable
+    config into <prefix>/etc/jupyter/jupyter_server_config.d (kernels/, extension/)."""
+    files = [
+        (f"share/jupyter/kernels/{spec.name}", [str(path.relative_to(HERE)) for path in sorted(spec.iterdir()) if path.is_file()])
+        for spec in sorted((HERE / "kernels" / "kernelspecs").glob("mlinterview-*"))
+    ]
+    config = sorted((HERE / "extension" / "jupyter-config" / "jupyter_server_config.d").glob("*.json"))
+    files.append(("etc/jupyter/jupyter_server_config.d", [str(path.relative_to(HERE)) for path in config]))
+    return files
+
+
+setup(data_files=scenario_pack_data_files() + jupyter_data_files())

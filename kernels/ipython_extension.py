@@ -1,0 +1,187 @@
+"""The IPython extension the mlinterview kernelspecs load (``%load_ext mlinterview.kernels.ipython_extension``).
+
+At load it finds the workspace (``kernels/workspace.py``), makes the scaffold importable and
+imports it (with IPython's autoreload on the scaffold's modules, so a fixed file takes effect on
+the next cell), seeds Python, numpy and torch with the scenario's seed, picks the device, and
+installs the constraint guard (``kernels/guard.py``). Around every cell: before it, a new
+training run starts; after it, the status panel (``kernels/panel.py``) is refreshed. The panel
+and any start-up warning (no GPU, a scaffold that does not import) are shown in the first cell
+the candidate runs, because output published between cells reaches no notebook.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+import traceback
+from typing import Any
+
+from traitlets import Any as AnyTrait
+from traitlets import Bool, Dict, List, Unicode
+from traitlets.config import LoggingConfigurable
+
+from . import workspace as ws
+from .signals import constraint_bundle
+
+DEVICE_ENV = "MLINTERVIEW_KERNEL_DEVICE"
+
+
+class CandidateKernelSession(LoggingConfigurable):
+    """Everything the extension set up in this kernel; ``get_ipython().mlinterview`` points at it."""
+
+    device_request = Unicode(help="'cpu' or 'gpu': which kernelspec started this kernel ($MLINTERVIEW_KERNEL_DEVICE).").tag(config=True)
+    settings = Dict(help="The workspace's public settings (.mlinterview/workspace.json); empty outside a workspace.")
+    workspace = AnyTrait(None, allow_none=True, help="The workspace folder (pathlib.Path) or None.")
+    device = Unicode("cpu", help="The torch device models should use: 'cuda' or 'cpu'.")
+    startup_warnings = List(Unicode(), help="Messages shown in the first cell (no GPU, scaffold import failure).")
+    guard = AnyTrait(None, allow_none=True, help="The installed ConstraintGuard.")
+    panel = AnyTrait(None, allow_none=True, help="The StatusPanel.")
+    shown = Bool(False, help="Whether the first cell has shown the panel and the warnings.")
+
+    def __init__(self, shell: Any, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.shell = shell
+
+    # -- start ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        import numpy  # noqa: F401  (seeded below; the scaffold needs it anyway)
+        import torch
+
+        from .guard import guard_from_settings
+        from .panel import StatusPanel
+
+        self.device_request = os.environ.get(DEVICE_ENV, "cpu").lower()
+        self.workspace = ws.find_workspace()
+        self.settings = ws.read_settings(self.workspace) if self.workspace else {}
+        if self.workspace is None:
+            self.startup_warnings.append(
+                "This kernel is not running inside an interview workspace (no .mlinterview/workspace.json "
+                "here or above): no scenario constraints are enforced."
+            )
+        self.device = self._pick_device(torch)
+        constraints = self.settings.get("constraints") or {}
+        seed = constraints.get("seed")
+        if seed is not None:
+            ws.seed_everything(int(seed))
+        if self.workspace is not None:
+            ws.make_scaffold_importable(self.workspace)
+            self._import_scaffold(self.settings.get("scaffold"))
+        self.guard = guard_from_settings(self.settings, describe_model=self.describe_model, on_event=self.on_constraint_event, parent=self)
+        self.guard.install()
+        device_note = self.startup_warnings[0] if self.device_request == "gpu" and self.device == "cpu" else ""
+        self.panel = StatusPanel.from_settings(
+            self.settings, ws.interview_started_at(self.workspace), device_note=device_note, parent=self
+        )
+        self.shell.push({"DEVICE": torch.device(self.device)})
+        self.shell.events.register("pre_run_cell", self.pre_run_cell)
+        self.shell.events.register("post_run_cell", self.post_run_cell)
+        self.shell.register_magic_function(self.status_magic, magic_kind="line", magic_name="mlinterview_status")
+
+    def _pick_device(self, torch: Any) -> str:
+        if self.device_request != "gpu":
+            return "cpu"
+        if torch.cuda.is_available():
+            return "cuda"
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        assigned = f"CUDA_VISIBLE_DEVICES={visible!r}" if visible is not None else "no CUDA_VISIBLE_DEVICES assigned"
+        self.startup_warnings.insert(
+            0,
+            f"No GPU is available to this kernel ({assigned}; torch {torch.__version__} sees no CUDA device). "
+            "It runs on the CPU instead: DEVICE is 'cpu'. Ask the interviewer if this interview needs a GPU.",
+        )
+        return "cpu"
+
+    def _import_scaffold(self, package: str | None) -> None:
+        if not package:
+            return
+        try:
+            importlib.import_module(package)
+        except Exception:
+            # a breaking bug may well sit in the scaffold's imports: say so, keep the kernel usable
+            last = traceback.format_exc().strip().splitlines()[-1]
+            self.startup_warnings.append(f"The scaffold package '{package}' does not import yet: {last}")
+            return
+        self._autoreload(package)
+
+    def _autoreload(self, package: str) -> None:
+        """IPython's autoreload in explicit mode, on the scaffold's modules only (cheap per cell)."""
+        try:
+            self.shell.run_line_magic("load_ext", "autoreload")
+            self.shell.run_line_magic("autoreload", "1")
+            for name in sorted(sys.modules):
+                if name == package or name.startswith(package + "."):
+                    self.shell.run_line_magic("aimport", name)
+        except Exception:
+            self.log.warning("mlinterview: autoreload unavailable for %s", package, exc_info=True)
+
+    # -- per cell ---------------------------------------------------------------------------
+
+    def pre_run_cell(self, info: Any = None) -> None:
+        self.guard.new_training_run()
+        if not self.shown:
+            self.shown = True
+            for message in self.startup_warnings:
+                sys.stderr.write(f"mlinterview: {message}\n")
+            sys.stderr.flush()
+            self.panel.display(self.models())
+
+    def post_run_cell(self, result: Any = None) -> None:
+        self.panel.refresh(self.models())
+
+    def status_magic(self, line: str = "") -> None:
+        """Show the interview status panel here: %mlinterview_status"""
+        self.panel.display(self.models())
+
+    # -- models -----------------------------------------------------------------------------
+
+    def models(self) -> list[tuple[str, int]]:
+        """(variable name, trainable parameter count) of the torch models in the notebook's namespace."""
+        import torch
+
+        found, seen = [], set()
+        for name, value in list(self.shell.user_ns.items()):
+            if name.startswith("_") or not isinstance(value, torch.nn.Module) or id(value) in seen:
+                continue
+            seen.add(id(value))
+            found.append((name, self.guard.count(value)))
+        found.sort(key=lambda item: -item[1])
+        return found[:5]
+
+    def describe_model(self, module: Any) -> str:
+        names = [name for name, value in self.shell.user_ns.items() if value is module and not name.startswith("_")]
+        kind = type(module).__name__
+        return f"model '{names[0]}' ({kind})" if names else f"model {kind}"
+
+    def on_constraint_event(self, event: str, model: str, count: float, limit: float, message: str) -> None:
+        """Tell the server extension (a silent display it records and drops) and, for warnings, the candidate."""
+        from IPython.display import display
+
+        display(constraint_bundle(event, model=model, count=count, limit=limit, message=message), raw=True)
+        if event == "near_limit":
+            sys.stderr.write(f"mlinterview: warning: {message}\n")
+
+
+def load_ipython_extension(shell: Any) -> None:
+    if getattr(shell, "mlinterview", None) is not None:
+        return
+    started = time.perf_counter()
+    session = CandidateKernelSession(shell, parent=shell)
+    session.start()
+    shell.mlinterview = session
+    session.log.debug("mlinterview kernel extension ready in %.2f s", time.perf_counter() - started)
+
+
+def unload_ipython_extension(shell: Any) -> None:
+    session = getattr(shell, "mlinterview", None)
+    if session is None:
+        return
+    session.guard.uninstall()
+    shell.events.unregister("pre_run_cell", session.pre_run_cell)
+    shell.events.unregister("post_run_cell", session.post_run_cell)
+    shell.mlinterview = None
+
+
+__all__ = ["CandidateKernelSession", "load_ipython_extension", "unload_ipython_extension"]
