@@ -1,0 +1,297 @@
+"""The cell-history recorder: turns kernel traffic seen by the server into history events.
+
+``HistoryRecorder`` is one per server. The websocket connection class
+(``history_connection.py``) calls it for each execute request from a browser, each IOPub output
+and each execute reply; jupyter-server's ``kernel_actions`` events (start, restart, interrupt,
+shutdown) and the kernel manager's restart callbacks (a kernel that died) come in here too.
+It keeps the executions still waiting for their reply (``pending``), summarises their outputs
+within bounds, seals each event into the chain (``HistoryFile``), hands it to the hub streamer
+and to live listeners (the interviewer's stream).
+
+Which execution an output or reply belongs to is decided by the request's ``msg_id`` (the
+``parent_header`` of the kernel's messages); outputs are counted only on the connection that
+sent the request (identified by its session key, which survives a browser reconnect), so an
+interviewer watching the same kernel does not double them.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from jupyter_core.paths import jupyter_data_dir
+from traitlets import Instance, Int, Unicode, default
+from traitlets.config import LoggingConfigurable
+
+from ..graders.history import OUTPUT_TEXT_LIMIT
+from .history_store import HistoryFile, HubStreamer
+
+OUTPUT_TYPES_LIMIT = 64
+ERROR_VALUE_LIMIT = 2000
+CODE_LIMIT = 1_000_000  # a cell longer than this is cut (and marked) rather than bloating the chain
+OUTPUT_KINDS = frozenset({"stream", "display_data", "execute_result", "error", "update_display_data"})
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+@dataclass
+class OutputAccumulator:
+    """A bounded summary of one execution's outputs (the ``outputs`` field of its reply)."""
+
+    text_limit: int = OUTPUT_TEXT_LIMIT
+    types: list[str] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+    text_length: int = 0
+    bytes: int = 0
+    truncated: bool = False
+
+    @property
+    def wants_text(self) -> bool:
+        return self.text_length < self.text_limit
+
+    def add(self, msg_type: str, size: int, text: str | None) -> None:
+        self.bytes += size
+        if len(self.types) < OUTPUT_TYPES_LIMIT:
+            self.types.append(msg_type)
+        else:
+            self.truncated = True
+        if text:
+            room = self.text_limit - self.text_length
+            if len(text) > room:
+                self.truncated = True
+            if room > 0:
+                piece = text[:room]
+                self.text.append(piece)
+                self.text_length += len(piece)
+        elif msg_type in ("stream", "execute_result", "display_data", "error") and not self.wants_text:
+            self.truncated = True
+
+    def summary(self) -> dict[str, Any]:
+        return {"types": self.types, "text": "".join(self.text), "bytes": self.bytes, "truncated": self.truncated}
+
+
+@dataclass
+class PendingExecution:
+    msg_id: str
+    kernel_id: str
+    owner: str
+    user: str | None
+    role: str
+    notebook: str | None
+    cell_id: str | None
+    started: float
+    outputs: OutputAccumulator
+
+
+def text_of_output(msg_type: str, content: dict[str, Any]) -> str | None:
+    """The readable text of an IOPub output message (None when it has none)."""
+    if msg_type == "stream":
+        return content.get("text")
+    if msg_type == "error":
+        return f"{content.get('ename', '')}: {content.get('evalue', '')}\n"
+    data = content.get("data") or {}
+    text = data.get("text/plain")
+    return (text + "\n") if isinstance(text, str) else None
+
+
+class HistoryRecorder(LoggingConfigurable):
+    """Records every execution that passes through this server into the session's history."""
+
+    history_dir = Unicode(
+        help="Folder of the history files. Default: $MLINTERVIEW_HISTORY_DIR, else <jupyter data dir>/mlinterview/history "
+        "(outside the notebook folder; the hub's copy is the authoritative one).",
+    ).tag(config=True)
+    session_id = Unicode(
+        help="Id of the recorded session, also the file name. Default: $MLINTERVIEW_SESSION_ID (set by the hub per "
+        "interview), else one derived from the user and the server's root folder, so a restarted server continues its file.",
+    ).tag(config=True)
+    owner = Unicode(
+        None, allow_none=True,
+        help="Hub user who owns this server, the candidate ($JUPYTERHUB_USER); anyone else who runs code is an "
+        "interviewer. Unset (no hub): everyone is the candidate.",
+    ).tag(config=True)
+    root_dir = Unicode("", help="The server's root folder (for the default session id).")
+    output_text_limit = Int(OUTPUT_TEXT_LIMIT, help="Characters of output text kept per execution.").tag(config=True)
+    store = Instance(HistoryFile, allow_none=True)
+    streamer = Instance(HubStreamer, allow_none=True)
+
+    @default("history_dir")
+    def _default_history_dir(self) -> str:
+        return os.environ.get("MLINTERVIEW_HISTORY_DIR") or os.path.join(jupyter_data_dir(), "mlinterview", "history")
+
+    @default("session_id")
+    def _default_session_id(self) -> str:
+        explicit = os.environ.get("MLINTERVIEW_SESSION_ID")
+        if explicit:
+            return explicit
+        user = os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+        digest = hashlib.sha256(os.path.abspath(self.root_dir or os.getcwd()).encode()).hexdigest()[:12]
+        return f"{user}-{digest}"
+
+    @default("owner")
+    def _default_owner(self) -> str | None:
+        return os.environ.get("JUPYTERHUB_USER")
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.pending: dict[str, PendingExecution] = {}
+        # session key -> executions it is waiting for: the connection's fast "anything to watch?" test
+        self.pending_by_owner: dict[str, int] = {}
+        self.notebooks: dict[str, str] = {}
+        self.notebook_checked: dict[str, float] = {}
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+
+    @property
+    def path(self) -> Path:
+        return Path(self.history_dir) / f"{self.session_id}.jsonl"
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self, detail: dict[str, Any] | None = None) -> None:
+        """Open the file (resuming its chain), note executions a crash left open, start streaming."""
+        self.store = HistoryFile(self.path, parent=self)
+        self.streamer = HubStreamer(self.store, parent=self)
+        unanswered = self._unanswered(self.store.existing_events)
+        info = dict(detail or {}, pid=os.getpid(), resumed=bool(self.store.existing_events))
+        if self.store.truncated_bytes:
+            info["truncated_bytes"] = self.store.truncated_bytes
+        self.record({"kind": "session_start", "detail": info})
+        for request in unanswered:
+            self.record({
+                "kind": "execute_lost", "msg_id": request["msg_id"], "kernel_id": request.get("kernel_id"),
+                "user": request.get("user"), "role": request.get("role", "system"),
+                "detail": {"reason": "the server stopped before the kernel replied (it was restarted or killed)"},
+            })
+        self.streamer.start()
+
+    async def stop(self) -> None:
+        for msg_id in list(self.pending):
+            self.lose(msg_id, "the server shut down before the kernel replied")
+        if self.streamer is not None:
+            await self.streamer.stop()
+        if self.store is not None:
+            self.store.close()
+
+    @staticmethod
+    def _unanswered(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        open_requests: dict[str, dict[str, Any]] = {}
+        for event in events:
+            if event.get("kind") == "execute_request":
+                open_requests[event.get("msg_id")] = event
+            elif event.get("kind") in ("execute_reply", "execute_lost"):
+                open_requests.pop(event.get("msg_id"), None)
+        return list(open_requests.values())
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def record(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Seal and store one event (see HistoryFile for when it reaches the disk); returns it sealed."""
+        event.setdefault("time", utc_now())
+        event.setdefault("session", self.session_id)
+        event.setdefault("role", "system")
+        sealed = self.store.append(event)
+        self.streamer.enqueue(sealed)
+        for listener in list(self.listeners):
+            try:
+                listener(sealed)
+            except Exception:
+                self.log.debug("history listener failed", exc_info=True)
+        return sealed
+
+    def role_of(self, user: str | None) -> str:
+        if self.owner is None or user == self.owner:
+            return "candidate"
+        return "interviewer"
+
+    # -- executions -------------------------------------------------------------------------
+
+    def request(self, *, msg_id: str, kernel_id: str, owner: str, user: str | None, code: str, cell_id: str | None) -> None:
+        """An execute request is about to be sent to the kernel."""
+        role = self.role_of(user)
+        notebook = self.notebooks.get(kernel_id)
+        if len(code) > CODE_LIMIT:
+            code = code[:CODE_LIMIT] + f"\n# [mlinterview: cell cut at {CODE_LIMIT:,} characters]"
+        self.record({
+            "kind": "execute_request", "msg_id": msg_id, "kernel_id": kernel_id, "notebook": notebook,
+            "cell_id": cell_id, "code": code, "user": user, "role": role,
+        })
+        self.pending[msg_id] = PendingExecution(
+            msg_id, kernel_id, owner, user, role, notebook, cell_id, time.monotonic(), OutputAccumulator(self.output_text_limit)
+        )
+        self.pending_by_owner[owner] = self.pending_by_owner.get(owner, 0) + 1
+
+    def watching(self, owner: str) -> bool:
+        return bool(self.pending_by_owner.get(owner))
+
+    def pending_for(self, msg_id: str | None, owner: str) -> PendingExecution | None:
+        execution = self.pending.get(msg_id) if msg_id else None
+        return execution if execution is not None and execution.owner == owner else None
+
+    def _close(self, msg_id: str) -> PendingExecution | None:
+        execution = self.pending.pop(msg_id, None)
+        if execution is not None:
+            left = self.pending_by_owner.get(execution.owner, 1) - 1
+            if left > 0:
+                self.pending_by_owner[execution.owner] = left
+            else:
+                self.pending_by_owner.pop(execution.owner, None)
+        return execution
+
+    def reply(self, msg_id: str, content: dict[str, Any]) -> None:
+        """The kernel replied: write the reply event (called before the reply is forwarded)."""
+        execution = self._close(msg_id)
+        if execution is None:
+            return  # a request this server did not see sent (e.g. from before a restart): nothing to pair
+        status = content.get("status")
+        event: dict[str, Any] = {
+            "kind": "execute_reply", "msg_id": msg_id, "kernel_id": execution.kernel_id, "notebook": execution.notebook,
+            "cell_id": execution.cell_id, "user": execution.user, "role": execution.role,
+            "status": status if status in ("ok", "error", "aborted") else "error",
+            "execution_count": content.get("execution_count"),
+            "duration_ms": round((time.monotonic() - execution.started) * 1000, 3),
+            "outputs": execution.outputs.summary(),
+        }
+        if status == "error":
+            event["error"] = {
+                "ename": str(content.get("ename", "")), "evalue": str(content.get("evalue", ""))[:ERROR_VALUE_LIMIT],
+            }
+        self.record(event)
+
+    def lose(self, msg_id: str, reason: str) -> None:
+        execution = self._close(msg_id)
+        if execution is None:
+            return
+        self.record({
+            "kind": "execute_lost", "msg_id": msg_id, "kernel_id": execution.kernel_id, "notebook": execution.notebook,
+            "cell_id": execution.cell_id, "user": execution.user, "role": execution.role,
+            "duration_ms": round((time.monotonic() - execution.started) * 1000, 3),
+            "outputs": execution.outputs.summary(), "detail": {"reason": reason},
+        })
+
+    def constraint(self, execution: PendingExecution | None, kernel_id: str, payload: dict[str, Any]) -> None:
+        """A constraint signal from the kernel's guard (a violation or a warning), attributed to the running cell."""
+        detail = {key: payload.get(key) for key in ("event", "model", "count", "limit", "message")}
+        event: dict[str, Any] = {"kind": "constraint", "kernel_id": kernel_id, "detail": detail}
+        if execution is not None:
+            event.update(msg_id=execution.msg_id, cell_id=execution.cell_id, notebook=execution.notebook,
+                         user=execution.user, role=execution.role)
+        self.record(event)
+
+    # -- kernels ----------------------------------------------------------------------------
+
+    def kernel_event(self, kernel_id: str, what: str, **detail: Any) -> None:
+        """A kernel started, restarted, was interrupted, died or shut down; a restart or death loses what ran."""
+        if what in ("restarted", "died", "shutdown"):
+            for msg_id, execution in list(self.pending.items()):
+                if execution.kernel_id == kernel_id:
+                    self.lose(msg_id, f"the kernel {what} before replying")
+        self.record({"kind": "kernel_event", "kernel_id": kernel_id, "notebook": self.notebooks.get(kernel_id),
+                     "detail": dict(detail, event=what)})
