@@ -15,6 +15,7 @@ from . import __version__
 # (module, what it adds) - the order is the order of `mlinterview --help`.
 SUBCOMMAND_MODULES = [
     "mlinterview.scenarios.cli",
+    "mlinterview.extension.hub_cli",
     "mlinterview.kernels.cli",
     "mlinterview.extension.history_cli",
 ]

@@ -1,0 +1,70 @@
+"""``mlinterview hub``: start the embedded default hub (jupyterhub_config.py) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from ..cli import CommandError
+from .hub_settings import REPO_ROOT, SETTINGS_ENV, SettingsError, isolation_mode, load_settings
+
+CONFIG_FILE = REPO_ROOT / "jupyterhub_config.py"
+
+
+def hub_command(config_file: Path) -> list[str]:
+    jupyterhub = Path(sys.executable).parent / "jupyterhub"
+    return [str(jupyterhub) if jupyterhub.exists() else (shutil.which("jupyterhub") or "jupyterhub"), "-f", str(config_file)]
+
+
+def banner(settings, isolated: bool) -> str:
+    lines = [
+        "",
+        f"  mlinterview hub: open {settings.public_url}/",
+    ]
+    if settings.authenticator == "shared-password":
+        names = ", ".join(settings.interviewers) or "(none configured)"
+        lines.append(f"  interviewer login: {names} / password '{settings.interviewer_password}'")
+    lines += [
+        f"  mode: {'isolated (a system user per candidate)' if isolated else 'TRUSTED (demo: candidates run as your user)'}",
+        f"  state: {settings.state_dir}",
+        "  stop with Ctrl-C",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_hub(args) -> int:
+    env = dict(os.environ)
+    if args.settings:
+        env[SETTINGS_ENV] = str(Path(args.settings).resolve())
+    if args.port:
+        env["MLINTERVIEW_HUB_PORT"] = str(args.port)
+    try:
+        settings = load_settings(environ=env)
+        isolated = isolation_mode(settings, os.geteuid() == 0)
+    except SettingsError as error:
+        raise CommandError(str(error)) from None
+    if not CONFIG_FILE.exists():
+        raise CommandError(f"{CONFIG_FILE} not found: `mlinterview hub` runs from a checkout of mlinterview")
+    bin_dir = str(Path(sys.executable).parent)
+    node_bin = str(REPO_ROOT / "node_modules" / ".bin")
+    env["PATH"] = os.pathsep.join([bin_dir, node_bin, env.get("PATH", "")])
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    print(banner(settings, isolated), flush=True)
+    command = hub_command(CONFIG_FILE)
+    os.chdir(settings.state_dir)
+    os.execvpe(command[0], command, env)
+    return 0  # not reached
+
+
+def add_subcommands(subparsers) -> None:
+    hub = subparsers.add_parser(
+        "hub",
+        help="start the interview hub (JupyterHub + proxy + interview service) on 127.0.0.1",
+        description="Start the embedded default hub from jupyterhub_config.py; settings from --settings or $MLINTERVIEW_HUB_SETTINGS (see hub.example.toml).",
+    )
+    hub.add_argument("--settings", type=Path, default=None, help="hub settings file (TOML; see hub.example.toml)")
+    hub.add_argument("--port", type=int, default=None, help="public port (default 8000, or the settings file's)")
+    hub.set_defaults(handler=cmd_hub)

@@ -1,0 +1,311 @@
+"""The candidate's server: the interview's scenario in the workspace, the right kernel, a GPU.
+
+Classes and functions:
+
+- ``GPUPool``: the GPUs of this machine; each GPU candidate holds one of its own while their
+  server lives, and gives it back when it stops.
+- ``server_plan(...)``: pure option logic (in the manner of kubespawner's ``profile_list``): from
+  an interview, its scenario and the GPU it holds, the kernel, environment, arguments and URL
+  of the candidate's server. Tested without spawning anything.
+- ``InterviewSpawnerMixin``: put it in front of any spawner (``LocalProcessSpawner``,
+  ``SimpleLocalProcessSpawner``, ``KubeSpawner``): before the server starts it materializes the
+  scenario into the candidate's workspace (``scenarios.materialize``; an existing workspace is
+  kept, so a restarted server finds the candidate's work), applies the plan and, in isolated
+  mode, creates the candidate's system user.
+- ``InterviewLocalProcessSpawner`` (isolated mode) and ``InterviewSimpleLocalProcessSpawner``
+  (trusted mode): the mixin on JupyterHub's local spawners.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner
+from traitlets.config import LoggingConfigurable
+from traitlets import Bool, List, Unicode
+
+from .service_store import InterviewStore, State
+
+KERNEL_NAMES = {"cpu": "mlinterview-cpu", "gpu": "mlinterview-gpu"}
+FALLBACK_KERNEL = "python3"
+
+
+class SpawnRefused(Exception):
+    """The candidate's server cannot start; the message says why and what to do."""
+
+
+class GPUPool:
+    """GPU ids handed out one per GPU candidate: no two live servers share a GPU.
+
+    One pool per set of ids per hub process (``GPUPool.shared``), so every spawner sees the same
+    assignments. Owners are hub user names; acquiring again for the same owner returns the GPU
+    it already holds (a restarted hub re-registers what spawner state says was held).
+    """
+
+    _shared: dict[tuple[str, ...], "GPUPool"] = {}
+    _shared_lock = threading.Lock()
+
+    def __init__(self, gpu_ids):
+        self.gpu_ids = [str(gpu) for gpu in gpu_ids]
+        self.holders: dict[str, str] = {}  # gpu id -> owner
+        self._lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, gpu_ids) -> "GPUPool":
+        key = tuple(str(gpu) for gpu in gpu_ids)
+        with cls._shared_lock:
+            if key not in cls._shared:
+                cls._shared[key] = cls(key)
+            return cls._shared[key]
+
+    def held_by(self, owner: str) -> str | None:
+        for gpu, holder in self.holders.items():
+            if holder == owner:
+                return gpu
+        return None
+
+    def acquire(self, owner: str, preferred: str | None = None) -> str:
+        """A GPU for ``owner`` (``preferred`` when it is free or already theirs)."""
+        with self._lock:
+            held = self.held_by(owner)
+            if held is not None:
+                return held
+            if not self.gpu_ids:
+                raise SpawnRefused("this interview needs a GPU but the hub has no GPU pool; set 'gpus' in the hub settings or create the interview on CPU")
+            if preferred is not None and preferred in self.gpu_ids and preferred not in self.holders:
+                self.holders[preferred] = owner
+                return preferred
+            for gpu in self.gpu_ids:
+                if gpu not in self.holders:
+                    self.holders[gpu] = owner
+                    return gpu
+            raise SpawnRefused(
+                f"all {len(self.gpu_ids)} GPU(s) are held by live candidates ({', '.join(sorted(self.holders.values()))}); "
+                "end one of those interviews, or run this one on CPU"
+            )
+
+    def release(self, owner: str) -> str | None:
+        """Give back ``owner``'s GPU; returns it (None when they held none)."""
+        with self._lock:
+            gpu = self.held_by(owner)
+            if gpu is not None:
+                del self.holders[gpu]
+            return gpu
+
+    def free(self) -> list[str]:
+        return [gpu for gpu in self.gpu_ids if gpu not in self.holders]
+
+
+@dataclass(frozen=True)
+class ServerPlan:
+    """What a candidate's server is started with."""
+
+    kernel_name: str
+    default_url: str
+    environment: dict[str, str] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)
+
+
+def server_plan(
+    *,
+    interview_id: str,
+    kernel: str,
+    notebook: str,
+    workspace: str,
+    history_url: str,
+    gpu: str | None,
+    available_kernels: set[str],
+) -> ServerPlan:
+    """The kernel, environment, arguments and URL of a candidate's server. Pure."""
+    if kernel not in KERNEL_NAMES:
+        raise SpawnRefused(f"unknown kernel kind '{kernel}' (expected cpu or gpu)")
+    if kernel == "gpu" and gpu is None:
+        raise SpawnRefused("a GPU interview needs a GPU from the pool")
+    kernel_name = KERNEL_NAMES[kernel]
+    if kernel_name not in available_kernels:
+        # a checkout without the interview kernels still runs (without the kernel-side guard)
+        kernel_name = FALLBACK_KERNEL
+    environment = {
+        "MLINTERVIEW_INTERVIEW": interview_id,
+        "MLINTERVIEW_HISTORY_URL": history_url,
+        "MLINTERVIEW_WORKSPACE": workspace,
+        "MLINTERVIEW_KERNEL": kernel,
+        # a CPU candidate sees no GPU; a GPU candidate sees only their own
+        "CUDA_VISIBLE_DEVICES": gpu if gpu is not None else "",
+    }
+    args = [
+        f"--MappingKernelManager.default_kernel_name={kernel_name}",
+        # the interview kernel only: a plain kernel would bypass the constraint guard
+        f"--KernelSpecManager.allowed_kernelspecs={kernel_name}",
+    ]
+    return ServerPlan(kernel_name=kernel_name, default_url=f"/lab/tree/{notebook}", environment=environment, args=args)
+
+
+def installed_kernelspecs() -> set[str]:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return set(KernelSpecManager().find_kernel_specs())
+
+
+def set_notebook_kernel(notebook_path: Path, kernel_name: str) -> None:
+    """Point a freshly materialized notebook at the interview's kernel."""
+    import nbformat
+
+    notebook = nbformat.read(notebook_path, as_version=4)
+    spec = notebook.metadata.get("kernelspec", {})
+    if spec.get("name") == kernel_name:
+        return
+    display = {"mlinterview-cpu": "Interview (CPU)", "mlinterview-gpu": "Interview (GPU)"}.get(kernel_name, "Python 3")
+    notebook.metadata["kernelspec"] = {"name": kernel_name, "display_name": display, "language": "python"}
+    nbformat.write(notebook, notebook_path)
+
+
+class InterviewSpawnerMixin(LoggingConfigurable):
+    """Prepare the candidate's workspace, kernel and GPU before their server starts."""
+
+    store_url = Unicode("", help="SQLAlchemy URL of the interview store: which scenario and kernel a candidate gets.").tag(config=True)
+    scenarios_dir = Unicode("", help="Folder of scenario packs the interviews name.").tag(config=True)
+    workspaces_dir = Unicode(
+        "", help="Each candidate's workspace is <workspaces_dir>/<hub user>; it outlives server restarts."
+    ).tag(config=True)
+    homes_dir = Unicode("", help="Each candidate's home (jupyter runtime files, caches) is <homes_dir>/<hub user>.").tag(config=True)
+    history_url = Unicode(
+        "", help="Where the server's history extension streams events (MLINTERVIEW_HISTORY_URL): the interview service."
+    ).tag(config=True)
+    gpu_ids = List(
+        Unicode(), help="GPU ids of this machine's pool; a GPU interview holds one of its own while its server lives."
+    ).tag(config=True)
+    isolated = Bool(
+        False, help="Isolated mode: the candidate runs as a system user of their own, created before the first start."
+    ).tag(config=True)
+
+    gpu = Unicode(None, allow_none=True, help="The GPU this server holds (kept in spawner state across hub restarts).")
+
+    @cached_property
+    def store(self) -> InterviewStore:
+        return InterviewStore(self.store_url)
+
+    @property
+    def gpu_pool(self) -> GPUPool:
+        return GPUPool.shared(self.gpu_ids)
+
+    @property
+    def workspace(self) -> Path:
+        return Path(self.workspaces_dir) / self.user.name
+
+    @property
+    def candidate_home(self) -> Path:
+        return Path(self.homes_dir) / self.user.name
+
+    # -- state: the held GPU survives a hub restart ---------------------------------------------
+    def load_state(self, state):
+        super().load_state(state)
+        if state.get("gpu") is not None:
+            self.gpu = self.gpu_pool.acquire(self.user.name, preferred=state["gpu"])
+
+    def get_state(self):
+        state = super().get_state()
+        if self.gpu is not None:
+            state["gpu"] = self.gpu
+        return state
+
+    def clear_state(self):
+        super().clear_state()
+        self.release_gpu()
+
+    def release_gpu(self) -> None:
+        if self.gpu is not None:
+            self.gpu_pool.release(self.user.name)
+            self.log.info("GPU %s returned to the pool by %s", self.gpu, self.user.name)
+            self.gpu = None
+
+    # -- start -----------------------------------------------------------------------------------
+    def interview(self):
+        interview = self.store.for_candidate(self.user.name)
+        if interview is None:
+            raise SpawnRefused(
+                f"{self.user.name} is not a candidate of any interview, so there is no interview server to start; "
+                "interviewers work in the interview service"
+            )
+        if interview.state not in (State.invited.value, State.live.value):
+            raise SpawnRefused(f"interview {interview.id} has ended ({interview.state}); its server cannot start again")
+        return interview
+
+    def prepare_workspace(self, interview, kernel_name: str) -> None:
+        """Materialize the scenario (kept as it is when it already exists) and hand it to the candidate."""
+        from ..scenarios.materialize import materialize, read_workspace_settings
+        from ..scenarios.pack import load_pack
+
+        pack = load_pack(interview.scenario, Path(self.scenarios_dir) if self.scenarios_dir else None)
+        fresh = read_workspace_settings(self.workspace) is None
+        materialize(pack, self.workspace, interview.data_seed)
+        if fresh:
+            set_notebook_kernel(self.workspace / pack.manifest.candidate.notebook, kernel_name)
+        self.candidate_home.mkdir(parents=True, exist_ok=True)
+        if self.isolated:
+            from .hub_isolation import chown_tree, ensure_system_user
+
+            entry = ensure_system_user(self.user.name, self.candidate_home)
+            chown_tree(self.workspace, entry.pw_uid, entry.pw_gid)
+            self.workspace.chmod(0o700)
+
+    def notebook_of(self, interview) -> str:
+        from ..scenarios.pack import load_pack
+
+        return load_pack(interview.scenario, Path(self.scenarios_dir) if self.scenarios_dir else None).manifest.candidate.notebook
+
+    async def start(self):
+        interview = await asyncio.to_thread(self.interview)
+        if interview.kernel == "gpu":
+            self.gpu = self.gpu_pool.acquire(self.user.name, preferred=self.gpu)
+        try:
+            available = await asyncio.to_thread(installed_kernelspecs)
+            notebook = await asyncio.to_thread(self.notebook_of, interview)
+            self.plan = server_plan(
+                interview_id=interview.id,
+                kernel=interview.kernel,
+                notebook=notebook,
+                workspace=str(self.workspace),
+                history_url=self.history_url,
+                gpu=self.gpu,
+                available_kernels=available,
+            )
+            await asyncio.to_thread(self.prepare_workspace, interview, self.plan.kernel_name)
+        except BaseException:
+            self.release_gpu()
+            raise
+        self.notebook_dir = str(self.workspace)
+        self.default_url = self.plan.default_url
+        self.log.info(
+            "Starting %s for interview %s (%s, kernel %s%s)",
+            self.user.name, interview.id, interview.scenario, self.plan.kernel_name, f", GPU {self.gpu}" if self.gpu else "",
+        )
+        return await super().start()
+
+    def get_env(self):
+        env = super().get_env()
+        plan = getattr(self, "plan", None)
+        if plan is not None:
+            env.update(plan.environment)
+        return env
+
+    def get_args(self):
+        args = super().get_args()
+        plan = getattr(self, "plan", None)
+        return args + (list(plan.args) if plan is not None else [])
+
+    async def stop(self, now=False):
+        await super().stop(now=now)
+        self.release_gpu()
+
+
+class InterviewLocalProcessSpawner(InterviewSpawnerMixin, LocalProcessSpawner):
+    """Isolated mode: each candidate's server runs as their own system user."""
+
+
+class InterviewSimpleLocalProcessSpawner(InterviewSpawnerMixin, SimpleLocalProcessSpawner):
+    """Trusted mode: every candidate's server runs as the hub's user (the hub warns at start)."""

@@ -1,0 +1,423 @@
+"""The interview service: a hub-managed service with the interviewer's pages and the history inbox.
+
+Run by the hub (``c.JupyterHub.services``, see ``hub_settings.hub_config``) as
+``python -m mlinterview.extension.service_app``, under ``/services/interview/``. Users are
+authenticated through the hub with ``HubOAuth``; only holders of
+``access:services!service=interview`` (the ``interviewer`` role, and admins) get in, and an
+interviewer sees the interviews they run (admins see all). Candidates get a 403 everywhere.
+
+Pages (``extension/templates/``):
+
+``/``                         interviews, with their state, and the form to create one
+``/interviews/<id>``           live view: elapsed time, executions as they happen, constraint
+                              events, notes pinned to the timeline, open the candidate's
+                              notebook (a hub share), End interview, grading progress, report
+``/interviews/<id>/report``    the grader's report.html
+
+JSON API (same auth, token or cookie): ``api/interviews`` (GET list, POST create),
+``api/interviews/<id>`` (GET), ``api/interviews/<id>/events?after=N`` (GET), and the history
+inbox ``api/history`` where the candidate's server streams sealed events: authenticated by
+the *server's* hub token, checked for chain continuity, stored as the authoritative copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
+from jupyterhub.utils import url_path_join
+from tornado import web
+from tornado.httpserver import HTTPServer
+from tornado.ioloop import IOLoop
+
+from .hub_settings import SERVICE_SETTINGS_ENV
+from .service_hub_client import HubAPIError, HubClient
+from .service_lifecycle import InterviewLifecycle
+from .service_store import HistoryConflict, InterviewStore, State
+
+log = logging.getLogger("mlinterview.service")
+TEMPLATES = Path(__file__).parent / "templates"
+MAX_EVENTS_PER_POST = 1000
+
+
+class ServiceHandler(HubOAuthenticated, web.RequestHandler):
+    """Base of the interviewer's pages: hub login, the store, templates, who may see what."""
+
+    @property
+    def store(self) -> InterviewStore:
+        return self.settings["store"]
+
+    @property
+    def lifecycle(self) -> InterviewLifecycle:
+        return self.settings["lifecycle"]
+
+    @property
+    def prefix(self) -> str:
+        return self.settings["service_prefix"]
+
+    @property
+    def user_name(self) -> str:
+        return self.current_user["name"]
+
+    @property
+    def is_admin(self) -> bool:
+        return bool(self.current_user.get("admin"))
+
+    def interview_or_refuse(self, interview_id: str):
+        """The interview, if this user runs it (or is an admin); 404 / 403 otherwise."""
+        interview = self.store.get(interview_id)
+        if interview is None:
+            raise web.HTTPError(404, f"no interview {interview_id}")
+        if not self.is_admin and interview.interviewer != self.user_name:
+            raise web.HTTPError(403, f"interview {interview_id} is run by another interviewer")
+        return interview
+
+    def render_page(self, template: str, **namespace) -> None:
+        page = self.settings["jinja"].get_template(template)
+        self.finish(
+            page.render(
+                prefix=self.prefix,
+                hub_prefix=self.settings["hub_prefix"],
+                user=self.current_user,
+                xsrf_token=self.xsrf_token.decode("ascii") if isinstance(self.xsrf_token, bytes) else self.xsrf_token,
+                **namespace,
+            )
+        )
+
+    def write_error(self, status_code, **kwargs):
+        exception = kwargs.get("exc_info", (None, None))[1]
+        message = getattr(exception, "log_message", None) or self._reason
+        if self.request.path.startswith(url_path_join(self.prefix, "api")):
+            self.finish({"error": message, "status": status_code})
+            return
+        self.set_header("Content-Type", "text/html")
+        page = self.settings["jinja"].get_template("error.html")
+        self.finish(page.render(prefix=self.prefix, hub_prefix=self.settings["hub_prefix"], status_code=status_code, message=message, user=None))
+
+    def invite_url(self, code: str) -> str:
+        base = f"{self.request.protocol}://{self.request.host}"
+        return base + url_path_join(self.settings["hub_prefix"], "invite", code)
+
+    def create_interview(self, scenario: str, kernel: str, candidate_name: str, time_budget: str | int | None):
+        """Validate the form and create the interview; returns (interview, invite code)."""
+        from ..scenarios.pack import PackError, load_pack
+
+        candidate_name = (candidate_name or "").strip()
+        if not candidate_name:
+            raise web.HTTPError(400, "give the candidate's name")
+        if kernel not in ("cpu", "gpu"):
+            raise web.HTTPError(400, "kernel must be cpu or gpu")
+        if kernel == "gpu" and not self.settings["service_settings"].get("gpu_available"):
+            raise web.HTTPError(400, "this hub has no GPU pool; create the interview on CPU (or set 'gpus' in the hub settings)")
+        try:
+            pack = load_pack(scenario, Path(self.settings["service_settings"]["scenarios_dir"]))
+        except PackError as error:
+            raise web.HTTPError(400, str(error).splitlines()[0])
+        try:
+            minutes = int(time_budget) if time_budget not in (None, "") else pack.manifest.time_budget_minutes
+        except ValueError:
+            raise web.HTTPError(400, "time budget must be a whole number of minutes") from None
+        if not 1 <= minutes <= 24 * 60:
+            raise web.HTTPError(400, "time budget must be between 1 and 1440 minutes")
+        return self.store.create_interview(
+            scenario=pack.id,
+            kernel=kernel,
+            candidate_name=candidate_name,
+            interviewer=self.user_name,
+            time_budget_minutes=minutes,
+            invite_ttl=timedelta(hours=self.settings["service_settings"]["invite_ttl_hours"]),
+        )
+
+
+def scenario_choices(scenarios_dir: str) -> list[dict]:
+    from ..scenarios.pack import PackError, list_packs, load_pack
+
+    choices = []
+    for scenario_id in list_packs(Path(scenarios_dir)):
+        try:
+            manifest = load_pack(scenario_id, Path(scenarios_dir)).manifest
+        except PackError:
+            continue
+        choices.append(
+            {"id": manifest.id, "title": manifest.title, "minutes": manifest.time_budget_minutes, "kernel": manifest.kernel.default, "gpu_capable": manifest.kernel.gpu_capable}
+        )
+    return choices
+
+
+class HomeHandler(ServiceHandler):
+    @web.authenticated
+    def get(self):
+        interviews = self.store.list(None if self.is_admin else self.user_name)
+        self.render_page(
+            "index.html",
+            interviews=interviews,
+            scenarios=scenario_choices(self.settings["service_settings"]["scenarios_dir"]),
+            gpu_available=self.settings["service_settings"].get("gpu_available"),
+        )
+
+
+class CreateInterviewHandler(ServiceHandler):
+    @web.authenticated
+    def post(self):
+        interview, code = self.create_interview(
+            self.get_body_argument("scenario", ""),
+            self.get_body_argument("kernel", "cpu"),
+            self.get_body_argument("candidate_name", ""),
+            self.get_body_argument("time_budget_minutes", ""),
+        )
+        self.render_page("invite.html", interview=interview, invite_url=self.invite_url(code))
+
+
+class LiveViewHandler(ServiceHandler):
+    @web.authenticated
+    def get(self, interview_id):
+        from ..scenarios.pack import PackError, load_pack
+
+        interview = self.interview_or_refuse(interview_id)
+        try:
+            notebook = load_pack(interview.scenario, Path(self.settings["service_settings"]["scenarios_dir"])).manifest.candidate.notebook
+        except PackError:
+            notebook = ""
+        self.render_page("live.html", interview=interview, notebook=notebook, has_report=self.lifecycle.report_html(interview.id) is not None)
+
+
+class InterviewActionHandler(ServiceHandler):
+    """POST /interviews/<id>/<action>: end, share, note, invite, revoke, regrade."""
+
+    @web.authenticated
+    async def post(self, interview_id, action):
+        interview = self.interview_or_refuse(interview_id)
+        live_view = url_path_join(self.prefix, "interviews", interview.id)
+        if action == "end":
+            self.lifecycle.start_end(interview.id, self.user_name)
+            self.redirect(live_view)
+        elif action == "share":
+            if interview.state != State.live.value:
+                raise web.HTTPError(409, "the candidate's notebook can be opened only while the interview is live")
+            try:
+                await self.lifecycle.share_with(interview, self.user_name)
+            except HubAPIError as error:
+                raise web.HTTPError(409, f"could not share the candidate's server (is it running?): {error}")
+            notebook = self.get_body_argument("notebook", "")
+            user_url = url_path_join(self.settings["base_url"], "user", interview.candidate_user, "lab")
+            self.redirect(url_path_join(user_url, "tree", notebook) if notebook else user_url)
+        elif action == "note":
+            text = self.get_body_argument("text", "").strip()
+            if not text:
+                raise web.HTTPError(400, "a note needs some text")
+            at_seq = self.get_body_argument("at_seq", "")
+            elapsed = self.get_body_argument("elapsed_s", "")
+            self.store.add_note(
+                interview.id, self.user_name, text[:5000],
+                int(at_seq) if at_seq.lstrip("-").isdigit() else None,
+                float(elapsed) if elapsed.replace(".", "", 1).isdigit() else None,
+            )
+            self.redirect(live_view + "#notes")
+        elif action == "invite":
+            if interview.state not in (State.invited.value, State.live.value):
+                raise web.HTTPError(409, "this interview has ended; create a new one")
+            code = self.store.reissue_invite(interview.id, timedelta(hours=self.settings["service_settings"]["invite_ttl_hours"]))
+            self.render_page("invite.html", interview=interview, invite_url=self.invite_url(code))
+        elif action == "revoke":
+            self.store.revoke_invites(interview.id)
+            self.redirect(live_view)
+        elif action == "regrade":
+            self.lifecycle.regrade(interview.id)
+            self.redirect(live_view)
+        else:
+            raise web.HTTPError(404, f"no action {action}")
+
+
+class ReportHandler(ServiceHandler):
+    @web.authenticated
+    def get(self, interview_id):
+        interview = self.interview_or_refuse(interview_id)
+        report = self.lifecycle.report_html(interview.id)
+        if report is None:
+            raise web.HTTPError(404, f"interview {interview.id} has no report yet ({interview.state}: {interview.grade_progress})")
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.set_header("Content-Security-Policy", "frame-ancestors 'self'")
+        self.finish(report.read_bytes())
+
+
+# -- JSON API ------------------------------------------------------------------------------------
+class InterviewsAPIHandler(ServiceHandler):
+    @web.authenticated
+    def get(self):
+        interviews = self.store.list(None if self.is_admin else self.user_name)
+        self.finish({"interviews": [interview.to_json() for interview in interviews]})
+
+    @web.authenticated
+    def post(self):
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise web.HTTPError(400, "the body must be JSON") from None
+        interview, code = self.create_interview(
+            body.get("scenario", ""), body.get("kernel", "cpu"), body.get("candidate_name", ""), body.get("time_budget_minutes")
+        )
+        self.set_status(201)
+        self.finish({"interview": interview.to_json(), "invite_url": self.invite_url(code)})
+
+
+class InterviewAPIHandler(ServiceHandler):
+    @web.authenticated
+    def get(self, interview_id):
+        interview = self.interview_or_refuse(interview_id)
+        model = interview.to_json()
+        model["has_report"] = self.lifecycle.report_html(interview.id) is not None
+        self.finish(model)
+
+
+class EventsAPIHandler(ServiceHandler):
+    @web.authenticated
+    def get(self, interview_id):
+        interview = self.interview_or_refuse(interview_id)
+        after = int(self.get_argument("after", "-1"))
+        events = self.store.history(interview.id, after=after, limit=2000)
+        model = interview.to_json()
+        model["has_report"] = self.lifecycle.report_html(interview.id) is not None
+        self.finish(
+            {
+                "interview": model,
+                "events": events,
+                "last_seq": events[-1]["seq"] if events else after,
+                "notes": [note.to_json() for note in self.store.notes(interview.id)],
+            }
+        )
+
+
+class HistoryInboxHandler(web.RequestHandler):
+    """POST/GET api/history: the candidate server's extension streams sealed events here.
+
+    Authenticated with the single-user server's hub token (``Authorization: token ...``); the
+    token's owner must be the candidate of an interview that is live (or ending, to take the
+    last events while the server shuts down). Events must continue the stored chain.
+    """
+
+    def check_xsrf_cookie(self):
+        # token-authenticated machine API: no cookies, so no cross-site request to forge
+        return
+
+    def write_error(self, status_code, **kwargs):
+        exception = kwargs.get("exc_info", (None, None))[1]
+        self.finish({"error": getattr(exception, "log_message", None) or self._reason, "status": status_code})
+
+    async def candidate_interview(self):
+        scheme, _, token = self.request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() not in ("token", "bearer") or not token.strip():
+            raise web.HTTPError(401, "send the server's hub token: Authorization: token $JUPYTERHUB_API_TOKEN")
+        model = await self.settings["hub_auth"].user_for_token(token.strip(), sync=False)
+        if not model or model.get("kind", "user") != "user":
+            raise web.HTTPError(403, "the token is not a hub user's token")
+        interview = self.settings["store"].for_candidate(model["name"])
+        if interview is None or interview.state not in (State.live.value, State.ending.value):
+            raise web.HTTPError(403, f"{model['name']} is not the candidate of a live interview")
+        return interview
+
+    async def get(self):
+        interview = await self.candidate_interview()
+        seq, last_hash = self.settings["store"].history_head(interview.id)
+        self.finish({"stored_seq": seq, "last_hash": last_hash})
+
+    async def post(self):
+        interview = await self.candidate_interview()
+        try:
+            events = json.loads(self.request.body or b"{}").get("events")
+        except (ValueError, AttributeError):
+            raise web.HTTPError(400, 'the body must be JSON: {"events": [sealed events...]}') from None
+        if not isinstance(events, list) or not all(isinstance(event, dict) for event in events):
+            raise web.HTTPError(400, 'the body must be JSON: {"events": [sealed events...]}')
+        if len(events) > MAX_EVENTS_PER_POST:
+            raise web.HTTPError(413, f"at most {MAX_EVENTS_PER_POST} events per request")
+        store = self.settings["store"]
+        try:
+            stored = await asyncio.to_thread(store.append_history, interview.id, events)
+        except HistoryConflict as conflict:
+            log.warning("interview %s: history refused: %s", interview.id, conflict)
+            self.set_status(409)
+            self.finish({"error": str(conflict), "stored_seq": conflict.stored_seq, "last_hash": conflict.last_hash})
+            return
+        self.finish({"stored_seq": stored})
+
+
+def load_service_settings() -> dict:
+    raw = os.environ.get(SERVICE_SETTINGS_ENV)
+    if not raw:
+        raise SystemExit(f"${SERVICE_SETTINGS_ENV} is not set: the interview service is started by the hub (see jupyterhub_config.py)")
+    return json.loads(raw)
+
+
+def persistent_secret(path: Path) -> bytes:
+    """A secret kept in the private store, so service cookies outlive a service restart."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+def make_app(settings: dict) -> web.Application:
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/interview/")
+    hub_auth = HubOAuth(api_token=os.environ["JUPYTERHUB_API_TOKEN"], cache_max_age=60)
+    store = InterviewStore(settings["store_url"])
+    hub = HubClient()
+    lifecycle = InterviewLifecycle(store, hub, settings)
+    hub_prefix = os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/"
+    jinja = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
+    interview_id = r"([a-f0-9]{12})"
+    routes = [
+        (prefix, HomeHandler),
+        (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
+        (url_path_join(prefix, "interviews"), CreateInterviewHandler),
+        (url_path_join(prefix, "interviews", interview_id), LiveViewHandler),
+        (url_path_join(prefix, "interviews", interview_id, "report"), ReportHandler),
+        (url_path_join(prefix, "interviews", interview_id, r"(end|share|note|invite|revoke|regrade)"), InterviewActionHandler),
+        (url_path_join(prefix, "api", "interviews"), InterviewsAPIHandler),
+        (url_path_join(prefix, "api", "interviews", interview_id), InterviewAPIHandler),
+        (url_path_join(prefix, "api", "interviews", interview_id, "events"), EventsAPIHandler),
+        (url_path_join(prefix, "api", "history"), HistoryInboxHandler),
+    ]
+    return web.Application(
+        routes,
+        hub_auth=hub_auth,
+        store=store,
+        hub=hub,
+        lifecycle=lifecycle,
+        jinja=jinja,
+        service_prefix=prefix,
+        hub_prefix=hub_prefix,
+        base_url=os.environ.get("JUPYTERHUB_BASE_URL", "/"),
+        service_settings=settings,
+        cookie_secret=persistent_secret(Path(settings["private_dir"]) / "service_cookie_secret"),
+        xsrf_cookies=True,
+        login_url=hub_auth.login_url,
+    )
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="[%(levelname).1s %(asctime)s %(name)s] %(message)s")
+    settings = load_service_settings()
+    app = make_app(settings)
+    server = HTTPServer(app, xheaders=True)
+    server.listen(int(settings["port"]), "127.0.0.1")
+
+    async def resume():
+        resumed = await app.settings["lifecycle"].resume()
+        if resumed:
+            log.info("resumed interrupted work on interview(s) %s", ", ".join(resumed))
+
+    IOLoop.current().add_callback(resume)
+    log.info("interview service listening on 127.0.0.1:%s", settings["port"])
+    IOLoop.current().start()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+"""The end of an interview: stop, freeze, grade; each step safe to run again after a restart.
+
+``InterviewLifecycle.end(id)`` revokes the interviewer's share, stops the candidate's server,
+freezes the workspace and the authoritative history into a submission bundle in the private
+store, cleans the candidate up (hub user, and in isolated mode the system user and live
+workspace) and starts the grader in the background. ``resume()`` runs at service start and
+finishes whatever a restart interrupted: an interview left in ``ending`` is ended again, one
+left in ``ended`` without a report is graded again.
+
+Submission bundle (``<private>/submissions/<interview id>/``), what ``mlinterview grade`` reads:
+
+``<notebook>.ipynb``, ``<scaffold>/``, ``data/``, ``.mlinterview/``  the candidate's workspace as it was
+``history.jsonl``     the authoritative history (hash-chained, ``graders/history.py``)
+``submission.json``   interview id, scenario, candidate, interviewer, kernel, data seed, times, notes
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+from ..graders.history import dumps_line
+from .service_hub_client import HubAPIError, HubClient
+from .service_store import InterviewStore, State, utcnow
+
+log = logging.getLogger("mlinterview.service")
+# Not part of a submission: runtime files and caches, however the candidate made them.
+WORKSPACE_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".cache", ".local", ".ipython", ".jupyter")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() + "Z" if moment else None
+
+
+class InterviewLifecycle:
+    """Ends interviews and grades their submissions; one per service process."""
+
+    def __init__(self, store: InterviewStore, hub: HubClient, settings: dict):
+        self.store = store
+        self.hub = hub
+        self.settings = settings
+        self.private_dir = Path(settings["private_dir"])
+        self.workspaces_dir = Path(settings["workspaces_dir"])
+        self.homes_dir = Path(settings["homes_dir"])
+        self.tasks: dict[str, asyncio.Task] = {}
+
+    # -- paths -----------------------------------------------------------------------------------
+    def submission_dir(self, interview_id: str) -> Path:
+        return self.private_dir / "submissions" / interview_id
+
+    def report_dir(self, interview_id: str) -> Path:
+        return self.private_dir / "reports" / interview_id
+
+    def report_html(self, interview_id: str) -> Path | None:
+        path = self.report_dir(interview_id) / "report.html"
+        return path if path.is_file() else None
+
+    # -- sharing ---------------------------------------------------------------------------------
+    async def share_with(self, interview, interviewer: str) -> None:
+        """Give ``interviewer`` access to the candidate's server for this interview."""
+        await self.hub.share_server(interview.candidate_user, interviewer)
+        shared = set(json.loads(interview.shared_with or "[]")) | {interviewer}
+        self.store.update(interview.id, shared_with=json.dumps(sorted(shared)))
+
+    # -- ending ----------------------------------------------------------------------------------
+    def start_end(self, interview_id: str, ended_by: str) -> bool:
+        """Begin ending (idempotent); the work runs in the background. False if already past live."""
+        moved = self.store.set_state(
+            interview_id, State.ending, only_from=(State.invited, State.live), ended_at=utcnow(), ended_by=ended_by,
+            grade_progress="stopping the candidate's server",
+        )
+        if moved:
+            self.store.revoke_invites(interview_id)
+            self._spawn(interview_id, self.finish_end(interview_id))
+        return moved
+
+    def _spawn(self, interview_id: str, coroutine) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self.tasks[interview_id] = task
+        task.add_done_callback(lambda done: self._task_done(interview_id, done))
+
+    def _task_done(self, interview_id: str, task: asyncio.Task) -> None:
+        if self.tasks.get(interview_id) is task:
+            del self.tasks[interview_id]
+        if not task.cancelled() and task.exception() is not None:
+            error = task.exception()
+            log.error("interview %s: %s", interview_id, error, exc_info=error)
+            self.store.update(interview_id, grade_progress=f"error: {error}")
+
+    async def finish_end(self, interview_id: str) -> None:
+        interview = self.store.get(interview_id)
+        try:
+            await self.hub.revoke_shares(interview.candidate_user)
+        except HubAPIError as error:  # no server (never spawned): nothing was shared
+            log.info("interview %s: no shares to revoke (%s)", interview_id, error)
+        await self.hub.stop_server(interview.candidate_user)
+        self.store.update(interview_id, grade_progress="freezing the workspace and the history")
+        await asyncio.to_thread(self.freeze, interview_id)
+        await self.cleanup_candidate(interview)
+        self.store.set_state(interview_id, State.ended, only_from=(State.ending,), grade_progress="grading: starting")
+        await self.grade(interview_id)
+
+    def freeze(self, interview_id: str) -> Path:
+        """Write the submission bundle from the live workspace and the authoritative history."""
+        interview = self.store.get(interview_id)
+        bundle = self.submission_dir(interview_id)
+        staging = bundle.with_name(bundle.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        workspace = self.workspaces_dir / interview.candidate_user
+        if workspace.is_dir():
+            shutil.copytree(workspace, staging, ignore=WORKSPACE_IGNORED, symlinks=True)
+        elif bundle.is_dir():
+            return bundle  # frozen before a restart, workspace already cleaned up
+        else:
+            staging.mkdir(parents=True)
+        with open(staging / "history.jsonl", "w", encoding="utf-8") as handle:
+            for event in self.store.history(interview_id):
+                handle.write(dumps_line(event))
+        notes = [note.to_json() for note in self.store.notes(interview_id)]
+        submission = {
+            "interview": interview.id,
+            "scenario": interview.scenario,
+            "candidate": interview.candidate_name,
+            "candidate_user": interview.candidate_user,
+            "interviewer": interview.interviewer,
+            "kernel": interview.kernel,
+            "data_seed": interview.data_seed,
+            "time_budget_minutes": interview.time_budget_minutes,
+            "started_at": _iso(interview.started_at),
+            "ended_at": _iso(interview.ended_at),
+            "ended_by": interview.ended_by,
+            "notes": notes,
+        }
+        (staging / "submission.json").write_text(json.dumps(submission, indent=2) + "\n", encoding="utf-8")
+        # the bundle belongs to the hub's user alone, whatever the candidate's files said
+        for folder, _dirs, files in os.walk(staging):
+            os.chmod(folder, 0o700)
+            for name in files:
+                path = os.path.join(folder, name)
+                if not os.path.islink(path):
+                    os.chmod(path, 0o600)
+        if os.geteuid() == 0:
+            for folder, dirs, files in os.walk(staging):
+                for name in [folder] + [os.path.join(folder, n) for n in dirs + files]:
+                    os.lchown(name, 0, 0)
+        shutil.rmtree(bundle, ignore_errors=True)
+        staging.rename(bundle)
+        return bundle
+
+    async def cleanup_candidate(self, interview) -> None:
+        """Remove the candidate's hub user (their tokens die with it) and, isolated, their system user."""
+        await self.hub.delete_user(interview.candidate_user)
+        if self.settings.get("isolated"):
+            from .hub_isolation import remove_system_user, remove_tree
+
+            await asyncio.to_thread(remove_system_user, interview.candidate_user)
+            await asyncio.to_thread(remove_tree, self.workspaces_dir / interview.candidate_user)
+            await asyncio.to_thread(remove_tree, self.homes_dir / interview.candidate_user)
+
+    # -- grading ---------------------------------------------------------------------------------
+    def grade_command(self, interview) -> list[str]:
+        return list(self.settings["grade_command"]) + [
+            str(self.submission_dir(interview.id)),
+            "--scenario", interview.scenario,
+            "--scenarios-dir", self.settings["scenarios_dir"],
+            "--out", str(self.report_dir(interview.id)),
+        ]
+
+    async def grade(self, interview_id: str) -> bool:
+        """Run the grader on the bundle, streaming its progress into the store; True on a report."""
+        interview = self.store.get(interview_id)
+        out = self.report_dir(interview_id)
+        out.mkdir(parents=True, exist_ok=True)
+        out.chmod(0o700)
+        env = dict(os.environ)
+        env["MLINTERVIEW_HOLDOUT_SEED_FILE"] = str(self.private_dir / "holdout_seed")
+        env.pop("JUPYTERHUB_API_TOKEN", None)  # the grader runs candidate code; it gets no hub credentials
+        command = self.grade_command(interview)
+        log.info("interview %s: grading: %s", interview_id, " ".join(command))
+        with open(out / "grader.log", "wb") as grader_log:
+            process = await asyncio.create_subprocess_exec(
+                *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env, cwd=str(out)
+            )
+            async for raw in process.stdout:
+                grader_log.write(raw)
+                grader_log.flush()
+                line = raw.decode("utf-8", "replace").strip()
+                if line:
+                    self.store.update(interview_id, grade_progress=f"grading: {line[:300]}")
+            code = await process.wait()
+        if code == 0 and self.report_html(interview_id):
+            summary = summarize_report(out / "report.json")
+            self.store.set_state(interview_id, State.graded, grade_progress="report ready", grade_summary=json.dumps(summary))
+            return True
+        self.store.set_state(
+            interview_id, State.grading_failed,
+            grade_progress=f"the grader exited with status {code} without a report; see {out / 'grader.log'}",
+        )
+        return False
+
+    def regrade(self, interview_id: str) -> bool:
+        """Grade again (after a failure, or a new grader): True when started."""
+        moved = self.store.set_state(interview_id, State.ended, only_from=(State.graded, State.grading_failed), grade_progress="grading: starting")
+        if moved:
+            self._spawn(interview_id, self.grade(interview_id))
+        return moved
+
+    async def resume(self) -> list[str]:
+        """Finish what a restart interrupted; returns the interview ids picked up again."""
+        resumed = []
+        for interview in self.store.in_states(State.ending):
+            self._spawn(interview.id, self.finish_end(interview.id))
+            resumed.append(interview.id)
+        for interview in self.store.in_states(State.ended):
+            self._spawn(interview.id, self.grade(interview.id))
+            resumed.append(interview.id)
+        return resumed
+
+
+def summarize_report(report_json: Path) -> dict:
+    """The few figures the interview list shows, from the grader's report.json (best effort)."""
+    try:
+        report = json.loads(Path(report_json).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    summary = {}
+    for key in ("holdout", "metric", "verdict", "band"):
+        if key in report:
+            summary[key] = report[key]
+    bugs = report.get("bugs")
+    if isinstance(bugs, list):
+        summary["bugs_fixed"] = sum(1 for bug in bugs if isinstance(bug, dict) and bug.get("fixed"))
+        summary["bugs_total"] = len(bugs)
+    return summary

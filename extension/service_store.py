@@ -1,0 +1,395 @@
+"""The interview store: interviews, invite codes, the authoritative history, interviewer notes.
+
+One SQLAlchemy database (SQLite in the private store by default, any URL in production) shared
+by the hub process (the invite authenticator consumes codes, the spawner reads which scenario a
+candidate gets) and the interview service (everything else). Every write is one short
+transaction, so the two processes can share a SQLite file.
+
+Classes:
+
+- ``Interview``: one interview, from invitation to graded report (``state`` below).
+- ``Invite``: a one-time, expiring code; only its SHA-256 is stored.
+- ``HistoryRecord``: one sealed history event (``graders/history.py``), the authoritative copy.
+- ``Note``: an interviewer's note pinned to a moment of the timeline.
+- ``InterviewStore``: the session factory and the operations both processes need.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from typing import Any, Iterable
+
+from pydantic import ValidationError
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    select,
+    update,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from ..graders.history import GENESIS, HistoryEvent, event_hash
+
+CANDIDATE_PREFIX = "cand-"
+
+
+class State(str, Enum):
+    """Where an interview is. invited -> live -> ending -> ended -> graded (or grading_failed)."""
+
+    invited = "invited"  # created; the candidate has not used the invite yet
+    live = "live"  # the candidate logged in; the server may be running
+    ending = "ending"  # End was pressed: stopping the server, freezing the bundle
+    ended = "ended"  # bundle frozen; the grader is running
+    graded = "graded"  # report ready
+    grading_failed = "grading_failed"  # the grader could not produce a report (its log says why)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Interview(Base):
+    __tablename__ = "interviews"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    scenario: Mapped[str] = mapped_column(String(64))
+    kernel: Mapped[str] = mapped_column(String(8), default="cpu")
+    candidate_name: Mapped[str] = mapped_column(String(200))
+    candidate_user: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    interviewer: Mapped[str] = mapped_column(String(200), index=True)
+    time_budget_minutes: Mapped[int] = mapped_column(Integer)
+    data_seed: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default=State.invited.value, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    ended_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    shared_with: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of interviewers holding a share
+    grade_progress: Mapped[str] = mapped_column(Text, default="")
+    grade_summary: Mapped[str] = mapped_column(Text, default="{}")  # JSON: metric, bugs fixed, ...
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "scenario": self.scenario,
+            "kernel": self.kernel,
+            "candidate_name": self.candidate_name,
+            "candidate_user": self.candidate_user,
+            "interviewer": self.interviewer,
+            "time_budget_minutes": self.time_budget_minutes,
+            "state": self.state,
+            "created_at": _iso(self.created_at),
+            "started_at": _iso(self.started_at),
+            "ended_at": _iso(self.ended_at),
+            "grade_progress": self.grade_progress,
+            "grade_summary": json.loads(self.grade_summary or "{}"),
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z") if moment else None
+
+
+class Invite(Base):
+    __tablename__ = "invites"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    interview_id: Mapped[str] = mapped_column(ForeignKey("interviews.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class HistoryRecord(Base):
+    __tablename__ = "history"
+
+    interview_id: Mapped[str] = mapped_column(ForeignKey("interviews.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    event: Mapped[str] = mapped_column(Text)  # the sealed event, canonical JSON
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Note(Base):
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    interview_id: Mapped[str] = mapped_column(ForeignKey("interviews.id"), index=True)
+    author: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    at_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the timeline moment it is pinned to
+    elapsed_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "author": self.author,
+            "time": _iso(self.created_at),
+            "at_seq": self.at_seq,
+            "elapsed_s": self.elapsed_s,
+            "text": self.text,
+        }
+
+
+class InviteRefused(Exception):
+    """An invite code cannot be used; ``reason`` is one of unknown, used, expired, revoked, ended."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class HistoryConflict(Exception):
+    """Incoming events do not continue the stored chain (a gap, a rewrite or a broken link)."""
+
+    def __init__(self, message: str, stored_seq: int, last_hash: str):
+        super().__init__(message)
+        self.stored_seq = stored_seq
+        self.last_hash = last_hash
+
+
+class InterviewStore:
+    """Operations on the interview database; safe to use from the hub and the service at once."""
+
+    def __init__(self, url: str):
+        self.url = url
+        connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
+        self.engine = create_engine(url, connect_args=connect_args)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(self.engine)
+        self.session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- interviews ------------------------------------------------------------------------------
+    def create_interview(
+        self,
+        *,
+        scenario: str,
+        kernel: str,
+        candidate_name: str,
+        interviewer: str,
+        time_budget_minutes: int,
+        invite_ttl: timedelta,
+        data_seed: int | None = None,
+    ) -> tuple[Interview, str]:
+        """A new interview and its invite code (the code is returned once, only its hash is kept)."""
+        interview_id = uuid.uuid4().hex[:12]
+        interview = Interview(
+            id=interview_id,
+            scenario=scenario,
+            kernel=kernel,
+            candidate_name=candidate_name.strip(),
+            candidate_user=f"{CANDIDATE_PREFIX}{interview_id[:8]}",
+            interviewer=interviewer,
+            time_budget_minutes=int(time_budget_minutes),
+            data_seed=data_seed,
+            state=State.invited.value,
+        )
+        with self.session.begin() as db:
+            db.add(interview)
+            db.flush()
+            code = self._new_invite(db, interview_id, invite_ttl)
+        return interview, code
+
+    def _new_invite(self, db, interview_id: str, ttl: timedelta) -> str:
+        code = secrets.token_urlsafe(24)
+        now = utcnow()
+        db.execute(update(Invite).where(Invite.interview_id == interview_id, Invite.used_at.is_(None), Invite.revoked_at.is_(None)).values(revoked_at=now))
+        db.add(Invite(code_hash=hash_code(code), interview_id=interview_id, created_at=now, expires_at=now + ttl))
+        return code
+
+    def reissue_invite(self, interview_id: str, ttl: timedelta) -> str:
+        """Revoke the interview's open invite (if any) and make a new one."""
+        with self.session.begin() as db:
+            return self._new_invite(db, interview_id, ttl)
+
+    def revoke_invites(self, interview_id: str) -> int:
+        with self.session.begin() as db:
+            result = db.execute(
+                update(Invite)
+                .where(Invite.interview_id == interview_id, Invite.used_at.is_(None), Invite.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+            return result.rowcount
+
+    def get(self, interview_id: str) -> Interview | None:
+        with self.session() as db:
+            return db.get(Interview, interview_id)
+
+    def for_candidate(self, candidate_user: str) -> Interview | None:
+        with self.session() as db:
+            return db.scalars(select(Interview).where(Interview.candidate_user == candidate_user)).first()
+
+    def list(self, interviewer: str | None = None) -> list[Interview]:
+        """All interviews, newest first; only ``interviewer``'s when given."""
+        with self.session() as db:
+            query = select(Interview).order_by(Interview.created_at.desc())
+            if interviewer is not None:
+                query = query.where(Interview.interviewer == interviewer)
+            return list(db.scalars(query))
+
+    def in_states(self, *states: State) -> list[Interview]:
+        with self.session() as db:
+            return list(db.scalars(select(Interview).where(Interview.state.in_([s.value for s in states]))))
+
+    def set_state(self, interview_id: str, state: State, *, only_from: Iterable[State] | None = None, **fields) -> bool:
+        """Move an interview to ``state`` (only from the given states, when given); True if it moved."""
+        with self.session.begin() as db:
+            query = update(Interview).where(Interview.id == interview_id)
+            if only_from is not None:
+                query = query.where(Interview.state.in_([s.value for s in only_from]))
+            return db.execute(query.values(state=state.value, **fields)).rowcount == 1
+
+    def update(self, interview_id: str, **fields) -> None:
+        with self.session.begin() as db:
+            db.execute(update(Interview).where(Interview.id == interview_id).values(**fields))
+
+    # -- invites ---------------------------------------------------------------------------------
+    def consume_invite(self, code: str) -> Interview:
+        """Use an invite code once: returns its interview (now live) or raises InviteRefused."""
+        now = utcnow()
+        with self.session.begin() as db:
+            invite = db.get(Invite, hash_code(code))
+            if invite is None:
+                raise InviteRefused("unknown")
+            interview = db.get(Interview, invite.interview_id)
+            if invite.revoked_at is not None:
+                raise InviteRefused("revoked")
+            if invite.used_at is not None:
+                raise InviteRefused("used")
+            if invite.expires_at <= now:
+                raise InviteRefused("expired")
+            if interview is None or interview.state not in (State.invited.value, State.live.value):
+                raise InviteRefused("ended")
+            # compare-and-set, so two browsers racing on one code cannot both get in
+            used = db.execute(
+                update(Invite).where(Invite.code_hash == invite.code_hash, Invite.used_at.is_(None)).values(used_at=now)
+            ).rowcount
+            if used != 1:
+                raise InviteRefused("used")
+            if interview.state == State.invited.value:
+                interview.state = State.live.value
+                interview.started_at = now
+            return interview
+
+    # -- history ---------------------------------------------------------------------------------
+    def history_head(self, interview_id: str) -> tuple[int, str]:
+        """(last stored seq, its hash); (-1, GENESIS) when nothing is stored."""
+        with self.session() as db:
+            row = db.execute(
+                select(HistoryRecord.seq, HistoryRecord.hash)
+                .where(HistoryRecord.interview_id == interview_id)
+                .order_by(HistoryRecord.seq.desc())
+                .limit(1)
+            ).first()
+            return (row.seq, row.hash) if row else (-1, GENESIS)
+
+    def append_history(self, interview_id: str, events: list[dict[str, Any]]) -> int:
+        """Store sealed events that continue the chain; returns the last stored seq.
+
+        Events already stored (same seq, same hash) are acknowledged again, so a client may resend
+        after a lost reply. Anything else that does not continue the chain raises HistoryConflict:
+        the stored history is append-only.
+        """
+        with self.session.begin() as db:
+            row = db.execute(
+                select(HistoryRecord.seq, HistoryRecord.hash)
+                .where(HistoryRecord.interview_id == interview_id)
+                .order_by(HistoryRecord.seq.desc())
+                .limit(1)
+            ).first()
+            last_seq, last_hash = (row.seq, row.hash) if row else (-1, GENESIS)
+            for position, sealed in enumerate(events):
+                seq = sealed.get("seq")
+                if not isinstance(seq, int) or isinstance(seq, bool):
+                    raise HistoryConflict(f"event {position}: 'seq' is missing or not an integer", last_seq, last_hash)
+                if seq <= last_seq:
+                    stored = db.get(HistoryRecord, (interview_id, seq))
+                    if stored is not None and stored.hash == sealed.get("hash") and event_hash(sealed) == sealed.get("hash"):
+                        continue  # a resend of what is already stored
+                    raise HistoryConflict(
+                        f"event seq {seq} differs from the stored event with that seq: the history is append-only",
+                        last_seq,
+                        last_hash,
+                    )
+                if seq != last_seq + 1:
+                    raise HistoryConflict(f"gap: expected seq {last_seq + 1}, got {seq}; resend from seq {last_seq + 1}", last_seq, last_hash)
+                if sealed.get("prev") != last_hash:
+                    raise HistoryConflict(f"seq {seq}: 'prev' does not match the hash of seq {last_seq}", last_seq, last_hash)
+                if event_hash(sealed) != sealed.get("hash"):
+                    raise HistoryConflict(f"seq {seq}: its content does not match its hash", last_seq, last_hash)
+                try:
+                    HistoryEvent.model_validate(sealed)
+                except ValidationError as error:
+                    field = ".".join(str(part) for part in error.errors()[0]["loc"])
+                    raise HistoryConflict(f"seq {seq}: not a valid history event (field '{field}')", last_seq, last_hash) from None
+                db.add(
+                    HistoryRecord(
+                        interview_id=interview_id,
+                        seq=seq,
+                        hash=sealed["hash"],
+                        kind=str(sealed.get("kind")),
+                        event=json.dumps(sealed, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+                    )
+                )
+                last_seq, last_hash = seq, sealed["hash"]
+            return last_seq
+
+    def history(self, interview_id: str, after: int = -1, limit: int | None = None) -> list[dict[str, Any]]:
+        """Stored events with seq > ``after``, in order."""
+        with self.session() as db:
+            query = (
+                select(HistoryRecord.event)
+                .where(HistoryRecord.interview_id == interview_id, HistoryRecord.seq > after)
+                .order_by(HistoryRecord.seq)
+            )
+            if limit:
+                query = query.limit(limit)
+            return [json.loads(text) for text in db.scalars(query)]
+
+    # -- notes -----------------------------------------------------------------------------------
+    def add_note(self, interview_id: str, author: str, text: str, at_seq: int | None, elapsed_s: float | None) -> Note:
+        with self.session.begin() as db:
+            note = Note(interview_id=interview_id, author=author, text=text.strip(), at_seq=at_seq, elapsed_s=elapsed_s)
+            db.add(note)
+            db.flush()
+            return note
+
+    def notes(self, interview_id: str) -> list[Note]:
+        with self.session() as db:
+            return list(db.scalars(select(Note).where(Note.interview_id == interview_id).order_by(Note.id)))
+
+
+def _sqlite_pragmas(connection, _record) -> None:
+    # WAL lets the hub read while the service writes; the busy timeout waits instead of failing.
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
