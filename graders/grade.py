@@ -1,0 +1,382 @@
+"""Grading one submission: two replays, holdout scoring, bug probes, constraint audit, report.
+
+``grade_submission(submission_dir, pack, out_dir, holdout_seed, progress=callback)`` is what the
+hub service and the command line call; it returns the report (a dict, schema in
+:mod:`mlinterview.graders.report`) and writes ``report.json``, ``report.html`` and the two
+replayed notebooks into ``out_dir``. It never raises for anything inside the submission: a
+broken submission gets a report that says what broke. :class:`Grader` holds the settings.
+
+The holdout seed is the installation's secret. :func:`resolve_holdout_seed` takes, in order:
+the value given (``--holdout-seed``), ``$MLINTERVIEW_HOLDOUT_SEED``, the file named by
+``$MLINTERVIEW_HOLDOUT_SEED_FILE``, then ``/etc/mlinterview/holdout-seed``. A seed that is not
+an integer is hashed to one. The seed file is hidden from the replayed kernels, and the
+environment of a kernel is built from scratch, so neither reaches the candidate's code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import nbformat
+from traitlets import Float, Instance, List, Unicode
+from traitlets.config import LoggingConfigurable
+
+from ..scenarios.materialize import IGNORED, materialize, write_csv
+from ..scenarios.metrics import score
+from ..scenarios.pack import ScenarioPack
+from . import report as report_module
+from .contract import audit_code, check_predictions, predict_code, read_kernel_json
+from .replay import ReplayLimits, ReplayResult, execute_grader_code, resolve_kernel_name, run, run_replay
+from .submission import (
+    HISTORY_FILE,
+    SUBMISSION_FILE,
+    Submission,
+    execution_count_plan,
+    history_order_plan,
+    load_submission,
+    top_to_bottom_plan,
+)
+
+HOLDOUT_SEED_ENV = "MLINTERVIEW_HOLDOUT_SEED"
+HOLDOUT_SEED_FILE_ENV = "MLINTERVIEW_HOLDOUT_SEED_FILE"
+DEFAULT_HOLDOUT_SEED_FILE = Path("/etc/mlinterview/holdout-seed")
+GRADER_IO = ".grader-io"
+MAX_EXTRA_FILES_BYTES = 256 * 1024 * 1024
+
+Progress = Callable[[str], None]
+
+
+class HoldoutSeedError(Exception):
+    """No holdout seed is configured; the message says where one is looked for."""
+
+
+def seed_from_text(text: str) -> int:
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
+
+
+def holdout_seed_file() -> Path:
+    return Path(os.environ.get(HOLDOUT_SEED_FILE_ENV) or DEFAULT_HOLDOUT_SEED_FILE)
+
+
+def resolve_holdout_seed(given: str | int | None = None) -> int:
+    """The holdout seed: given value, then $MLINTERVIEW_HOLDOUT_SEED, then the seed file."""
+    if given is not None and str(given).strip():
+        return seed_from_text(str(given))
+    if os.environ.get(HOLDOUT_SEED_ENV, "").strip():
+        return seed_from_text(os.environ[HOLDOUT_SEED_ENV])
+    path = holdout_seed_file()
+    try:
+        return seed_from_text(path.read_text())
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        raise HoldoutSeedError(f"cannot read the holdout seed file {path}: {error}") from None
+    raise HoldoutSeedError(
+        f"no holdout seed: pass --holdout-seed, set ${HOLDOUT_SEED_ENV}, or write the installation's secret seed "
+        f"into {path} (or the file named by ${HOLDOUT_SEED_FILE_ENV})"
+    )
+
+
+class Grader(LoggingConfigurable):
+    """Settings of grading; one instance may grade many submissions."""
+
+    limits = Instance(ReplayLimits, help="Limits of each replay.")
+    predict_timeout = Float(300.0, help="Seconds predict() may take on the holdout features.").tag(config=True)
+    hidden_state_tolerance = Float(
+        0.005, help="Largest difference in a metric between the two replays that is not called hidden state."
+    ).tag(config=True)
+    scratch_dir = Unicode(
+        "", help="Where working copies are made (default: the system's temporary folder). Removed after grading."
+    ).tag(config=True)
+    hidden_paths = List(
+        Unicode(), help="More paths the replayed kernels must not see (e.g. the hub's private store)."
+    ).tag(config=True)
+
+    def _limits_default(self) -> ReplayLimits:
+        return ReplayLimits(parent=self)
+
+    def grade(
+        self,
+        submission_dir: Path,
+        pack: ScenarioPack,
+        out_dir: Path,
+        holdout_seed: int,
+        *,
+        progress: Progress | None = None,
+        probe_runner: Callable | None = None,
+    ) -> dict[str, Any]:
+        """Grade one submission and write its report; never raises for the submission's faults."""
+        progress = progress or (lambda _stage: None)
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        started = time.time()
+        try:
+            report = self._grade(Path(submission_dir), pack, out_dir, holdout_seed, progress, probe_runner)
+        except Exception as error:  # noqa: BLE001 - one broken submission must not stop a batch
+            self.log.exception("grading %s failed", submission_dir)
+            report = report_module.failed_report(
+                Path(submission_dir), pack, f"the grader failed: {type(error).__name__}: {error}", traceback.format_exc()
+            )
+        report["grading_seconds"] = round(time.time() - started, 2)
+        progress("writing report")
+        report_module.write_report(report, out_dir)
+        progress("done")
+        return report
+
+    # -- the steps ---------------------------------------------------------------------------
+    def _grade(self, folder, pack, out_dir, holdout_seed, progress, probe_runner) -> dict[str, Any]:
+        manifest = pack.manifest
+        progress("reading submission")
+        submission = load_submission(folder, manifest.candidate.notebook)
+        if submission.scenario and submission.scenario != pack.id:
+            return report_module.failed_report(
+                folder, pack, f"the submission is for scenario '{submission.scenario}', not '{pack.id}'; grade it with --scenario {submission.scenario}"
+            )
+        data_seed = submission.meta.get("data_seed", manifest.constraints.seed)
+        if not isinstance(data_seed, int):
+            data_seed = manifest.constraints.seed
+        progress("generating holdout")
+        holdout_features, holdout_labels = pack.generator.make_holdout(holdout_seed)
+        id_column, label_column = manifest.contract.id_column, manifest.contract.label_column
+        holdout_features = holdout_features.drop(columns=[label_column], errors="ignore")
+        validation = _validation_split(pack.generator.make_candidate_data(data_seed), label_column)
+
+        scaffold = scaffold_changes(pack, folder)
+        kernel_name, kernel_note = resolve_kernel_name(f"mlinterview-{manifest.kernel.default}")
+        hide = [str(folder.resolve()), str(pack.private_dir), str(out_dir.resolve()), str(holdout_seed_file())]
+        hide += [str(Path(p)) for p in self.hidden_paths]
+        context: dict[str, Any] = dict(
+            pack=pack, submission=submission, data_seed=data_seed, holdout_features=holdout_features,
+            holdout_labels=holdout_labels, validation=validation, kernel_name=kernel_name, kernel_note=kernel_note, hide=hide,
+        )
+        replays: dict[str, ReplayResult | None] = {"top_to_bottom": None, "history_order": None}
+        scores: dict[str, dict[str, Any]] = {}
+        if submission.notebook is not None or submission.history_events:
+            scratch = Path(tempfile.mkdtemp(prefix="mlinterview-grade-", dir=self.scratch_dir or None))
+            os.chmod(scratch, 0o711)
+            try:
+                if submission.notebook is not None:
+                    progress("replay 1/2: final notebook, top to bottom")
+                    plan = top_to_bottom_plan(submission.notebook)
+                    replays["top_to_bottom"] = self._replay("top_to_bottom", "final notebook, top to bottom", plan, True, scratch, context)
+                progress("replay 2/2: recorded execution order")
+                if submission.history_events:
+                    plan, order = history_order_plan(submission.history_events, submission.notebook)
+                else:
+                    plan, order = execution_count_plan(submission.notebook)
+                if plan:
+                    replays["history_order"] = self._replay("history_order", order, plan, False, scratch, context)
+                else:
+                    context["history_order_skipped"] = f"no execution order to replay: {order}"
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            for name, result in replays.items():
+                if result is not None:
+                    scores[name] = self._score(result, context)
+                    if result.notebook is not None:
+                        nbformat.write(result.notebook, out_dir / f"replay-{name.replace('_', '-')}.ipynb")
+
+        progress("running bug probes")
+        probes = run_probes(pack, folder, probe_runner)
+        return report_module.build_report(
+            pack=pack,
+            submission=submission,
+            replays=replays,
+            scores=scores,
+            probes=probes,
+            scaffold=scaffold,
+            kernel_name=kernel_name,
+            tolerance=self.hidden_state_tolerance,
+            limits=self.limits,
+            notes=[context["history_order_skipped"]] if "history_order_skipped" in context else [],
+        )
+
+    def _replay(self, name, order, plan, stop_on_error, scratch: Path, context) -> ReplayResult:
+        root = scratch / name
+        workdir, private = root / "work", root / "grader"
+        private.mkdir(parents=True, mode=0o700)
+        prepare_working_copy(context["pack"], context["submission"], context["data_seed"], workdir)
+        contract = context["pack"].manifest.contract
+        io_dir = workdir / GRADER_IO
+
+        async def predict_on(frame, stem):
+            async def step(client, _workdir):
+                features_path = io_dir / f"{stem}_features.csv"
+                out_path = io_dir / f"{stem}_predictions.json"
+                write_csv(frame, features_path)
+                os.chmod(features_path, 0o644)
+                outcome = await execute_grader_code(client, predict_code(features_path, out_path, contract.predict), self.predict_timeout)
+                if not outcome["ok"]:
+                    return outcome
+                raw, problem = read_kernel_json(out_path)
+                return {"ok": raw is not None, "raw": raw, "problem": problem}
+            return step
+
+        async def audit(client, _workdir):
+            out_path = io_dir / "audit.json"
+            outcome = await execute_grader_code(client, audit_code(out_path), 120)
+            if not outcome["ok"]:
+                return outcome
+            raw, problem = read_kernel_json(out_path)
+            return {"ok": raw is not None, "raw": raw, "problem": problem}
+
+        async def main():
+            steps = {"holdout": await predict_on(context["holdout_features"], "holdout")}
+            if context["validation"] is not None:
+                steps["validation"] = await predict_on(context["validation"][0], "validation")
+            steps["audit"] = audit
+            return await run_replay(
+                name, order, plan, workdir, private, self.limits, context["kernel_name"], stop_on_error=stop_on_error,
+                hide=context["hide"], after_cells=steps, kernel_note=context["kernel_note"],
+            )
+
+        return run(main())
+
+    def _score(self, result: ReplayResult, context) -> dict[str, Any]:
+        pack = context["pack"]
+        manifest = pack.manifest
+        scored: dict[str, Any] = {}
+        targets = {"holdout": (context["holdout_features"], context["holdout_labels"])}
+        if context["validation"] is not None:
+            targets["validation"] = context["validation"]
+        for split, (features, labels) in targets.items():
+            step = result.grader_steps.get(split)
+            if step is None:
+                scored[split] = {"ok": False, "problems": ["no predictions: the replay did not get as far as the contract"]}
+                continue
+            if not step.get("ok"):
+                scored[split] = {"ok": False, "problems": [f"predict failed: {step.get('problem')}"]}
+                continue
+            check = check_predictions(step["raw"], features[manifest.contract.id_column].tolist(), manifest.contract.prediction_kind)
+            entry = {"ok": check.ok, "problems": check.problems, "count": check.count, "summary": check.summary}
+            if check.ok:
+                try:
+                    entry["metric"] = score(manifest.metric.name, labels, check.values)
+                except ValueError as error:
+                    entry.update(ok=False, problems=[f"the metric cannot be computed on these predictions: {error}"])
+            scored[split] = entry
+        audit = result.grader_steps.get("audit") or {}
+        scored["audit"] = audit.get("raw") if audit.get("ok") else {"problem": audit.get("problem", "the audit did not run")}
+        return scored
+
+
+def _validation_split(candidate_data: dict, label_column: str):
+    """(features, labels) of the candidate's validation file, or None when the pack has none."""
+    for name, frame in sorted(candidate_data.items()):
+        if "valid" in name.lower() and label_column in frame.columns:
+            return frame.drop(columns=[label_column]), frame[label_column].to_numpy()
+    return None
+
+
+def prepare_working_copy(pack: ScenarioPack, submission: Submission, data_seed: int, workdir: Path) -> None:
+    """The scenario's workspace for the candidate's data seed, with the candidate's files on top."""
+    materialize(pack, workdir, data_seed)
+    scaffold_target = workdir / pack.manifest.candidate.scaffold
+    shutil.rmtree(scaffold_target, ignore_errors=True)
+    skip = {SUBMISSION_FILE, HISTORY_FILE, pack.manifest.candidate.data_dir, ".mlinterview", GRADER_IO}
+    budget = MAX_EXTRA_FILES_BYTES
+    for entry in sorted(submission.folder.iterdir()):
+        if entry.name in skip or entry.is_symlink():
+            continue
+        target = workdir / entry.name
+        if entry.is_dir():
+            size = sum(p.stat().st_size for p in entry.rglob("*") if p.is_file() and not p.is_symlink())
+            if size <= budget:
+                budget -= size
+                shutil.rmtree(target, ignore_errors=True)
+                shutil.copytree(entry, target, ignore=IGNORED, symlinks=False, ignore_dangling_symlinks=True)
+        elif entry.is_file() and entry.stat().st_size <= budget:
+            budget -= entry.stat().st_size
+            shutil.copyfile(entry, target)
+    (workdir / GRADER_IO).mkdir(exist_ok=True)
+
+
+def scaffold_changes(pack: ScenarioPack, folder: Path) -> dict[str, Any]:
+    """Per-file diff of the submission's scaffold against the shipped one."""
+    import difflib
+
+    shipped_root = pack.scaffold_dir
+    submitted_root = folder / pack.manifest.candidate.scaffold
+
+    def files(root: Path) -> dict[str, Path]:
+        if not root.is_dir():
+            return {}
+        return {
+            str(p.relative_to(root)): p
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc")
+        }
+
+    shipped, submitted = files(shipped_root), files(submitted_root)
+    changes = []
+    for name in sorted(set(shipped) | set(submitted)):
+        old = _text(shipped.get(name))
+        new = _text(submitted.get(name))
+        if name not in submitted:
+            status = "deleted"
+        elif name not in shipped:
+            status = "added"
+        elif old == new:
+            continue
+        else:
+            status = "modified"
+        diff = "".join(
+            difflib.unified_diff(
+                (old or "").splitlines(keepends=True), (new or "").splitlines(keepends=True), f"shipped/{name}", f"submitted/{name}"
+            )
+        )
+        changes.append({"file": name, "status": status, "diff": diff[:200_000]})
+    return {"present": submitted_root.is_dir(), "files": changes}
+
+
+def _text(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    data = path.read_bytes()[:1_000_000]
+    return data.decode("utf-8", errors="replace")
+
+
+def run_probes(pack: ScenarioPack, folder: Path, probe_runner: Callable | None) -> dict[str, Any]:
+    """Probe verdicts per bug id on a copy of the submission's scaffold: {bug: {fixed, message}}."""
+    scaffold = folder / pack.manifest.candidate.scaffold
+    if not scaffold.is_dir():
+        return {bug.id: {"fixed": False, "message": "the scaffold folder is missing from the submission"} for bug in pack.manifest.bugs}
+    runner = probe_runner or default_probe_runner()
+    with tempfile.TemporaryDirectory(prefix="mlinterview-probe-") as scratch:
+        copy = Path(scratch) / pack.scaffold_name
+        shutil.copytree(scaffold, copy, ignore=IGNORED, symlinks=False, ignore_dangling_symlinks=True)
+        try:
+            return runner(pack, copy)
+        except Exception as error:  # noqa: BLE001
+            return {bug.id: {"fixed": False, "message": f"the probes could not run: {error}"} for bug in pack.manifest.bugs}
+
+
+def default_probe_runner() -> Callable:
+    from .probe_adapter import probe_with_pack_tools
+
+    return probe_with_pack_tools
+
+
+def grade_submission(
+    submission_dir: Path,
+    pack: ScenarioPack,
+    out_dir: Path,
+    holdout_seed: int | str | None = None,
+    *,
+    progress: Progress | None = None,
+    grader: Grader | None = None,
+) -> dict[str, Any]:
+    """Grade one submission folder against ``pack``; write report.json/report.html into ``out_dir``."""
+    seed = resolve_holdout_seed(holdout_seed)
+    return (grader or Grader()).grade(Path(submission_dir), pack, Path(out_dir), seed, progress=progress)

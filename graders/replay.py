@@ -1,0 +1,632 @@
+"""Replaying a candidate's code in a fresh, confined kernel, built on nbclient.
+
+Classes:
+
+``ReplayLimits``           the limits of one replay (traitlets, configurable): per-cell and total
+                           wall time, memory, processes, output size, file size, network.
+``SandboxedKernelManager`` an ``AsyncKernelManager`` that launches the kernel through
+                           :mod:`mlinterview.graders.sandbox` over the ``ipc`` transport (so a
+                           kernel without network still talks to us), in a pids cgroup when the
+                           platform offers one.
+``ReplayClient``           a ``NotebookClient`` that caps outputs, watches the kernel's process
+                           tree (memory, processes, total time) and turns every limit into a
+                           recorded verdict (which cell, which limit) instead of a hang.
+``ReplayCell``/``CellOutcome``/``ReplayResult``  the plan and the outcome, as plain data.
+
+``run_replay(plan, ...)`` is the one entry point: it starts the kernel, runs the plan's cells,
+then, if the kernel is still usable, runs the grader's own steps (``after_cells``: predictions
+through the contract, parameter audit) in the same kernel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+import nbformat
+import psutil
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from traitlets import Bool, Float, Int, List, Unicode
+from traitlets.config import LoggingConfigurable
+
+GIB = 1024**3
+MIB = 1024**2
+FALLBACK_KERNEL = "python3"
+
+
+class ReplayLimits(LoggingConfigurable):
+    """Limits of one replay. Hitting one ends the replay with a verdict naming the cell and the limit."""
+
+    cell_timeout = Float(
+        600.0, help="Wall time one cell may take, in seconds. A training cell of an interview fits well inside it."
+    ).tag(config=True)
+    total_timeout = Float(
+        1800.0, help="Wall time the whole replay may take (cells only; kernel start not included), in seconds."
+    ).tag(config=True)
+    memory_bytes = Int(
+        4 * GIB,
+        help="Memory of the kernel: RLIMIT_DATA of each process, and the resident total of its process tree "
+        "(watched), in bytes. Over it, allocations fail (MemoryError) or the kernel is stopped.",
+    ).tag(config=True)
+    max_processes = Int(
+        64,
+        help="Processes (and threads) the kernel's tree may hold at once: a pids cgroup where the grader may make "
+        "one, RLIMIT_NPROC where the kernel has a uid of its own, and a watchdog everywhere. Stops fork bombs.",
+    ).tag(config=True)
+    output_bytes = Int(
+        8 * MIB, help="Total size of the outputs the replay keeps; past it the kernel is stopped (e.g. a print loop)."
+    ).tag(config=True)
+    max_file_bytes = Int(
+        2 * GIB, help="Largest file the kernel may write (RLIMIT_FSIZE), so a runaway writer cannot fill the disk."
+    ).tag(config=True)
+    network = Bool(
+        False, help="Allow network access. Off: the kernel runs in a network namespace without interfaces where the platform allows."
+    ).tag(config=True)
+    threads = Int(
+        1, help="Threads for numeric libraries in the kernel (OMP/MKL/torch): one per replay keeps parallel grading fair."
+    ).tag(config=True)
+    kernel_uid = Int(
+        -1,
+        help="When the grader runs as root, run kernels as this uid (-1: a uid of their own per replay, when the "
+        "kernel's interpreter is reachable for other users; otherwise the grader's user, said in the report).",
+    ).tag(config=True)
+    watch_interval = Float(0.2, help="Seconds between two looks at the kernel's process tree.").tag(config=True)
+    startup_timeout = Float(60.0, help="Seconds a kernel may take to start.").tag(config=True)
+
+
+@dataclass
+class ReplayCell:
+    """One step of a replay plan."""
+
+    source: str
+    label: str  # e.g. "cell 3" or "history #12 (cell 3)"
+    role: str = "candidate"  # who ran it in the session (history order) or "notebook"
+    notebook_index: int | None = None
+    recorded_status: str | None = None  # what the session saw (history order only)
+
+
+@dataclass
+class CellOutcome:
+    label: str
+    status: str  # ok, error, limit, not_run
+    role: str = "candidate"
+    notebook_index: int | None = None
+    duration_s: float | None = None
+    ename: str | None = None
+    evalue: str | None = None
+    output_bytes: int = 0
+    recorded_status: str | None = None
+
+
+@dataclass
+class LimitHit:
+    limit: str  # cell_time, total_time, memory, processes, output, kernel_died
+    cell: str | None
+    detail: str
+
+
+@dataclass
+class ReplayResult:
+    name: str
+    order: str  # how the cells were ordered, in words
+    kernel_name: str = ""
+    kernel_note: str | None = None
+    kernel_start_s: float | None = None
+    cells_s: float | None = None
+    cells: list[CellOutcome] = field(default_factory=list)
+    stopped: LimitHit | None = None
+    first_error: str | None = None
+    sandbox: dict[str, Any] = field(default_factory=dict)
+    grader_steps: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    kernel_log_tail: str = ""
+    notebook: Any = field(default=None, repr=False)  # the replayed cells with outputs (not in JSON)
+
+    @property
+    def completed(self) -> bool:
+        return self.stopped is None and all(c.status in ("ok", "error") for c in self.cells)
+
+    @property
+    def kernel_usable(self) -> bool:
+        return self.stopped is None or self.stopped.limit in ("cell_time",)
+
+    def to_json(self) -> dict[str, Any]:
+        notebook, self.notebook = self.notebook, None
+        try:
+            data = asdict(self)
+        finally:
+            self.notebook = notebook
+        data.pop("notebook", None)
+        data["completed"] = self.completed
+        return data
+
+
+def resolve_kernel_name(preferred: str) -> tuple[str, str | None]:
+    """The kernelspec to replay with, and a note when falling back to the plain Python one."""
+    specs = KernelSpecManager().find_kernel_specs()
+    if preferred in specs:
+        return preferred, None
+    return FALLBACK_KERNEL, (
+        f"kernelspec '{preferred}' is not installed here; replayed with '{FALLBACK_KERNEL}' "
+        "(the kernel extension's preload and constraint guard did not run)"
+    )
+
+
+def _reachable_by_others(path: str) -> bool:
+    """Whether a user other than the owner may execute ``path`` (every folder above it searchable)."""
+    current = Path(os.path.realpath(path))
+    if not os.stat(current).st_mode & 0o001:
+        return False
+    for parent in current.parents:
+        if not os.stat(parent).st_mode & 0o001:
+            return False
+    return True
+
+
+class PidsCgroup:
+    """A pids cgroup for one replay (v2 or the v1 'pids' hierarchy), when the grader may create one."""
+
+    ROOTS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @classmethod
+    def create(cls, name: str, max_pids: int) -> "PidsCgroup | None":
+        for root in cls.ROOTS:
+            root_path = Path(root)
+            if not (root_path / "cgroup.procs").exists() or not os.access(root_path, os.W_OK):
+                continue
+            path = root_path / "mlinterview-grader" / name
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+                (path / "pids.max").write_text(str(max_pids))
+                return cls(path)
+            except OSError:
+                shutil.rmtree(path, ignore_errors=True) if not path.exists() else None
+                try:
+                    path.rmdir()
+                except OSError:
+                    pass
+        return None
+
+    def pids(self) -> list[int]:
+        try:
+            return [int(pid) for pid in (self.path / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            return []
+
+    def kill_all(self) -> None:
+        for _ in range(50):
+            pids = self.pids()
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.02)
+
+    def remove(self) -> None:
+        self.kill_all()
+        for _ in range(50):
+            try:
+                self.path.rmdir()
+                return
+            except OSError:
+                time.sleep(0.05)
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """Starts the kernel through the sandbox launcher, over ipc sockets inside the working copy."""
+
+    sandbox_args = List(Unicode(), help="Options for mlinterview.graders.sandbox, before '--'.").tag(config=True)
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        command = super().format_kernel_cmd(extra_arguments)
+        return [sys.executable, "-m", "mlinterview.graders.sandbox", *self.sandbox_args, "--", *command]
+
+
+class ReplayClient(NotebookClient):
+    """A NotebookClient that enforces the replay limits and records which one stopped it."""
+
+    output_limit_bytes = Int(8 * MIB, help="Total size of outputs kept before the kernel is stopped.").tag(config=True)
+
+    def __init__(self, nb, km=None, *, limits: ReplayLimits, cgroup: PidsCgroup | None = None, **kw):
+        super().__init__(nb, km=km, **kw)
+        self.limits = limits
+        self.cgroup = cgroup
+        self.output_limit_bytes = limits.output_bytes
+        self.output_total = 0
+        self.cell_output_bytes: dict[int, int] = {}
+        self.limit_hit: LimitHit | None = None
+        self.current_label: str | None = None
+        self.deadline: float | None = None
+        self.peak_rss = 0
+        self.peak_processes = 0
+
+    # -- outputs -----------------------------------------------------------------------------
+    def process_message(self, msg, cell, cell_index):
+        msg_type = msg["msg_type"]
+        if msg_type in ("stream", "display_data", "execute_result", "error", "update_display_data"):
+            size = _content_size(msg["content"])
+            self.output_total += size
+            self.cell_output_bytes[cell_index] = self.cell_output_bytes.get(cell_index, 0) + size
+            if self.output_total > self.output_limit_bytes:
+                if self.limit_hit is None:
+                    self.stop_for_limit(
+                        "output", f"the outputs passed {self.output_limit_bytes / MIB:.0f} MiB; the rest was dropped"
+                    )
+                return None
+        return super().process_message(msg, cell, cell_index)
+
+    # -- limits ------------------------------------------------------------------------------
+    def kernel_pid(self) -> int | None:
+        provisioner = getattr(self.km, "provisioner", None)
+        process = getattr(provisioner, "process", None)
+        return getattr(process, "pid", None)
+
+    def stop_for_limit(self, limit: str, detail: str) -> None:
+        """Record the verdict and kill the kernel's whole tree; nbclient then sees a dead kernel."""
+        if self.limit_hit is None:
+            self.limit_hit = LimitHit(limit, self.current_label, detail)
+        self.kill_tree()
+
+    def kill_tree(self) -> None:
+        pid = self.kernel_pid()
+        victims = []
+        if pid:
+            try:
+                root = psutil.Process(pid)
+                victims = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                pass
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for process in victims:
+            try:
+                process.kill()
+            except psutil.Error:
+                pass
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+
+    async def watch(self) -> None:
+        """Every ``watch_interval``: total time, resident memory and process count of the kernel's tree."""
+        while True:
+            await asyncio.sleep(self.limits.watch_interval)
+            if self.limit_hit is not None:
+                continue
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                self.stop_for_limit("total_time", f"the replay passed its total of {self.limits.total_timeout:g} s")
+                continue
+            pid = self.kernel_pid()
+            if not pid:
+                continue
+            try:
+                root = psutil.Process(pid)
+                tree = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                continue
+            count = len(self.cgroup.pids()) if self.cgroup is not None else len(tree)
+            rss = 0
+            for process in tree:
+                try:
+                    rss += process.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak_rss = max(self.peak_rss, rss)
+            self.peak_processes = max(self.peak_processes, count)
+            if count >= self.limits.max_processes:
+                self.stop_for_limit("processes", f"the kernel reached {count} processes (limit {self.limits.max_processes})")
+            elif rss > self.limits.memory_bytes:
+                self.stop_for_limit(
+                    "memory", f"the kernel's processes held {rss / GIB:.2f} GiB (limit {self.limits.memory_bytes / GIB:.2f} GiB)"
+                )
+
+
+def _content_size(content: dict) -> int:
+    if "text" in content:
+        return len(content["text"])
+    if "data" in content:
+        return sum(len(value) if isinstance(value, str) else len(json.dumps(value)) for value in content["data"].values())
+    if "traceback" in content:
+        return sum(len(line) for line in content["traceback"])
+    return 0
+
+
+def kernel_environment(workdir: Path, limits: ReplayLimits) -> dict[str, str]:
+    """A clean environment: nothing of the grader's (no holdout seed, no hub tokens) reaches the kernel."""
+    scratch = workdir / ".tmp"
+    env = {
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(workdir),
+        "TMPDIR": str(scratch),
+        "MPLCONFIGDIR": str(scratch / "matplotlib"),
+        "MPLBACKEND": "Agg",
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "JPY_SESSION_NAME": str(workdir / "replay.ipynb"),
+    }
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "TORCH_NUM_THREADS"):
+        env[name] = str(limits.threads)
+    return env
+
+
+def sandbox_arguments(
+    workdir: Path, status_file: Path, limits: ReplayLimits, cgroup: PidsCgroup | None, uid: int | None, hide: list[Path]
+) -> list[str]:
+    args = ["--workdir", str(workdir), "--status-file", str(status_file), "--memory-bytes", str(limits.memory_bytes)]
+    args += ["--max-file-bytes", str(limits.max_file_bytes)]
+    if cgroup is not None:
+        args += ["--cgroup", str(cgroup.path)]
+    if uid is not None:
+        args += ["--uid", str(uid), "--gid", str(uid), "--nproc", str(limits.max_processes + 64)]
+    elif cgroup is None and os.geteuid() != 0:
+        # RLIMIT_NPROC counts all of this user's tasks: leave room for the ones already running.
+        running = sum(p.num_threads() for p in psutil.process_iter() if _same_user(p))
+        args += ["--nproc", str(running + limits.max_processes + 64)]
+    if not limits.network:
+        args.append("--no-network")
+    for path in hide:
+        args += ["--hide", str(path)]
+    return args
+
+
+def _same_user(process: psutil.Process) -> bool:
+    try:
+        return process.uids().real == os.getuid()
+    except psutil.Error:
+        return False
+
+
+def _choose_uid(limits: ReplayLimits, kernel_argv0: str) -> tuple[int | None, str | None]:
+    if os.geteuid() != 0:
+        return None, None
+    if not _reachable_by_others(shutil.which(kernel_argv0) or kernel_argv0):
+        return None, (
+            f"the kernel runs as the grader's user (root): its interpreter {kernel_argv0} is not reachable for "
+            "other users; the read-only mounts, hidden paths and cgroup still apply"
+        )
+    if limits.kernel_uid >= 0:
+        return limits.kernel_uid, None
+    return 200_000 + (os.getpid() * 7 + int(time.time() * 1000)) % 800_000, None
+
+
+GraderStep = Callable[["ReplayClient", Path], Awaitable[Any]]
+
+
+async def run_replay(
+    name: str,
+    order: str,
+    plan: list[ReplayCell],
+    workdir: Path,
+    private_dir: Path,
+    limits: ReplayLimits,
+    kernel_name: str,
+    *,
+    stop_on_error: bool,
+    hide: list[Path] = (),
+    after_cells: dict[str, GraderStep] | None = None,
+    kernel_note: str | None = None,
+) -> ReplayResult:
+    """Run ``plan`` in a fresh sandboxed kernel in ``workdir``; then the grader's ``after_cells`` steps.
+
+    ``private_dir`` is the grader's own folder for this replay (status file, kernel log); the
+    kernel never sees it. Never raises for anything the candidate's code does.
+    """
+    result = ReplayResult(name=name, order=order, kernel_name=kernel_name, kernel_note=kernel_note)
+    if kernel_note:
+        result.notes.append(kernel_note)
+    private_dir.mkdir(parents=True, exist_ok=True)
+    (workdir / ".tmp").mkdir(parents=True, exist_ok=True)
+    status_file = private_dir / "sandbox.json"
+    spec = KernelSpecManager().get_kernel_spec(kernel_name)
+    uid, uid_note = _choose_uid(limits, spec.argv[0])
+    if uid_note:
+        result.notes.append(uid_note)
+    if uid is not None:
+        for path in [workdir, *workdir.rglob("*")]:
+            os.lchown(path, uid, uid)
+    cgroup = PidsCgroup.create(f"{os.getpid()}-{name}-{time.monotonic_ns()}", limits.max_processes)
+    if cgroup is None:
+        result.notes.append("no pids cgroup here: processes are capped by RLIMIT_NPROC and the watchdog only")
+
+    km = SandboxedKernelManager(kernel_name=kernel_name, transport="ipc", ip=str(workdir / ".k"))
+    km.sandbox_args = sandbox_arguments(workdir, status_file, limits, cgroup, uid, list(hide))
+    km.connection_file = str(workdir / ".kernel.json")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(step.source) for step in plan]
+    client = ReplayClient(
+        nb,
+        km=km,
+        limits=limits,
+        cgroup=cgroup,
+        timeout=int(limits.cell_timeout),
+        startup_timeout=int(limits.startup_timeout),
+        allow_errors=True,
+        record_timing=True,
+        iopub_timeout=4,
+        shutdown_kernel="immediate",
+    )
+    client.timeout_func = lambda cell: max(1, int(min(limits.cell_timeout, client.deadline - time.monotonic() + 1)))
+    log_path = private_dir / "kernel.log"
+    watcher = None
+    with open(log_path, "wb") as kernel_log:
+        try:
+            started = time.monotonic()
+            try:
+                await km.start_kernel(cwd=str(workdir), env=kernel_environment(workdir, limits), stdout=kernel_log, stderr=kernel_log)
+                await client.async_start_new_kernel_client()
+            except Exception as error:  # noqa: BLE001 - a kernel that cannot start is a verdict
+                result.stopped = LimitHit("kernel_start", None, f"the kernel did not start: {error}")
+                result.cells = [CellOutcome(s.label, "not_run", s.role, s.notebook_index) for s in plan]
+                return result
+            result.kernel_start_s = time.monotonic() - started
+            result.sandbox = _read_json(status_file)
+            client.deadline = time.monotonic() + limits.total_timeout
+            watcher = asyncio.ensure_future(client.watch())
+            cells_started = time.monotonic()
+            for index, step in enumerate(plan):
+                outcome = await _run_step(client, step, index)
+                result.cells.append(outcome)
+                if client.limit_hit or outcome.status == "limit":
+                    break
+                if outcome.status == "error" and result.first_error is None:
+                    result.first_error = f"{step.label}: {outcome.ename}: {outcome.evalue}"
+                    if stop_on_error:
+                        break
+            result.cells_s = time.monotonic() - cells_started
+            result.stopped = client.limit_hit
+            for step in plan[len(result.cells):]:
+                result.cells.append(CellOutcome(step.label, "not_run", step.role, step.notebook_index, recorded_status=step.recorded_status))
+            result.notebook = nb
+            if result.kernel_usable and after_cells and await _alive(client):
+                client.deadline = time.monotonic() + limits.total_timeout
+                for step_name, step in after_cells.items():
+                    client.current_label = f"grader: {step_name}"
+                    try:
+                        result.grader_steps[step_name] = await step(client, workdir)
+                    except Exception as error:  # noqa: BLE001 - reported, never raised
+                        result.grader_steps[step_name] = {"ok": False, "problem": _describe(error, client)}
+                    if client.limit_hit:
+                        break
+            if client.limit_hit and client.limit_hit.cell and client.limit_hit.cell.startswith("grader:"):
+                result.notes.append(f"{client.limit_hit.cell} stopped: {client.limit_hit.limit} ({client.limit_hit.detail})")
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            result.notes.append(f"peak resident memory {client.peak_rss / MIB:.0f} MiB, peak processes {client.peak_processes}")
+            await _shutdown(client, km)
+            if cgroup is not None:
+                cgroup.remove()
+    result.kernel_log_tail = log_path.read_bytes()[-4000:].decode("utf-8", "replace")
+    return result
+
+
+async def _run_step(client: ReplayClient, step: ReplayCell, index: int) -> CellOutcome:
+    cell = client.nb.cells[index]
+    client.current_label = step.label
+    outcome = CellOutcome(step.label, "ok", step.role, step.notebook_index, recorded_status=step.recorded_status)
+    started = time.monotonic()
+    try:
+        await client.async_execute_cell(cell, index, execution_count=index + 1)
+    except CellTimeoutError:
+        if client.deadline is not None and time.monotonic() >= client.deadline - 1:
+            client.stop_for_limit("total_time", f"the replay passed its total of {client.limits.total_timeout:g} s")
+        else:
+            client.stop_for_limit("cell_time", f"{step.label} ran past {client.limits.cell_timeout:g} s")
+    except DeadKernelError:
+        if client.limit_hit is None:
+            client.limit_hit = LimitHit("kernel_died", step.label, _death_detail(client))
+    except Exception as error:  # noqa: BLE001 - any failure of the machinery is this cell's verdict
+        if client.limit_hit is None:
+            client.limit_hit = LimitHit("replay_error", step.label, _describe(error, client))
+    outcome.duration_s = round(time.monotonic() - started, 3)
+    outcome.output_bytes = client.cell_output_bytes.get(index, 0)
+    if client.limit_hit is not None and client.limit_hit.cell == step.label:
+        outcome.status = "limit"
+        return outcome
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            outcome.status, outcome.ename, outcome.evalue = "error", output.get("ename"), str(output.get("evalue"))[:500]
+    return outcome
+
+
+def _death_detail(client: ReplayClient) -> str:
+    provisioner = getattr(client.km, "provisioner", None)
+    process = getattr(provisioner, "process", None)
+    code = None
+    if process is not None:
+        for _ in range(20):
+            code = process.poll()
+            if code is not None:
+                break
+            time.sleep(0.05)
+    if code is None:
+        return "the kernel stopped answering"
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        return f"the kernel was killed by signal {name}" + (" (a crash, e.g. a segmentation fault)" if name == "SIGSEGV" else "")
+    return f"the kernel exited with status {code}"
+
+
+def _describe(error: BaseException, client: ReplayClient) -> str:
+    if isinstance(error, DeadKernelError):
+        return _death_detail(client)
+    return f"{type(error).__name__}: {str(error)[:300]}"
+
+
+async def _alive(client: ReplayClient) -> bool:
+    try:
+        return bool(await client.km.is_alive())
+    except Exception:  # noqa: BLE001
+        return False
+
+
+async def _shutdown(client: ReplayClient, km: AsyncKernelManager) -> None:
+    try:
+        if client.kc is not None:
+            client.kc.stop_channels()
+    except Exception:  # noqa: BLE001
+        pass
+    client.kill_tree()
+    try:
+        if km.has_kernel:
+            await asyncio.wait_for(km.shutdown_kernel(now=True), 10)
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        await km._async_cleanup_resources()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {"notes": ["the sandbox launcher wrote no status"]}
+
+
+async def execute_grader_code(client: ReplayClient, source: str, timeout: float) -> dict[str, Any]:
+    """Run one piece of the grader's code in the replayed kernel; report its error as data."""
+    cell = nbformat.v4.new_code_cell(source)
+    client.nb.cells.append(cell)
+    index = len(client.nb.cells) - 1
+    saved = client.timeout_func
+    client.timeout_func = lambda _cell: int(timeout)
+    try:
+        await client.async_execute_cell(cell, index, store_history=False)
+    except CellTimeoutError:
+        client.stop_for_limit("cell_time", f"{client.current_label} ran past {timeout:g} s")
+        return {"ok": False, "problem": f"timed out after {timeout:g} s"}
+    except DeadKernelError:
+        return {"ok": False, "problem": _death_detail(client)}
+    finally:
+        client.timeout_func = saved
+    for output in cell.outputs:
+        if output.get("output_type") == "error":
+            return {"ok": False, "problem": f"{output.get('ename')}: {str(output.get('evalue'))[:500]}"}
+    return {"ok": True}
+
+
+def run(coroutine):
+    """Run a coroutine to completion from synchronous code."""
+    return asyncio.run(coroutine)

@@ -1,0 +1,477 @@
+"""The grading report: its schema (``mlinterview.report/1``), how it is built, JSON and HTML.
+
+``report.json`` is one object; every consumer should check ``schema``. Fields:
+
+``schema``           ``"mlinterview.report/1"``
+``generated``        ISO 8601 time (UTC) of grading; ``grading_seconds``: how long it took
+``scenario``         ``id``, ``version``, ``title``, ``metric`` {name, direction}, ``max_parameters``,
+                     ``train_time_budget_seconds``
+``submission``       ``folder``, ``candidate``, ``interview``, ``started``, ``ended``, ``notebook``,
+                     ``data_seed``, ``problems`` (what could not be read), ``notes`` (conversions)
+``verdict``          ``status`` (``graded``: everything ran; ``graded_with_problems``: a replay
+                     stopped, predictions were rejected, a constraint was broken or the history is
+                     not intact; ``not_gradable``: no replay could produce predictions), ``headline``
+                     (one sentence), ``problems`` (each a sentence), ``rank_key`` (sortable list:
+                     higher ranks first)
+``holdout``          ``metric``, ``value`` (of the final notebook, top to bottom; null when there is
+                     none), ``band``, ``baseline``, ``reference`` (from the pack's calibration, null
+                     when not calibrated), ``problems``
+``replays``          ``top_to_bottom`` and ``history_order``: ``order`` (in words), ``kernel_name``,
+                     ``kernel_start_s``, ``cells_s``, ``cells`` [{label, status ok/error/limit/not_run,
+                     role, duration_s, ename, evalue, output_bytes, recorded_status}], ``stopped``
+                     {limit, cell, detail} or null, ``first_error``, ``sandbox`` (what held),
+                     ``scores`` {holdout, validation: {ok, metric, problems, count, summary}}, ``notes``
+``reproducibility``  ``hidden_state`` (true/false; null when a comparison was impossible),
+                     ``differences`` (sentences), ``tolerance``
+``bugs``             [{id, title, kind, signal, location, fixed, probe_message, interviewer_notes}]
+``rubric``           ``metric_band``, ``signals`` {signal: {band, fixed, total, bugs, description,
+                     band_text}}; a signal's band comes from the share of its planted bugs fixed
+                     (none: very_weak, some: weak, most: strong, all: very_strong)
+``constraints``      ``parameters`` {limit, models [{path, class, trainable, total}], largest,
+                     verdict ok/over/unknown, replay}, ``training_time`` {budget_s, longest_cell_s,
+                     cell, verdict ok/over/unknown}, ``recorded`` (constraint events of the history)
+``integrity``        ``history`` (verified true/false/null, events, problems), ``flags`` (sentences:
+                     writes outside the working copy, reaching for the holdout or private files)
+``timeline``         [{t (s since start), kind, role, status, label}] from the history
+``scaffold``         ``present``, ``files`` [{file, status modified/added/deleted, diff}]
+
+``report.html`` shows the same, self-contained (inline CSS and SVG, no network).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from ..scenarios.pack import ScenarioPack
+from ..scenarios.schema import BAND_NAMES, RUBRIC_SIGNALS
+
+REPORT_SCHEMA = "mlinterview.report/1"
+BAND_ORDER = {name: rank for rank, name in enumerate(BAND_NAMES)}
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+SUSPICIOUS_CODE = (
+    ("MLINTERVIEW_HOLDOUT_SEED", "reads the holdout-seed variable"),
+    ("holdout-seed", "names the holdout-seed file"),
+    ("make_holdout", "calls the holdout generator"),
+    ("/private", "reaches into a private folder"),
+    (".grader-io", "touches the grader's exchange folder"),
+)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _scenario_part(pack: ScenarioPack) -> dict[str, Any]:
+    manifest = pack.manifest
+    return {
+        "id": manifest.id,
+        "version": manifest.version,
+        "title": manifest.title,
+        "metric": manifest.metric.model_dump(),
+        "max_parameters": manifest.constraints.max_parameters,
+        "train_time_budget_seconds": manifest.constraints.train_time_budget_seconds,
+    }
+
+
+def failed_report(folder: Path, pack: ScenarioPack, problem: str, details: str | None = None) -> dict[str, Any]:
+    """The report of a submission that could not be graded at all."""
+    return {
+        "schema": REPORT_SCHEMA,
+        "generated": _now(),
+        "scenario": _scenario_part(pack),
+        "submission": {"folder": str(folder), "problems": [problem], "notes": []},
+        "verdict": {"status": "not_gradable", "headline": problem, "problems": [problem], "rank_key": [0, 0, 0, 0.0, 0]},
+        "holdout": {"metric": pack.manifest.metric.name, "value": None, "band": None, **calibration_figures(pack), "problems": [problem]},
+        "replays": {},
+        "reproducibility": {"hidden_state": None, "differences": [], "tolerance": None},
+        "bugs": [],
+        "rubric": {"metric_band": None, "signals": {}},
+        "constraints": {},
+        "integrity": {"history": {"verified": None, "events": 0, "problems": []}, "flags": []},
+        "timeline": [],
+        "scaffold": {"present": None, "files": []},
+        "internal_error": details,
+    }
+
+
+def calibration_figures(pack: ScenarioPack) -> dict[str, float | None]:
+    """Baseline and reference holdout metric from ``private/calibration.json`` (null when absent)."""
+    path = pack.private_dir / "calibration.json"
+    figures: dict[str, float | None] = {"baseline": None, "reference": None}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return figures
+    for key in figures:
+        value = data.get(key) if isinstance(data, dict) else None
+        if isinstance(value, dict):
+            value = value.get("mean", value.get("metric", value.get("value")))
+        if isinstance(value, (int, float)):
+            figures[key] = float(value)
+    return figures
+
+
+def _signal_band(fixed: int, total: int) -> str:
+    if fixed == 0:
+        return "very_weak"
+    if fixed == total:
+        return "very_strong"
+    return "strong" if fixed / total >= 0.5 else "weak"
+
+
+def _timeline(events: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    if not events:
+        return []
+    times = []
+    for event in events:
+        try:
+            times.append(dt.datetime.fromisoformat(str(event.get("time")).replace("Z", "+00:00")))
+        except ValueError:
+            times.append(None)
+    start = next((t for t in times if t is not None), None)
+    replies = {e.get("msg_id"): e for e in events if e.get("kind") == "execute_reply"}
+    entries = []
+    for event, when in zip(events, times):
+        kind = event.get("kind")
+        if kind not in ("execute_request", "kernel_event", "constraint", "note", "execute_lost"):
+            continue
+        entry = {
+            "t": round((when - start).total_seconds(), 1) if when and start else None,
+            "kind": kind,
+            "role": event.get("role"),
+            "user": event.get("user"),
+        }
+        if kind == "execute_request":
+            reply = replies.get(event.get("msg_id"), {})
+            entry["status"] = reply.get("status", "no reply")
+            entry["label"] = (event.get("code") or "").strip().splitlines()[0][:80] if (event.get("code") or "").strip() else ""
+            if reply.get("error"):
+                entry["label"] += f"  -> {reply['error'].get('ename')}"
+        else:
+            detail = event.get("detail") or {}
+            entry["label"] = str(detail.get("event") or detail.get("text") or detail.get("message") or kind)[:120]
+        entries.append(entry)
+    return entries
+
+
+def _flags(submission, replays) -> list[str]:
+    flags = []
+    sources = []
+    if submission.notebook is not None:
+        sources += [str(cell.get("source", "")) for cell in submission.notebook.cells]
+    sources += [e.get("code") or "" for e in (submission.history_events or []) if e.get("kind") == "execute_request"]
+    for needle, what in SUSPICIOUS_CODE:
+        if any(needle in source for source in sources):
+            flags.append(f"the candidate's code {what} ('{needle}')")
+    for name, result in replays.items():
+        if result is None:
+            continue
+        for cell in result.cells:
+            text = f"{cell.ename}: {cell.evalue}"
+            if "Read-only file system" in text or "Permission denied" in text:
+                flags.append(f"{name.replace('_', ' ')}, {cell.label}: tried to write outside its working copy and was refused ({cell.evalue})")
+    return flags
+
+
+def _metric_better(direction: str, a: float, b: float) -> bool:
+    return a > b if direction == "higher" else a < b
+
+
+def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_name, tolerance, limits, notes=()) -> dict[str, Any]:
+    manifest = pack.manifest
+    metric_name, direction = manifest.metric.name, manifest.metric.direction
+    problems: list[str] = []
+    sub_problems = []
+    if submission.meta.get("_problem"):
+        sub_problems.append(submission.meta["_problem"])
+    if submission.notebook_problem:
+        sub_problems.append(submission.notebook_problem)
+    if not scaffold["present"]:
+        sub_problems.append(f"the scaffold folder {manifest.candidate.scaffold}/ is missing from the submission")
+    deleted = [f["file"] for f in scaffold["files"] if f["status"] == "deleted"]
+    if deleted and scaffold["present"]:
+        sub_problems.append(f"scaffold file(s) deleted by the candidate: {', '.join(deleted)}")
+    problems += sub_problems
+
+    replay_json: dict[str, Any] = {}
+    for name, result in replays.items():
+        if result is None:
+            continue
+        data = result.to_json()
+        data["scores"] = {k: v for k, v in scores.get(name, {}).items() if k != "audit"}
+        replay_json[name] = data
+        label = name.replace("_", " ")
+        if result.stopped:
+            where = f" at {result.stopped.cell}" if result.stopped.cell else ""
+            problems.append(f"{label} replay stopped{where}: limit '{result.stopped.limit}' - {result.stopped.detail}")
+        elif name == "top_to_bottom" and result.first_error:
+            problems.append(f"the final notebook does not run top to bottom: {result.first_error}")
+        for split in ("holdout",):
+            entry = scores.get(name, {}).get(split)
+            if entry and not entry.get("ok") and not result.stopped:
+                problems += [f"{label} replay, {split} predictions: {p}" for p in entry.get("problems", [])]
+
+    official = scores.get("top_to_bottom", {}).get("holdout", {})
+    value = official.get("metric")
+    calibration = calibration_figures(pack)
+    band = manifest.band_for_metric(value) if value is not None else None
+    holdout = {"metric": metric_name, "value": value, "band": band, **calibration, "problems": official.get("problems", [])}
+    if value is None and "history_order" in scores and scores["history_order"].get("holdout", {}).get("metric") is not None:
+        holdout["history_order_value"] = scores["history_order"]["holdout"]["metric"]
+
+    reproducibility = _compare_replays(replays, scores, tolerance)
+    reproducibility["differences"] += list(notes) if reproducibility["hidden_state"] is None else []
+    if reproducibility["hidden_state"]:
+        problems.append("hidden state: " + "; ".join(reproducibility["differences"]))
+
+    bugs = []
+    for bug in manifest.bugs:
+        verdict = probes.get(bug.id, {"fixed": False, "message": "no probe verdict"})
+        bugs.append({
+            "id": bug.id, "title": bug.title, "kind": bug.kind, "signal": bug.signal, "location": bug.location,
+            "fixed": bool(verdict.get("fixed")), "probe_message": verdict.get("message", ""),
+            "interviewer_notes": bug.interviewer_notes.strip(),
+        })
+    signals = {}
+    for signal in RUBRIC_SIGNALS:
+        own = [b for b in bugs if b["signal"] == signal]
+        rubric_signal = manifest.rubric.signals[signal]
+        fixed = sum(b["fixed"] for b in own)
+        signal_band = _signal_band(fixed, len(own)) if own else None
+        signals[signal] = {
+            "band": signal_band, "fixed": fixed, "total": len(own), "bugs": [b["id"] for b in own],
+            "description": rubric_signal.description.strip(),
+            "band_text": getattr(rubric_signal, signal_band).strip() if signal_band else "no planted bug in this signal",
+        }
+
+    constraints = _constraints(manifest, replays, scores, submission)
+    for key in ("parameters", "training_time"):
+        if constraints[key]["verdict"] == "over":
+            problems.append(constraints[key]["sentence"])
+
+    history = {"verified": None, "events": 0, "problems": []}
+    if submission.history_events is not None or submission.history_problems:
+        history = {
+            "verified": not submission.history_problems,
+            "events": len(submission.history_events or []),
+            "problems": submission.history_problems,
+        }
+        if submission.history_problems:
+            problems.append("the recorded history is not intact: " + "; ".join(submission.history_problems[:3]))
+    flags = _flags(submission, replays)
+
+    gradable = value is not None
+    status = "not_gradable" if not gradable else ("graded_with_problems" if problems else "graded")
+    fixed_count = sum(b["fixed"] for b in bugs)
+    if gradable:
+        headline = (
+            f"{metric_name} {value:.4f} on the holdout ({(band or '').replace('_', ' ')}); "
+            f"{fixed_count} of {len(bugs)} planted bugs fixed; "
+            f"constraints {'kept' if constraints['parameters']['verdict'] != 'over' and constraints['training_time']['verdict'] != 'over' else 'BROKEN'}; "
+            f"{'hidden state between replays' if reproducibility['hidden_state'] else 'reproducible' if reproducibility['hidden_state'] is False else 'reproducibility not established'}"
+        )
+    else:
+        headline = "no holdout score: " + (problems[0] if problems else "the replay produced no predictions")
+    constraints_kept = constraints["parameters"]["verdict"] != "over" and constraints["training_time"]["verdict"] != "over"
+    signed = (value if direction == "higher" else -value) if gradable else 0.0
+    rank_key = [int(gradable), int(constraints_kept), int(not reproducibility["hidden_state"]), signed, fixed_count]
+
+    return {
+        "schema": REPORT_SCHEMA,
+        "generated": _now(),
+        "scenario": _scenario_part(pack),
+        "submission": {
+            "folder": str(submission.folder),
+            **{k: submission.meta.get(k) for k in ("candidate", "interview", "started", "ended")},
+            "notebook": submission.notebook_name,
+            "data_seed": submission.meta.get("data_seed", manifest.constraints.seed),
+            "problems": sub_problems,
+            "notes": submission.notebook_notes,
+        },
+        "verdict": {"status": status, "headline": headline, "problems": problems, "rank_key": rank_key},
+        "holdout": holdout,
+        "replays": replay_json,
+        "reproducibility": reproducibility,
+        "bugs": bugs,
+        "rubric": {"metric_band": band, "signals": signals},
+        "constraints": constraints,
+        "integrity": {"history": history, "flags": flags},
+        "timeline": _timeline(submission.history_events),
+        "scaffold": scaffold,
+        "kernel": kernel_name,
+        "limits": {name: getattr(limits, name) for name in limits.trait_names() if limits.trait_metadata(name, "config")},
+    }
+
+
+def _compare_replays(replays, scores, tolerance) -> dict[str, Any]:
+    top, hist = replays.get("top_to_bottom"), replays.get("history_order")
+    result = {"hidden_state": None, "differences": [], "tolerance": tolerance}
+    if top is None or hist is None:
+        return result
+    differences = []
+    top_ok = top.stopped is None and top.first_error is None
+    hist_ok = hist.stopped is None
+    if top_ok != hist_ok:
+        differences.append(
+            f"top to bottom {'ran through' if top_ok else 'failed (' + (top.first_error or (top.stopped.detail if top.stopped else '')) + ')'}, "
+            f"recorded order {'ran through' if hist_ok else 'stopped (' + hist.stopped.detail + ')'}"
+        )
+    for split in ("validation", "holdout"):
+        a = scores.get("top_to_bottom", {}).get(split, {}).get("metric")
+        b = scores.get("history_order", {}).get(split, {}).get("metric")
+        if a is None and b is None:
+            continue
+        if a is None or b is None:
+            differences.append(f"{split} metric only in the {'recorded order' if a is None else 'top-to-bottom'} replay")
+        elif abs(a - b) > tolerance:
+            differences.append(f"{split} metric {a:.4f} top to bottom vs {b:.4f} in recorded order")
+    result["differences"] = differences
+    result["hidden_state"] = bool(differences)
+    return result
+
+
+def _constraints(manifest, replays, scores, submission) -> dict[str, Any]:
+    limit = manifest.constraints.max_parameters
+    audit_source = "top_to_bottom" if isinstance(scores.get("top_to_bottom", {}).get("audit"), dict) and "models" in scores["top_to_bottom"]["audit"] else "history_order"
+    audit = scores.get(audit_source, {}).get("audit") or {}
+    models = audit.get("models") if isinstance(audit, dict) else None
+    parameters: dict[str, Any] = {"limit": limit, "models": models or [], "replay": audit_source}
+    if models is None:
+        parameters.update(verdict="unknown", largest=None, sentence="the parameter audit did not run (no replay reached the end)")
+    elif not models:
+        parameters.update(verdict="ok", largest=0, sentence="no torch model found in the notebook's namespace")
+    else:
+        largest = max(models, key=lambda m: m["trainable"])
+        over = largest["trainable"] > limit
+        parameters.update(
+            verdict="over" if over else "ok",
+            largest=largest["trainable"],
+            sentence=f"largest model {largest['path']} ({largest['class']}) has {largest['trainable']:,} trainable parameters; "
+            f"limit {limit:,}{' - OVER THE LIMIT' if over else ''}",
+        )
+    budget = manifest.constraints.train_time_budget_seconds
+    top = replays.get("top_to_bottom") or replays.get("history_order")
+    timed = [c for c in (top.cells if top else []) if c.duration_s is not None and c.status in ("ok", "error")]
+    training: dict[str, Any] = {"budget_s": budget}
+    if not timed:
+        training.update(verdict="unknown", longest_cell_s=None, cell=None, sentence="no cell ran to completion; training time unknown")
+    else:
+        longest = max(timed, key=lambda c: c.duration_s)
+        over = longest.duration_s > budget
+        training.update(
+            verdict="over" if over else "ok", longest_cell_s=longest.duration_s, cell=longest.label,
+            sentence=f"longest cell {longest.label} took {longest.duration_s:.1f} s in the replay; training budget {budget:g} s"
+            + (" - OVER THE BUDGET" if over else ""),
+        )
+    recorded = [
+        {"time": e.get("time"), **(e.get("detail") or {})}
+        for e in (submission.history_events or [])
+        if e.get("kind") == "constraint"
+    ]
+    return {"parameters": parameters, "training_time": training, "recorded": recorded}
+
+
+# -- writing -------------------------------------------------------------------------------
+def write_report(report: dict[str, Any], out_dir: Path) -> None:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=str, allow_nan=False) + "\n", encoding="utf-8")
+    (out_dir / "report.html").write_text(render_html(report), encoding="utf-8")
+
+
+def _svg(figure) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+def timeline_svg(timeline: list[dict[str, Any]]) -> str | None:
+    """The session as a picture: executions per role (green ok, red error), kernel events, notes."""
+    points = [e for e in timeline if e.get("t") is not None]
+    if not points:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    rows = {"candidate": 2, "interviewer": 1, "system": 0}
+    figure = Figure(figsize=(9, 2.6))
+    axis = figure.add_subplot()
+    colors = {"ok": "#2e7d32", "error": "#c62828", "aborted": "#9e9e9e", "no reply": "#6d4c41"}
+    for entry in points:
+        minutes = entry["t"] / 60
+        if entry["kind"] == "execute_request":
+            axis.scatter(minutes, rows.get(entry["role"], 0), color=colors.get(entry.get("status"), "#555"), s=22, zorder=3)
+        elif entry["kind"] == "kernel_event":
+            axis.axvline(minutes, color="#1565c0", linestyle="--", linewidth=0.8)
+            axis.text(minutes, 2.45, entry["label"], fontsize=7, color="#1565c0", rotation=90, va="top")
+        elif entry["kind"] == "constraint":
+            axis.scatter(minutes, 0, marker="^", color="#ef6c00", s=40, zorder=3)
+        elif entry["kind"] == "note":
+            axis.scatter(minutes, 1, marker="s", color="#6a1b9a", s=30, zorder=3)
+    axis.set_yticks([0, 1, 2], ["system / constraints", "interviewer", "candidate"])
+    axis.set_ylim(-0.6, 2.6)
+    axis.set_xlabel("minutes since the session started")
+    axis.grid(axis="x", alpha=0.3)
+    for spine in ("top", "right"):
+        axis.spines[spine].set_visible(False)
+    return _svg(figure)
+
+
+def metric_svg(holdout: dict[str, Any], metric: str) -> str | None:
+    bars = [(name, holdout.get(key)) for name, key in (("baseline", "baseline"), ("this submission", "value"), ("reference", "reference"))]
+    bars = [(name, value) for name, value in bars if value is not None]
+    if len(bars) < 1:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5, 1.8))
+    axis = figure.add_subplot()
+    names = [name for name, _ in bars]
+    values = [value for _, value in bars]
+    axis.barh(names, values, color=["#1565c0" if n == "this submission" else "#b0bec5" for n in names])
+    for position, value in enumerate(values):
+        axis.text(value, position, f" {value:.4f}", va="center", fontsize=8)
+    axis.set_xlabel(f"holdout {metric}")
+    axis.set_xlim(0, max(values) * 1.25 if max(values) > 0 else 1)
+    for spine in ("top", "right"):
+        axis.spines[spine].set_visible(False)
+    return _svg(figure)
+
+
+def _diff_html(diff: str) -> str:
+    lines = []
+    for line in diff.splitlines():
+        css = "add" if line.startswith("+") and not line.startswith("+++") else "del" if line.startswith("-") and not line.startswith("---") else ""
+        lines.append(f'<span class="{css}">{html.escape(line)}</span>')
+    return "\n".join(lines)
+
+
+def render_html(report: dict[str, Any]) -> str:
+    import jinja2
+    from markupsafe import Markup
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=jinja2.ChainableUndefined
+    )
+    environment.filters["band"] = lambda value: (value or "n/a").replace("_", " ")
+    environment.filters["num"] = lambda value, digits=4: "n/a" if value is None else f"{value:.{digits}f}"
+    environment.filters["diff"] = lambda text: Markup(_diff_html(text or ""))
+    template = environment.get_template("report.html.j2")
+    return template.render(
+        r=report,
+        timeline_svg=Markup(timeline_svg(report.get("timeline") or []) or ""),
+        metric_svg=Markup(metric_svg(report.get("holdout") or {}, (report.get("holdout") or {}).get("metric", "")) or ""),
+        json_size=len(json.dumps(report, default=str)),
+    )
+
