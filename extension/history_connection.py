@@ -93,7 +93,7 @@ class HistoryRecordingConnection(ZMQChannelsWebsocketConnection):
 
     def handle_outgoing_message(self, stream: Any, outgoing_msg: list[Any]) -> None:
         recorder = self.recorder
-        if recorder is not None and recorder.watching(self.session_key):
+        if recorder is not None and recorder.watching(self.kernel_id):
             try:
                 if self._record_outgoing(recorder, stream, outgoing_msg) == "drop":
                     return
@@ -102,35 +102,35 @@ class HistoryRecordingConnection(ZMQChannelsWebsocketConnection):
         super().handle_outgoing_message(stream, outgoing_msg)
 
     def _record_outgoing(self, recorder: HistoryRecorder, stream: Any, msg_list: list[Any]) -> str | None:
+        """Record what concerns an execution this connection sent; 'drop' for a guard signal (on every connection)."""
         channel = stream if isinstance(stream, str) else getattr(stream, "channel", None)
         if channel not in ("iopub", "shell"):
             return None
         _, parts = self.session.feed_identities(msg_list)
         # parts: signature, header, parent_header, metadata, content, buffers...
-        header = self.session.unpack(parts[1])
-        msg_type = header.get("msg_type")
+        msg_type = self.session.unpack(parts[1]).get("msg_type")
         if channel == "shell":
-            if msg_type != "execute_reply":
-                return None
-            parent = self.session.unpack(parts[2])
-            if recorder.pending_for(parent.get("msg_id"), self.session_key) is not None:
-                recorder.reply(parent["msg_id"], self.session.unpack(parts[4]))
+            if msg_type == "execute_reply":
+                parent = self.session.unpack(parts[2])
+                if recorder.pending_for(parent.get("msg_id"), self.session_key) is not None:
+                    recorder.reply(parent["msg_id"], self.session.unpack(parts[4]))
             return None
         if msg_type not in OUTPUT_KINDS:
             return None
-        parent = self.session.unpack(parts[2])
-        execution = recorder.pending_for(parent.get("msg_id"), self.session_key)
-        if execution is None:
-            return None
-        size = sum(len(part) for part in parts[4:])
-        wants_content = execution.outputs.wants_text or msg_type == "display_data"
+        execution = recorder.pending_for(self.session.unpack(parts[2]).get("msg_id"), self.session_key)
+        if execution is None and msg_type != "display_data":
+            return None  # another tab's execution: its own connection summarises it
+        wants_content = msg_type == "display_data" or execution.outputs.wants_text
         content = self.session.unpack(parts[4]) if wants_content else {}
         if msg_type == "display_data":
             signal = constraint_signal(content.get("data") or {})
             if signal is not None:
-                recorder.constraint(execution, self.kernel_id, signal)
+                if execution is not None:
+                    recorder.constraint(execution, self.kernel_id, signal)
                 return "drop"
-        execution.outputs.add(msg_type, size, text_of_output(msg_type, content) if content else None)
+            if execution is None:
+                return None
+        execution.outputs.add(msg_type, sum(len(part) for part in parts[4:]), text_of_output(msg_type, content) if content else None)
         return None
 
 

