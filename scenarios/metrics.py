@@ -23,11 +23,17 @@ def _accuracy(y_true, y_pred) -> float:
     return skm.accuracy_score(y_true, y_pred)
 
 
+def _macro_f1(y_true, y_pred) -> float:
+    """F1 averaged over classes with equal weight: a rare class counts as much as a common one."""
+    return skm.f1_score(y_true, y_pred, average="macro")
+
+
 METRICS = {
     "average_precision": skm.average_precision_score,
     "roc_auc": skm.roc_auc_score,
     "f1": _f1,
     "accuracy": _accuracy,
+    "macro_f1": _macro_f1,
     "log_loss": skm.log_loss,
     "mae": skm.mean_absolute_error,
     "rmse": _rmse,

@@ -33,7 +33,7 @@ class Constraints(Strict):
 
 class Metric(Strict):
     name: Literal[
-        "average_precision", "roc_auc", "f1", "accuracy", "log_loss", "mae", "rmse", "r2"
+        "average_precision", "roc_auc", "f1", "accuracy", "macro_f1", "log_loss", "mae", "rmse", "r2"
     ] = Field(description="Holdout metric, computed with scikit-learn in the grader process.")
     direction: Literal["higher", "lower"] = Field(description="Whether a higher or a lower value is better.")
 
