@@ -1,0 +1,164 @@
+"""The history file on its own: tamper detection by ``mlinterview history verify``, the timeline,
+resuming a chain, a torn last line, the fsync policy and the hub streamer's acknowledgements."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlinterview.extension.history_recorder import HistoryRecorder
+from mlinterview.extension.history_store import HistoryFile, HubStreamer
+from mlinterview.graders.history import read_events, verify_history
+
+
+MLINTERVIEW = str(Path(sys.executable).with_name("mlinterview"))
+
+
+def mlinterview(*args: str) -> subprocess.CompletedProcess:
+    """The installed command line, as a user runs it."""
+    return subprocess.run([MLINTERVIEW, *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def history(tmp_path) -> Path:
+    """A recorded session: start, two executions (one by an interviewer), a constraint, a lost cell."""
+    recorder = HistoryRecorder(history_dir=str(tmp_path), session_id="interview-1", owner="alice")
+    recorder.start({"server": "test"})
+    recorder.request(msg_id="m1", kernel_id="k", owner="tab-a", user="alice", code="x = 1", cell_id="c1")
+    recorder.reply("m1", {"status": "ok", "execution_count": 1})
+    recorder.request(msg_id="m2", kernel_id="k", owner="tab-b", user="bob", code="1/0", cell_id="c2")
+    recorder.reply("m2", {"status": "error", "execution_count": 2, "ename": "ZeroDivisionError", "evalue": "division by zero"})
+    recorder.request(msg_id="m3", kernel_id="k", owner="tab-a", user="alice", code="big(x)", cell_id="c3")
+    recorder.constraint(recorder.pending["m3"], "k", {"event": "violation", "model": "model 'big'", "count": 5000, "limit": 1000, "message": "too big"})
+    recorder.kernel_event("k", "restarted")
+    recorder.store.close()
+    return recorder.path
+
+
+def rewrite(path: Path, lines: list[str]) -> None:
+    path.write_text("".join(lines))
+
+
+def test_an_intact_history_verifies_and_reads_as_a_timeline(history):
+    result = mlinterview("history", "verify", str(history))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "OK, 9 events" in result.stdout
+    shown = mlinterview("history", "show", str(history))
+    assert shown.returncode == 0
+    lines = shown.stdout.splitlines()
+    assert any("C alice" in line and "run    ?#c1: x = 1" in line for line in lines), shown.stdout
+    assert any("I bob" in line and "error ZeroDivisionError" in line for line in lines), shown.stdout
+    assert any("LIMIT  violation: too big" in line for line in lines)
+    assert any("LOST" in line and "m3" in line for line in lines)
+    assert "WARNING" not in shown.stdout
+
+
+def test_an_edited_line_is_detected(history):
+    lines = history.read_text().splitlines(keepends=True)
+    event = json.loads(lines[3])
+    assert event["code"] == "1/0"
+    event["code"] = "2/1"  # the interviewer's failing cell made to look harmless
+    lines[3] = json.dumps(event, sort_keys=True, separators=(",", ":")) + "\n"
+    rewrite(history, lines)
+    result = mlinterview("history", "verify", str(history))
+    assert result.returncode == 1
+    assert "line 4 (seq 3): edited" in result.stdout
+
+
+def test_an_edited_and_rehashed_line_breaks_the_chain_after_it(history):
+    from mlinterview.graders.history import event_hash
+
+    lines = history.read_text().splitlines(keepends=True)
+    event = json.loads(lines[1])
+    event["code"] = "x = 2"
+    event["hash"] = event_hash(event)
+    lines[1] = json.dumps(event, sort_keys=True, separators=(",", ":")) + "\n"
+    rewrite(history, lines)
+    result = mlinterview("history", "verify", str(history))
+    assert result.returncode == 1
+    assert "line 3 (seq 2): chain broken" in result.stdout
+
+
+def test_a_deleted_line_is_detected(history):
+    lines = history.read_text().splitlines(keepends=True)
+    del lines[4]
+    rewrite(history, lines)
+    result = mlinterview("history", "verify", str(history))
+    assert result.returncode == 1
+    assert "gap - seq 4..4 missing" in result.stdout
+
+
+def test_reordered_lines_are_detected(history):
+    lines = history.read_text().splitlines(keepends=True)
+    lines[2], lines[3] = lines[3], lines[2]
+    rewrite(history, lines)
+    result = mlinterview("history", "verify", str(history))
+    assert result.returncode == 1
+    assert "reordered" in result.stdout
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path):
+    result = mlinterview("history", "verify", str(tmp_path / "nope.jsonl"))
+    assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_a_torn_last_line_is_cut_and_the_chain_continues(history):
+    with open(history, "ab") as handle:
+        handle.write(b'{"kind":"execute_req')  # a write torn by a power loss
+    recorder = HistoryRecorder(history_dir=str(history.parent), session_id="interview-1")
+    recorder.start()
+    recorder.store.close()
+    events = read_events(history)
+    assert events[9]["kind"] == "session_start" and events[9]["detail"]["truncated_bytes"] == 20
+    assert events[9]["detail"]["resumed"] is True
+    assert verify_history(history).ok
+
+
+def test_a_restarted_recorder_marks_requests_left_without_reply_as_lost(tmp_path):
+    first = HistoryRecorder(history_dir=str(tmp_path), session_id="s")
+    first.start()
+    first.request(msg_id="open", kernel_id="k", owner="tab", user="alice", code="train()", cell_id="c")
+    first.store.close()  # the server dies here
+    second = HistoryRecorder(history_dir=str(tmp_path), session_id="s")
+    second.start()
+    second.store.close()
+    events = read_events(second.path)
+    assert [e["kind"] for e in events] == ["session_start", "execute_request", "session_start", "execute_lost"]
+    assert events[-1]["msg_id"] == "open" and events[-1]["user"] == "alice"
+    assert verify_history(second.path).ok
+
+
+@pytest.mark.parametrize("policy, synced_kinds", [
+    ("replies", ["session_start", "execute_reply"]),
+    ("every_event", ["session_start", "execute_request", "execute_reply"]),
+    ("never", []),
+])
+def test_fsync_policy(tmp_path, monkeypatch, policy, synced_kinds):
+    store = HistoryFile(tmp_path / "h.jsonl", fsync=policy)
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(store.chain.last_seq) or real_fsync(fd))
+    for kind in ("session_start", "execute_request", "execute_reply"):
+        store.append({"kind": kind, "time": "t", "session": "s", "msg_id": "m"})
+    kinds = ["session_start", "execute_request", "execute_reply"]
+    assert [kinds[seq] for seq in synced] == synced_kinds
+
+
+def test_streamer_drops_acknowledged_events_and_rewinds_when_the_hub_has_less(tmp_path):
+    store = HistoryFile(tmp_path / "h.jsonl")
+    for i in range(5):
+        store.append({"kind": "note", "time": "t", "session": "s", "detail": {"text": str(i)}})
+    streamer = HubStreamer(store, url="http://hub.invalid/history")
+    for event in read_events(store.path):
+        streamer.enqueue(event)
+    streamer._acknowledge(2)
+    assert [e["seq"] for e in streamer.queue] == [3, 4] and streamer.acked_path.read_text().strip() == "2"
+    streamer._acknowledge(0)  # the hub lost events 1 and 2: they are sent again
+    assert [e["seq"] for e in streamer.queue] == [1, 2, 3, 4]
+    restarted = HubStreamer(HistoryFile(store.path), url="http://hub.invalid/history")
+    assert [e["seq"] for e in restarted.queue] == [1, 2, 3, 4]
