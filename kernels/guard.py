@@ -19,9 +19,10 @@ Counts are cached on each module (an entry in its ``__dict__`` stamped with the 
 generation, so freed models are not kept alive and copies or unpickled models recount) and
 the cache is invalidated whenever any module registers a parameter or a submodule (torch's
 global registration hooks), at the start of every cell, and never kept for modules with lazy
-(uninitialised) parameters. A model under the limit therefore costs one dictionary lookup and
-a comparison per module call; the settings are mirrored into plain attributes because a
-traitlets read is slow at that rate.
+(uninitialised) parameters: those are checked again right after the forward pass that
+materialises them, so even their first output is refused when they turn out too big. A model
+under the limit therefore costs one dictionary lookup and a comparison per module call; the
+settings are mirrored into plain attributes because a traitlets read is slow at that rate.
 
 The guard is a convenience for the candidate and a signal for the interviewer, not the
 authority: candidate code runs in the same process and could remove it. The grader re-checks
@@ -42,6 +43,7 @@ from traitlets import Float, Int, observe
 from traitlets.config import LoggingConfigurable
 # the per-module cache entry: (guard generation, trainable parameter count)
 _CACHE_KEY = "_mlinterview_parameter_count"
+_LAZY_CHECK_KEY = "_mlinterview_lazy_check"
 
 
 class ConstraintViolation(RuntimeError):
@@ -138,7 +140,19 @@ class ConstraintGuard(LoggingConfigurable):
         counted = trainable_parameter_count(module)
         if not _has_lazy_parameters(module):
             module.__dict__[_CACHE_KEY] = (self._generation, counted)
+        elif _LAZY_CHECK_KEY not in module.__dict__:
+            # its size is only known once this forward has materialised it: check right after, before
+            # the output can be used
+            module.__dict__[_LAZY_CHECK_KEY] = module.register_forward_hook(self._after_lazy_forward)
         return counted
+
+    def _after_lazy_forward(self, module: torch.nn.Module, args: Any, output: Any) -> None:
+        if _has_lazy_parameters(module):
+            return
+        module.__dict__.pop(_LAZY_CHECK_KEY).remove()
+        count = self.count(module)
+        if self._limit and count > self._limit:
+            self._violation(module, count, self._limit)
 
     def _name(self, module: torch.nn.Module) -> str:
         if self.describe_model is not None:

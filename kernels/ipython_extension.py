@@ -62,10 +62,7 @@ class CandidateKernelSession(LoggingConfigurable):
                 "here or above): no scenario constraints are enforced."
             )
         self.device = self._pick_device(torch)
-        constraints = self.settings.get("constraints") or {}
-        seed = constraints.get("seed")
-        if seed is not None:
-            ws.seed_everything(int(seed))
+        self.seed()
         if self.workspace is not None:
             ws.make_scaffold_importable(self.workspace)
             self._import_scaffold(self.settings.get("scaffold"))
@@ -79,6 +76,13 @@ class CandidateKernelSession(LoggingConfigurable):
         self.shell.events.register("pre_run_cell", self.pre_run_cell)
         self.shell.events.register("post_run_cell", self.post_run_cell)
         self.shell.register_magic_function(self.status_magic, magic_kind="line", magic_name="mlinterview_status")
+
+    def seed(self) -> None:
+        """Seed Python, numpy and torch with the scenario's seed (at start, and again right before the
+        first cell: the kernel's own start-up draws from ``random`` after the extension is loaded)."""
+        seed = (self.settings.get("constraints") or {}).get("seed")
+        if seed is not None:
+            ws.seed_everything(int(seed))
 
     def _pick_device(self, torch: Any) -> str:
         if self.device_request != "gpu":
@@ -127,6 +131,7 @@ class CandidateKernelSession(LoggingConfigurable):
                 sys.stderr.write(f"mlinterview: {message}\n")
             sys.stderr.flush()
             self.panel.display(self.models())
+            self.seed()
 
     def post_run_cell(self, result: Any = None) -> None:
         self.panel.refresh(self.models())

@@ -1,0 +1,112 @@
+"""The mlinterview kernelspecs as Jupyter starts them: real kernels, real kernel extension."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MLINTERVIEW = str(Path(sys.executable).with_name("mlinterview"))
+
+
+def test_kernels_install_into_a_prefix_and_list(tmp_path):
+    done = subprocess.run([MLINTERVIEW, "kernels", "install", "--prefix", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    for name, display in (("mlinterview-cpu", "mlinterview (CPU)"), ("mlinterview-gpu", "mlinterview (GPU)")):
+        spec = json.loads((tmp_path / "share" / "jupyter" / "kernels" / name / "kernel.json").read_text())
+        assert spec["display_name"] == display
+        assert spec["argv"][0] == sys.executable
+        assert "--ext=mlinterview.kernels.ipython_extension" in spec["argv"]
+        assert spec["env"]["MLINTERVIEW_KERNEL_DEVICE"] == name.split("-")[1]
+    listing = subprocess.run([MLINTERVIEW, "kernels", "list"], capture_output=True, text=True, timeout=60)
+    assert listing.returncode == 0, listing.stdout  # the venv's own copies (make setup / pip install)
+    assert "mlinterview (CPU)" in listing.stdout and "mlinterview (GPU)" in listing.stdout
+
+
+@pytest.mark.slow
+def test_cpu_kernel_seeds_imports_the_scaffold_shows_the_panel_and_guards(workspace, start_kernel):
+    kernel = start_kernel("mlinterview-cpu", workspace)
+    reply, outputs = kernel.run("import random, tinykit\nprint(tinykit.VALUE, repr(random.random()), DEVICE)")
+    assert reply["status"] == "ok"
+    text = kernel.text(outputs)
+    assert f"42 {random.Random(7).random()!r} cpu" in text  # seeded from workspace.json
+    panel = [content for kind, content in outputs if kind == "display_data"]
+    assert panel and "application/vnd.jupyter.widget-view+json" in panel[0]["data"]
+    assert "Tiny test scenario" in panel[0]["data"]["text/plain"]
+    assert "max 1,000 trainable parameters" in panel[0]["data"]["text/plain"]
+    assert "min left of 60 min" in panel[0]["data"]["text/plain"]
+    reply, outputs = kernel.run("import numpy, torch\n(int(numpy.random.get_state()[1][0]), torch.initial_seed())")
+    assert "(7, 7)" in kernel.text(outputs)
+    # the panel is shown once, then refreshed: later cells show no second panel
+    reply, outputs = kernel.run("model = torch.nn.Linear(20, 20)")
+    assert reply["status"] == "ok" and not [kind for kind, _ in outputs if kind == "display_data"]
+    assert [name for name, _ in kernel_models(kernel)] == ["model"]
+    reply, outputs = kernel.run("model = torch.nn.Linear(20, 100)\nmodel(torch.ones(1, 20))")
+    assert reply["status"] == "error" and reply["ename"] == "ConstraintViolation"
+    assert "model 'model' (Linear) has 2,100 trainable parameters, over this scenario's limit of 1,000" in reply["evalue"]
+    reply, outputs = kernel.run("%mlinterview_status")
+    assert "model: 2,100 / 1,000 (210%) OVER THE LIMIT" in kernel.text(outputs)
+
+
+def kernel_models(kernel):
+    _, outputs = kernel.run("get_ipython().mlinterview.models()")
+    return eval(kernel.text(outputs))
+
+
+@pytest.mark.slow
+def test_scaffold_edits_take_effect_without_a_restart(workspace, start_kernel):
+    kernel = start_kernel("mlinterview-cpu", workspace)
+    kernel.run("from tinykit import VALUE as before")
+    (workspace / "tinykit" / "__init__.py").write_text("VALUE = 43\n")
+    reply, outputs = kernel.run("import tinykit\ntinykit.VALUE, before")
+    assert "(43, 42)" in kernel.text(outputs)
+
+
+@pytest.mark.slow
+def test_a_broken_scaffold_is_reported_and_the_kernel_still_works(tmp_path, start_kernel):
+    from workspace_factory import make_workspace
+
+    workspace = make_workspace(tmp_path / "broken", scaffold_source="import not_a_module_anywhere\n")
+    kernel = start_kernel("mlinterview-cpu", workspace)
+    reply, outputs = kernel.run("1 + 1")
+    assert reply["status"] == "ok"
+    assert "The scaffold package 'tinykit' does not import yet: ModuleNotFoundError" in kernel.text(outputs)
+
+
+@pytest.mark.slow
+def test_gpu_kernel_without_a_gpu_says_so_and_runs_on_cpu(workspace, start_kernel):
+    kernel = start_kernel("mlinterview-gpu", workspace, env={"CUDA_VISIBLE_DEVICES": ""})
+    reply, outputs = kernel.run("print(DEVICE)\nimport torch\ntorch.nn.Linear(3, 3).to(DEVICE)(torch.ones(1, 3, device=DEVICE)).shape")
+    assert reply["status"] == "ok"
+    text = kernel.text(outputs)
+    assert "No GPU is available to this kernel (CUDA_VISIBLE_DEVICES='';" in text
+    assert "It runs on the CPU instead: DEVICE is 'cpu'" in text
+    assert "cpu\n" in text and "torch.Size([1, 3])" in text
+    panel = [content for kind, content in outputs if kind == "display_data"][0]
+    assert "No GPU is available" in panel["data"]["text/plain"]
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+@pytest.mark.skipif(not cuda_available(), reason="no CUDA device on this machine")
+def test_gpu_kernel_uses_the_assigned_gpu(workspace, start_kernel):
+    kernel = start_kernel("mlinterview-gpu", workspace)
+    reply, outputs = kernel.run(
+        "import torch, os\nmodel = torch.nn.Linear(10, 10).to(DEVICE)\n"
+        "print(DEVICE, model(torch.ones(1, 10, device=DEVICE)).device.type, torch.cuda.device_count())")
+    assert reply["status"] == "ok"
+    text = kernel.text(outputs)
+    assert "No GPU" not in text
+    assert "cuda cuda" in text
+    reply, outputs = kernel.run("big = torch.nn.Linear(100, 100).to(DEVICE)\nbig(torch.ones(1, 100, device=DEVICE))")
+    assert reply["ename"] == "ConstraintViolation"
