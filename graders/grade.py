@@ -99,6 +99,9 @@ class Grader(LoggingConfigurable):
     scratch_dir = Unicode(
         "", help="Where working copies are made (default: the system's temporary folder). Removed after grading."
     ).tag(config=True)
+    kernel_name = Unicode(
+        "", help="Kernelspec for the replays (default: the scenario's mlinterview-cpu/-gpu, else python3)."
+    ).tag(config=True)
     hidden_paths = List(
         Unicode(), help="More paths the replayed kernels must not see (e.g. the hub's private store)."
     ).tag(config=True)
@@ -130,7 +133,14 @@ class Grader(LoggingConfigurable):
             )
         report["grading_seconds"] = round(time.time() - started, 2)
         progress("writing report")
-        report_module.write_report(report, out_dir)
+        try:
+            report_module.write_report(report, out_dir)
+        except Exception as error:  # noqa: BLE001 - a report must exist whatever happened
+            self.log.exception("writing the report of %s failed", submission_dir)
+            report = report_module.failed_report(
+                Path(submission_dir), pack, f"the report could not be written: {type(error).__name__}: {error}", traceback.format_exc()
+            )
+            report_module.write_report(report, out_dir)
         progress("done")
         return report
 
@@ -153,7 +163,7 @@ class Grader(LoggingConfigurable):
         validation = _validation_split(pack.generator.make_candidate_data(data_seed), label_column)
 
         scaffold = scaffold_changes(pack, folder)
-        kernel_name, kernel_note = resolve_kernel_name(f"mlinterview-{manifest.kernel.default}")
+        kernel_name, kernel_note = resolve_kernel_name(self.kernel_name or f"mlinterview-{manifest.kernel.default}")
         hide = [str(folder.resolve()), str(pack.private_dir), str(out_dir.resolve()), str(holdout_seed_file())]
         hide += [str(Path(p)) for p in self.hidden_paths]
         context: dict[str, Any] = dict(
@@ -210,7 +220,7 @@ class Grader(LoggingConfigurable):
         contract = context["pack"].manifest.contract
         io_dir = workdir / GRADER_IO
 
-        async def predict_on(frame, stem):
+        def predict_on(frame, stem):
             async def step(client, _workdir):
                 features_path = io_dir / f"{stem}_features.csv"
                 out_path = io_dir / f"{stem}_predictions.json"
@@ -232,9 +242,9 @@ class Grader(LoggingConfigurable):
             return {"ok": raw is not None, "raw": raw, "problem": problem}
 
         async def main():
-            steps = {"holdout": await predict_on(context["holdout_features"], "holdout")}
+            steps = {"holdout": predict_on(context["holdout_features"], "holdout")}
             if context["validation"] is not None:
-                steps["validation"] = await predict_on(context["validation"][0], "validation")
+                steps["validation"] = predict_on(context["validation"][0], "validation")
             steps["audit"] = audit
             return await run_replay(
                 name, order, plan, workdir, private, self.limits, context["kernel_name"], stop_on_error=stop_on_error,

@@ -148,6 +148,11 @@ class ReplayResult:
         finally:
             self.notebook = notebook
         data.pop("notebook", None)
+        # The predictions themselves stay out of the report: it states their verdict and score.
+        data["grader_steps"] = {
+            name: {key: value for key, value in step.items() if key != "raw"} if isinstance(step, dict) else step
+            for name, step in data["grader_steps"].items()
+        }
         data["completed"] = self.completed
         return data
 
@@ -323,12 +328,7 @@ class ReplayClient(NotebookClient):
             except psutil.Error:
                 continue
             count = len(self.cgroup.pids()) if self.cgroup is not None else len(tree)
-            rss = 0
-            for process in tree:
-                try:
-                    rss += process.memory_info().rss
-                except psutil.Error:
-                    pass
+            rss = sum(_proportional_memory(process) for process in tree)
             self.peak_rss = max(self.peak_rss, rss)
             self.peak_processes = max(self.peak_processes, count)
             if count >= self.limits.max_processes:
@@ -337,6 +337,22 @@ class ReplayClient(NotebookClient):
                 self.stop_for_limit(
                     "memory", f"the kernel's processes held {rss / GIB:.2f} GiB (limit {self.limits.memory_bytes / GIB:.2f} GiB)"
                 )
+
+
+def _proportional_memory(process: psutil.Process) -> int:
+    """Memory of one process with shared pages split among their sharers (PSS), so that forked
+    children, which share their parent's pages until they write them, are not counted N times."""
+    try:
+        with open(f"/proc/{process.pid}/smaps_rollup", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return process.memory_info().rss
+    except psutil.Error:
+        return 0
 
 
 def _content_size(content: dict) -> int:
@@ -546,7 +562,28 @@ async def _run_step(client: ReplayClient, step: ReplayCell, index: int) -> CellO
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
             outcome.status, outcome.ename, outcome.evalue = "error", output.get("ename"), str(output.get("evalue"))[:500]
+    limit = _limit_behind_error(outcome, client.limits)
+    if limit is not None:
+        # The error is the limit biting (an allocation or a fork refused): a verdict, not a bug.
+        client.stop_for_limit(limit, f"{step.label}: {outcome.ename}: {outcome.evalue} ({LIMIT_WORDS[limit](client.limits)})")
+        outcome.status = "limit"
     return outcome
+
+
+LIMIT_WORDS = {
+    "memory": lambda limits: f"memory limit {limits.memory_bytes / GIB:.2f} GiB",
+    "processes": lambda limits: f"process limit {limits.max_processes}",
+}
+
+
+def _limit_behind_error(outcome: CellOutcome, limits: ReplayLimits) -> str | None:
+    if outcome.status != "error":
+        return None
+    if outcome.ename == "MemoryError":
+        return "memory"
+    if outcome.ename in ("BlockingIOError", "OSError") and "Resource temporarily unavailable" in (outcome.evalue or ""):
+        return "processes"
+    return None
 
 
 def _death_detail(client: ReplayClient) -> str:

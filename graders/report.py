@@ -44,6 +44,7 @@ import datetime as dt
 import html
 import io
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -287,7 +288,12 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
         "scenario": _scenario_part(pack),
         "submission": {
             "folder": str(submission.folder),
-            **{k: submission.meta.get(k) for k in ("candidate", "interview", "started", "ended")},
+            **{k: submission.meta.get(k) for k in ("candidate", "interview", "interviewer")},
+            "started": submission.meta.get("started") or submission.meta.get("started_at"),
+            "ended": submission.meta.get("ended") or submission.meta.get("ended_at"),
+            "interviewer_notes": [
+                note if isinstance(note, dict) else {"text": str(note)} for note in submission.meta.get("notes") or []
+            ],
             "notebook": submission.notebook_name,
             "data_seed": submission.meta.get("data_seed", manifest.constraints.seed),
             "problems": sub_problems,
@@ -380,8 +386,20 @@ def _constraints(manifest, replays, scores, submission) -> dict[str, Any]:
 def write_report(report: dict[str, Any], out_dir: Path) -> None:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    report = _json_safe(report)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=str, allow_nan=False) + "\n", encoding="utf-8")
     (out_dir / "report.html").write_text(render_html(report), encoding="utf-8")
+
+
+def _json_safe(value):
+    """NaN and infinities (not JSON) become null, recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    return value
 
 
 def _svg(figure) -> str:

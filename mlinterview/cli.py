@@ -18,6 +18,7 @@ SUBCOMMAND_MODULES = [
     "mlinterview.extension.hub_cli",
     "mlinterview.kernels.cli",
     "mlinterview.extension.history_cli",
+    "mlinterview.graders.cli",
 ]
 
 

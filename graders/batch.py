@@ -1,0 +1,186 @@
+"""Grading many submissions: one grader process per submission, N at a time, and a ranking.
+
+Each submission is graded by its own ``mlinterview grade`` process, so a submission that
+crashes or wedges its grader (or the interpreter) costs only its own report: the batch
+writes a "not gradable" row for it and carries on. The holdout seed travels to the child
+through its environment, never on a command line. ``summary.csv`` and ``summary.html`` rank
+the submissions by the reports' ``verdict.rank_key``.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .submission import SUBMISSION_FILE, read_meta
+
+SUMMARY_COLUMNS = [
+    "rank", "submission", "candidate", "scenario", "status", "metric", "holdout", "band", "bugs_fixed", "bugs_total",
+    "bugs", "constraints", "hidden_state", "headline", "report",
+]
+
+
+@dataclass
+class BatchJob:
+    submission: Path
+    scenario: str | None
+    out_dir: Path
+
+
+def find_submissions(paths: list[Path]) -> list[Path]:
+    """Each path is a submission (it holds submission.json or a notebook) or a folder of submissions."""
+    found = []
+    for path in paths:
+        path = Path(path)
+        if (path / SUBMISSION_FILE).is_file() or any(path.glob("*.ipynb")):
+            found.append(path)
+        elif path.is_dir():
+            found += sorted(child for child in path.iterdir() if child.is_dir() and not child.name.startswith("."))
+        else:
+            found.append(path)  # graded anyway: its report says it is not a submission
+    return found
+
+
+def plan_jobs(submissions: list[Path], out_root: Path, scenario: str | None) -> list[BatchJob]:
+    jobs, used = [], set()
+    for submission in submissions:
+        name = submission.name or "submission"
+        unique, number = name, 2
+        while unique in used:
+            unique, number = f"{name}-{number}", number + 1
+        used.add(unique)
+        meta_scenario = read_meta(submission).get("scenario") if submission.is_dir() else None
+        jobs.append(BatchJob(submission, scenario or meta_scenario, out_root / unique))
+    return jobs
+
+
+def grade_one_in_subprocess(job: BatchJob, holdout_seed: int, scenarios_dir: Path | None, timeout_s: float, extra: list[str]) -> dict[str, Any]:
+    """Run ``mlinterview grade`` for one job; return its report (or a stand-in saying what went wrong)."""
+    job.out_dir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "mlinterview.cli", "grade", str(job.submission), "--out", str(job.out_dir), *extra]
+    if job.scenario:
+        command += ["--scenario", job.scenario]
+    if scenarios_dir:
+        command += ["--scenarios-dir", str(scenarios_dir)]
+    env = dict(os.environ, MLINTERVIEW_HOLDOUT_SEED=str(holdout_seed))
+    started = time.monotonic()
+    problem = None
+    with open(job.out_dir / "grader.log", "wb") as log:
+        try:
+            process = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=timeout_s, cwd=job.out_dir)
+            if process.returncode != 0:
+                problem = f"the grader exited with status {process.returncode}; see {job.out_dir / 'grader.log'}"
+        except subprocess.TimeoutExpired:
+            problem = f"the grader took longer than {timeout_s:g} s and was stopped"
+    report_path = job.out_dir / "report.json"
+    if report_path.is_file():
+        try:
+            report = json.loads(report_path.read_text(encoding="utf-8"))
+            report["_report_path"] = str(report_path)
+            return report
+        except ValueError:
+            problem = problem or "the grader wrote an unreadable report.json"
+    return {
+        "verdict": {"status": "not_gradable", "headline": problem or "no report", "problems": [problem], "rank_key": [0, 0, 0, 0.0, 0]},
+        "submission": {"folder": str(job.submission)},
+        "scenario": {"id": job.scenario},
+        "holdout": {},
+        "bugs": [],
+        "grading_seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def grade_batch(
+    jobs: list[BatchJob],
+    holdout_seed: int,
+    *,
+    workers: int,
+    scenarios_dir: Path | None = None,
+    timeout_s: float = 7200,
+    extra_args: list[str] = (),
+    on_done: Callable[[BatchJob, dict], None] | None = None,
+) -> list[tuple[BatchJob, dict]]:
+    """Grade ``jobs`` with ``workers`` graders at a time; results in completion order."""
+    results = []
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = {
+            pool.submit(grade_one_in_subprocess, job, holdout_seed, scenarios_dir, timeout_s, list(extra_args)): job for job in jobs
+        }
+        for future in as_completed(futures):
+            job = futures[future]
+            try:
+                report = future.result()
+            except Exception as error:  # noqa: BLE001 - a batch goes on
+                report = {"verdict": {"status": "not_gradable", "headline": f"batch error: {error}", "rank_key": [0, 0, 0, 0.0, 0]}}
+            results.append((job, report))
+            if on_done:
+                on_done(job, report)
+    return results
+
+
+def summary_rows(results: list[tuple[BatchJob, dict]]) -> list[dict[str, Any]]:
+    ranked = sorted(results, key=lambda item: tuple(item[1].get("verdict", {}).get("rank_key") or [0]), reverse=True)
+    rows = []
+    for rank, (job, report) in enumerate(ranked, start=1):
+        verdict = report.get("verdict", {})
+        holdout = report.get("holdout", {})
+        bugs = report.get("bugs") or []
+        constraints = report.get("constraints") or {}
+        broken = [k for k in ("parameters", "training_time") if (constraints.get(k) or {}).get("verdict") == "over"]
+        rows.append({
+            "rank": rank,
+            "submission": job.submission.name,
+            "candidate": (report.get("submission") or {}).get("candidate") or "",
+            "scenario": (report.get("scenario") or {}).get("id") or job.scenario or "",
+            "status": verdict.get("status", ""),
+            "metric": holdout.get("metric", ""),
+            "holdout": "" if holdout.get("value") is None else f"{holdout['value']:.4f}",
+            "band": holdout.get("band") or "",
+            "bugs_fixed": sum(1 for b in bugs if b.get("fixed")),
+            "bugs_total": len(bugs),
+            "bugs": " ".join(b["id"] for b in bugs if b.get("fixed")),
+            "constraints": "broken: " + ", ".join(broken) if broken else ("kept" if constraints else ""),
+            "hidden_state": {True: "yes", False: "no"}.get((report.get("reproducibility") or {}).get("hidden_state"), "unknown"),
+            "headline": verdict.get("headline", ""),
+            "report": str(job.out_dir / "report.html"),
+        })
+    return rows
+
+
+def write_summary(rows: list[dict[str, Any]], out_root: Path) -> tuple[Path, Path]:
+    out_root.mkdir(parents=True, exist_ok=True)
+    csv_path, html_path = out_root / "summary.csv", out_root / "summary.html"
+    with open(csv_path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=SUMMARY_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in SUMMARY_COLUMNS if c != "report")
+    body = []
+    for row in rows:
+        cells = []
+        for column in SUMMARY_COLUMNS:
+            if column == "report":
+                continue
+            value = html.escape(str(row[column]))
+            if column == "submission":
+                link = os.path.relpath(row["report"], out_root)
+                value = f'<a href="{html.escape(link)}">{value}</a>'
+            cells.append(f'<td class="{column} {html.escape(str(row[column]))}">{value}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Grading summary</title>
+<style>body{{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1d2129}}table{{border-collapse:collapse;width:100%}}
+th,td{{text-align:left;padding:5px 8px;border-bottom:1px solid #e3e6ee;vertical-align:top}}th{{background:#f5f6fa}}
+td.headline{{font-size:12px;color:#445}}td.not_gradable{{color:#c62828}}td.graded{{color:#2e7d32}}td.graded_with_problems{{color:#a86400}}</style>
+</head><body><h1>Grading summary</h1><p>{len(rows)} submission(s), best first: gradable, constraints kept, reproducible, then holdout metric.
+Each name links to its report.</p><table><tr>{head}</tr>{''.join(body)}</table></body></html>"""
+    html_path.write_text(page, encoding="utf-8")
+    return csv_path, html_path

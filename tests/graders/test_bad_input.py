@@ -1,0 +1,173 @@
+"""Bad submissions: each gets a clear verdict in its own report, never a crash or a hang."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from conftest import TINY_OK_CELLS
+
+pytestmark = pytest.mark.slow
+
+
+def stopped(report, replay="top_to_bottom"):
+    return report["replays"][replay]["stopped"]
+
+
+def test_good_tiny_submission_is_graded(make_submission, grade):
+    report, out = grade(make_submission())
+    assert report["verdict"]["status"] == "graded", report["verdict"]
+    assert report["holdout"]["value"] > 0.5
+    assert (out / "report.html").read_text().startswith("<!DOCTYPE html>")
+    assert json.loads((out / "report.json").read_text())["schema"] == "mlinterview.report/1"
+
+
+def test_infinite_loop_stops_at_the_cell_time_limit(make_submission, grade):
+    report, _ = grade(make_submission([*TINY_OK_CELLS, "while True:\n    pass"]))
+    hit = stopped(report)
+    assert hit["limit"] == "cell_time" and hit["cell"] == "cell 3"
+    assert report["verdict"]["status"] == "not_gradable"
+    assert "cell_time" in report["verdict"]["headline"]
+
+
+def test_memory_bomb_stops_at_the_memory_limit(make_submission, grade):
+    report, _ = grade(make_submission(["chunks = []\nwhile True:\n    chunks.append(bytearray(50_000_000))"]))
+    hit = stopped(report)
+    assert hit["limit"] == "memory" and hit["cell"] == "cell 0", hit
+    assert "MemoryError" in hit["detail"]
+
+
+def test_fork_bomb_stops_at_the_process_limit(make_submission, grade):
+    # Forks until refused; every child sleeps. The pids cgroup / RLIMIT_NPROC / watchdog stop it.
+    cells = ["import os, time\nwhile True:\n    if os.fork() == 0:\n        time.sleep(120)\n        os._exit(0)"]
+    report, _ = grade(make_submission(cells))
+    hit = stopped(report)
+    assert hit["limit"] == "processes" and hit["cell"] == "cell 0", hit
+
+
+@pytest.mark.parametrize(
+    "code, words",
+    [("import os\nos._exit(3)", "exited with status 3"), ("import ctypes\nctypes.string_at(0)", "SIGSEGV")],
+    ids=["os_exit", "segfault"],
+)
+def test_kernel_that_dies_is_a_verdict(make_submission, grade, code, words):
+    report, _ = grade(make_submission([*TINY_OK_CELLS, code]))
+    hit = stopped(report)
+    assert hit["limit"] == "kernel_died" and hit["cell"] == "cell 3"
+    assert words in hit["detail"]
+
+
+def test_100_mb_of_output_is_capped(make_submission, grade, fast_grader):
+    fast_grader.limits.output_bytes = 2 * 1024**2
+    report, out = grade(make_submission(["for _ in range(100):\n    print('x' * 1_000_000)"]))
+    hit = stopped(report)
+    assert hit["limit"] == "output" and hit["cell"] == "cell 0"
+    assert (out / "replay-top-to-bottom.ipynb").stat().st_size < 4 * 1024**2
+
+
+@pytest.mark.parametrize(
+    "raw, words",
+    [(b'{"cells": [', "not valid notebook JSON"), (b"\x00\x01garbage", "not valid notebook JSON"),
+     (b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code", "sou', "not valid notebook JSON")],
+    ids=["truncated", "binary", "truncated_mid_cell"],
+)
+def test_malformed_notebook_json(make_submission, grade, raw, words):
+    report, _ = grade(make_submission(raw_notebook=raw))
+    assert report["verdict"]["status"] == "not_gradable"
+    assert any(words in p for p in report["verdict"]["problems"])
+    assert report["bugs"], "the probes still ran on the scaffold"
+
+
+def test_nbformat_v3_notebook_is_converted_and_graded(make_submission, grade):
+    v3 = {
+        "nbformat": 3, "nbformat_minor": 0, "metadata": {"name": "old"},
+        "worksheets": [{"cells": [
+            {"cell_type": "code", "collapsed": False, "input": source, "language": "python", "metadata": {}, "outputs": []}
+            for source in TINY_OK_CELLS
+        ], "metadata": {}}],
+    }
+    report, _ = grade(make_submission(raw_notebook=json.dumps(v3).encode()))
+    assert report["verdict"]["status"] == "graded", report["verdict"]
+    assert any("nbformat v3" in note for note in report["submission"]["notes"])
+
+
+def test_non_utf8_source_is_replaced_and_said(make_submission, grade):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in TINY_OK_CELLS]
+    raw = nbformat.writes(nb).replace('"predict = model.fit(train)"', '"# café\\npredict = model.fit(train)"')
+    raw = raw.encode("utf-8").replace("é".encode(), b"\xe9")  # a latin-1 byte in a cell
+    report, _ = grade(make_submission(raw_notebook=raw))
+    assert any("not valid UTF-8" in note for note in report["submission"]["notes"])
+    assert report["holdout"]["value"] is not None
+
+
+def test_missing_notebook(make_submission, grade):
+    folder = make_submission()
+    (folder / "interview.ipynb").unlink()
+    report, _ = grade(folder)
+    assert report["verdict"]["status"] == "not_gradable"
+    assert "interview.ipynb is missing" in report["verdict"]["headline"]
+
+
+def test_deleted_scaffold_file(make_submission, grade):
+    folder = make_submission()
+    (folder / "tinylab" / "features.py").unlink()
+    report, _ = grade(folder)
+    assert report["verdict"]["status"] == "not_gradable"
+    assert any("deleted by the candidate: features.py" in p for p in report["verdict"]["problems"])
+    assert {"file": "features.py", "status": "deleted"}.items() <= next(f for f in report["scaffold"]["files"] if f["file"] == "features.py").items()
+    assert "ImportError" in report["replays"]["top_to_bottom"]["first_error"] or "ModuleNotFound" in report["replays"]["top_to_bottom"]["first_error"]
+
+
+@pytest.mark.parametrize(
+    "code, words",
+    [
+        ("predict = lambda df: [0.5] * 3", "returned 3 predictions for 300 holdout rows"),
+        ("import numpy as np\npredict = lambda df: np.full(len(df), np.nan)", "300 of 300 predictions are NaN"),
+        ("predict = lambda df: ['yes'] * len(df)", "non-numeric values"),
+        ("import numpy as np\npredict = lambda df: np.zeros((len(df), 2))", "shape (300, 2)"),
+        ("predict = 3", "not a function"),
+        ("def predict(df):\n    raise RuntimeError('boom')", "RuntimeError: boom"),
+    ],
+    ids=["wrong_length", "nan", "strings", "two_columns", "not_callable", "raises"],
+)
+def test_bad_predictions_are_rejected(make_submission, grade, code, words):
+    report, _ = grade(make_submission([*TINY_OK_CELLS, code]))
+    assert report["verdict"]["status"] == "not_gradable"
+    assert report["holdout"]["value"] is None
+    assert any(words in p for p in report["verdict"]["problems"]), report["verdict"]["problems"]
+
+
+def test_writes_outside_the_working_copy_are_refused(make_submission, grade, tiny_pack, tmp_path):
+    folder = make_submission()
+    targets = [folder / "planted.txt", tiny_pack.private_dir / "planted.txt", tmp_path / "planted.txt"]
+    code = "import pathlib\nfor target in %r:\n    pathlib.Path(target).write_text('x')" % [str(t) for t in targets]
+    report, out = grade(make_submission([*TINY_OK_CELLS, code]))
+    assert not any(t.exists() for t in targets)
+    assert report["replays"]["top_to_bottom"]["cells"][3]["ename"] in ("OSError", "PermissionError")
+    assert any("outside its working copy" in flag for flag in report["integrity"]["flags"])
+    assert not list(folder.glob("*.txt"))
+
+
+def test_reaching_for_the_holdout_gets_nothing(make_submission, grade, tiny_pack, monkeypatch, tmp_path):
+    seed_file = tmp_path / "holdout-seed"
+    seed_file.write_text("424242")
+    monkeypatch.setenv("MLINTERVIEW_HOLDOUT_SEED_FILE", str(seed_file))
+    monkeypatch.setenv("MLINTERVIEW_HOLDOUT_SEED", "424242")
+    spy = (
+        "import os, pathlib\n"
+        "seen = {'env': os.environ.get('MLINTERVIEW_HOLDOUT_SEED'),\n"
+        f"        'file': pathlib.Path({str(seed_file)!r}).read_text() if pathlib.Path({str(seed_file)!r}).exists() else None,\n"
+        f"        'private': sorted(os.listdir({str(tiny_pack.private_dir)!r}))}}\n"
+        "print('SPY', seen)"
+    )
+    report, out = grade(make_submission([*TINY_OK_CELLS, spy]))
+    replayed = (out / "replay-top-to-bottom.ipynb").read_text()
+    assert "SPY" in replayed
+    assert "424242" not in replayed
+    assert "generator.py" not in replayed
+    assert "'private': []" in replayed
+    assert any("holdout-seed variable" in flag for flag in report["integrity"]["flags"])
+    assert report["holdout"]["value"] is not None
