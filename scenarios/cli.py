@@ -103,5 +103,9 @@ def add_subcommands(subparsers) -> None:
     cal = add("calibrate", cmd_calibrate, "run the pack's self-test: scaffold, each fix, all fixes, reference, over several seeds")
     cal.add_argument("scenario_id", metavar="ID")
     cal.add_argument("--seeds", type=int, default=3, help="number of seeds (at least 3; default 3)")
-    cal.add_argument("--jobs", type=int, default=None, help="parallel training runs (default: number of CPUs)")
-    cal.add_argument("--json", type=Path, default=None, help="also write the table as JSON to this file")
+    cal.add_argument("--jobs", type=int, default=None, help="parallel training runs (default: min(2, number of CPUs))")
+    cal.add_argument("--json", type=Path, default=None, help="also write the summary as JSON to this file")
+    cal.add_argument(
+        "--no-save", action="store_true",
+        help="do not write the summary to the pack's private/calibration.json (the grader compares candidates with it)",
+    )

@@ -1,0 +1,474 @@
+"""Calibration: a scenario pack's self-test, and the evidence that its bugs and bands mean something.
+
+Over several seeds, the calibration trains the pack's pipeline (``contract.pipeline``) in
+variants of the scaffold, scores each on a holdout, and runs the probes on each variant:
+
+- ``shipped as is``: the candidate's scaffold untouched (one seed; with breaking bugs it fails)
+- ``baseline``: the shipped scaffold with only the breaking bugs fixed
+- ``+ <bug>``: the baseline plus the fix of one non-breaking bug, for each of them
+- ``all fixes``: every fix of ``private/fixes.toml``
+- ``reference``: ``private/reference/``
+
+It passes when the baseline lands in the lowest metric band, each single fix either moves the
+metric beyond the seed spread or flips its own probe, the reference lands in the top band and
+trains within the time budget, and every probe says "not fixed" on the shipped scaffold and
+"fixed" on the reference.
+
+Each training run happens in a child process that gets the workspace and a CSV of holdout
+*features*; it writes its predictions as ``.npy`` and its timings as JSON, and the metric is
+computed here, in the parent: holdout labels never enter a process that runs scaffold code. The
+calibration's holdout seeds are its own (``CALIBRATION_HOLDOUT_SEED_OFFSET``), never an
+installation's secret. Children are forked from a ``forkserver`` that has the scientific stack
+imported already, so that each run is a fresh process without paying the import time again.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .fixes import load_fixes, scaffold_with_fixes
+from .materialize import IGNORED, materialize, write_csv
+from .metrics import score
+from .pack import ScenarioPack
+
+# Calibration holdouts come from seeds of their own, far from any data seed.
+CALIBRATION_HOLDOUT_SEED_OFFSET = 7919
+# Imported once in the forkserver: every training child starts with them loaded.
+PRELOADED_MODULES = ("numpy", "pandas", "torch", "sklearn.metrics", __name__)
+SUMMARY_FILE = "calibration.json"
+PROBE_MARKS = {"fixed": "F", "not_fixed": "-", "error": "E"}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One version of the scaffold the calibration trains."""
+
+    name: str
+    kind: str  # "shipped", "baseline", "single", "all", "reference"
+    fixes: tuple[str, ...] = ()
+    target_bug: str | None = None
+
+    @property
+    def slug(self) -> str:
+        return "".join(c if c.isalnum() else "-" for c in self.name).strip("-")
+
+
+@dataclass
+class VariantResult:
+    variant: Variant
+    runs: list[tuple[int, float, float, dict | None]] = field(default_factory=list)  # seed, metric, train s, validation
+    errors: list[str] = field(default_factory=list)
+    probes: dict = field(default_factory=dict)  # bug id -> ProbeVerdict
+
+    @property
+    def metrics(self) -> list[float]:
+        return [run[1] for run in sorted(self.runs, key=lambda run: run[0])]
+
+    @property
+    def train_seconds(self) -> list[float]:
+        return [run[2] for run in sorted(self.runs, key=lambda run: run[0])]
+
+    @property
+    def validation(self) -> list[dict | None]:
+        return [run[3] for run in sorted(self.runs, key=lambda run: run[0])]
+
+    @property
+    def mean(self) -> float | None:
+        return statistics.fmean(self.metrics) if self.metrics else None
+
+    @property
+    def std(self) -> float | None:
+        return statistics.pstdev(self.metrics) if self.metrics else None
+
+    def summary(self, pack: ScenarioPack) -> dict:
+        mean = self.mean
+        return {
+            "variant": self.variant.name,
+            "kind": self.variant.kind,
+            "fixes": list(self.variant.fixes),
+            "target_bug": self.variant.target_bug,
+            "metric_per_seed": self.metrics,
+            "metric_mean": mean,
+            "metric_std": self.std,
+            "metric_min": min(self.metrics) if self.metrics else None,
+            "metric_max": max(self.metrics) if self.metrics else None,
+            "band": pack.manifest.band_for_metric(mean) if mean is not None else None,
+            "train_seconds_mean": statistics.fmean(self.train_seconds) if self.train_seconds else None,
+            "train_seconds_max": max(self.train_seconds) if self.train_seconds else None,
+            "errors": self.errors,
+            "validation_per_seed": self.validation,
+            "probes": {bug: verdict.to_json() for bug, verdict in self.probes.items()},
+        }
+
+
+@dataclass
+class Criterion:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass
+class CalibrationReport:
+    pack: ScenarioPack
+    seeds: list[int]
+    results: list[VariantResult]
+    criteria: list[Criterion]
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return all(criterion.passed for criterion in self.criteria)
+
+    def result(self, kind: str) -> VariantResult:
+        return next(r for r in self.results if r.variant.kind == kind)
+
+    def to_json(self) -> dict:
+        manifest = self.pack.manifest
+
+        def headline(kind: str) -> dict:
+            summary = self.result(kind).summary(self.pack)
+            return {key: summary[key] for key in ("metric_mean", "metric_std", "metric_min", "metric_max", "band", "train_seconds_max")}
+
+        return {
+            "scenario": manifest.id,
+            "version": manifest.version,
+            "metric": manifest.metric.model_dump(),
+            "metric_bands": manifest.rubric.metric_bands.model_dump(),
+            "seeds": self.seeds,
+            "holdout_seeds": [seed + CALIBRATION_HOLDOUT_SEED_OFFSET for seed in self.seeds],
+            "baseline": headline("baseline"),
+            "all_fixes": headline("all"),
+            "reference": headline("reference"),
+            "variants": [result.summary(self.pack) for result in self.results],
+            "criteria": [vars(criterion) for criterion in self.criteria],
+            "passed": self.passed,
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def plan_variants(pack: ScenarioPack) -> list[Variant]:
+    """The variants the calibration trains, in the order of its table."""
+    breaking = tuple(bug.id for bug in pack.manifest.breaking_bugs)
+    variants = [Variant("shipped as is", "shipped"), Variant("baseline (breaking fixes only)", "baseline", breaking)]
+    for bug in pack.manifest.non_breaking_bugs:
+        variants.append(Variant(f"+ {bug.id}", "single", breaking + (bug.id,), bug.id))
+    variants.append(Variant("all fixes", "all", breaking + tuple(b.id for b in pack.manifest.non_breaking_bugs)))
+    variants.append(Variant("reference", "reference"))
+    return variants
+
+
+# -- the child: runs scaffold code, never sees a label --------------------------------------------
+
+
+def _train_and_predict(workspace: str, pipeline: str, seed: int, features_csv: str, out_dir: str) -> None:
+    """Run ``pipeline`` in ``workspace``; write predictions for ``features_csv`` to ``out_dir``."""
+    out = Path(out_dir)
+    try:
+        import importlib
+
+        import pandas as pd
+
+        os.chdir(workspace)
+        sys.path.insert(0, workspace)
+        module_name, _, function_name = pipeline.partition(":")
+        fit = getattr(importlib.import_module(module_name), function_name)
+        started = time.perf_counter()
+        predict = fit(Path(workspace), seed)
+        train_seconds = time.perf_counter() - started
+        features = pd.read_csv(features_csv)
+        started = time.perf_counter()
+        predictions = np.asarray(predict(features), dtype=float)
+        predict_seconds = time.perf_counter() - started
+        np.save(out / "predictions.npy", predictions, allow_pickle=False)
+        validation = getattr(predict, "validation", None)
+        try:
+            validation = json.loads(json.dumps(validation))
+        except (TypeError, ValueError):
+            validation = None
+        (out / "run.json").write_text(json.dumps({
+            "train_seconds": train_seconds, "predict_seconds": predict_seconds, "validation": validation,
+        }))
+    except BaseException as error:  # noqa: BLE001 - any failure of scaffold code is a result
+        last = traceback.extract_tb(error.__traceback__)[-1:] if error.__traceback__ else []
+        where = f" (at {Path(last[0].filename).name}:{last[0].lineno})" if last else ""
+        (out / "error.json").write_text(json.dumps({"error": f"{type(error).__name__}: {error}{where}"}))
+        raise SystemExit(1)
+
+
+_forkserver_lock = threading.Lock()
+
+
+def _context():
+    """A forkserver context with the scientific stack preloaded (started once per process)."""
+    with _forkserver_lock:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(list(PRELOADED_MODULES))
+        return context
+
+
+def run_pipeline_once(workspace: Path, pipeline: str, seed: int, features_csv: Path, timeout: float) -> dict:
+    """Train in a child process; return {"predictions"} and timings, or {"error"}."""
+    out = Path(tempfile.mkdtemp(prefix="run-", dir=workspace.parent))
+    try:
+        process = _context().Process(
+            target=_train_and_predict, args=(str(workspace), pipeline, seed, str(features_csv), str(out)), daemon=True
+        )
+        process.start()
+        process.join(timeout)
+        if process.is_alive():
+            process.kill()
+            process.join()
+            return {"error": f"training did not finish within {timeout:g} s"}
+        if (out / "error.json").exists():
+            return json.loads((out / "error.json").read_text())
+        if not (out / "predictions.npy").exists():
+            return {"error": f"the training process died (exit status {process.exitcode}) without predictions"}
+        run = json.loads((out / "run.json").read_text())
+        run["predictions"] = np.load(out / "predictions.npy", allow_pickle=False)
+        return run
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+# -- the calibration ------------------------------------------------------------------------------
+
+
+def _spread_gain(pack: ScenarioPack, candidate: VariantResult, baseline: VariantResult) -> tuple[bool, float]:
+    """Whether ``candidate`` beats ``baseline`` beyond the seed spread: its worst seed beats the baseline's best."""
+    if not candidate.metrics or not baseline.metrics:
+        return False, math.nan
+    higher = pack.manifest.metric.direction == "higher"
+    gain = (candidate.mean - baseline.mean) * (1 if higher else -1)
+    if higher:
+        return min(candidate.metrics) > max(baseline.metrics), gain
+    return max(candidate.metrics) < min(baseline.metrics), gain
+
+
+def check_criteria(pack: ScenarioPack, results: list[VariantResult]) -> list[Criterion]:
+    """The pass criteria of a calibration (see the module docstring)."""
+    manifest = pack.manifest
+    by_kind = {r.variant.kind: r for r in results if r.variant.kind != "single"}
+    baseline, reference, shipped = by_kind["baseline"], by_kind["reference"], by_kind["shipped"]
+    lowest, top = "very_weak", "very_strong"
+    criteria = []
+
+    failed = [f"{r.variant.name}: {r.errors[0]}" for r in results if r.errors and r.variant.kind != "shipped"]
+    criteria.append(Criterion("every run trains and predicts", not failed, "; ".join(failed) or "all runs produced predictions"))
+
+    band = manifest.band_for_metric(baseline.mean) if baseline.metrics else None
+    criteria.append(Criterion(
+        "baseline lands in the lowest band", band == lowest,
+        f"baseline {manifest.metric.name} {_fmt(baseline.mean)} is '{band}'",
+    ))
+    for result in results:
+        if result.variant.kind != "single":
+            continue
+        bug = result.variant.target_bug
+        moved, gain = _spread_gain(pack, result, baseline)
+        before, after = baseline.probes.get(bug), result.probes.get(bug)
+        flipped = bool(before and after and before.status == "not_fixed" and after.status == "fixed")
+        evidence = [word for word, ok in (("metric", moved), ("probe", flipped)) if ok]
+        criteria.append(Criterion(
+            f"fix of {bug} shows", bool(evidence),
+            f"gain {_fmt(gain, signed=True)} ({'beyond' if moved else 'within'} the seed spread); probe "
+            f"{before.status if before else '?'} -> {after.status if after else '?'}",
+        ))
+    band = manifest.band_for_metric(reference.mean) if reference.metrics else None
+    slowest = max(reference.train_seconds) if reference.train_seconds else math.inf
+    budget = manifest.constraints.train_time_budget_seconds
+    criteria.append(Criterion(
+        "reference lands in the top band", band == top, f"reference {manifest.metric.name} {_fmt(reference.mean)} is '{band}'"
+    ))
+    criteria.append(Criterion(
+        "reference trains within the time budget", slowest <= budget, f"slowest run {slowest:.1f} s, budget {budget:g} s"
+    ))
+    wrong_shipped = [bug for bug, v in shipped.probes.items() if v.status != "not_fixed"]
+    criteria.append(Criterion(
+        "every probe says 'not fixed' on the shipped scaffold", not wrong_shipped and bool(shipped.probes),
+        ", ".join(f"{bug}: {shipped.probes[bug].status} ({shipped.probes[bug].detail})" for bug in wrong_shipped) or "all not fixed",
+    ))
+    wrong_reference = [bug for bug, v in reference.probes.items() if v.status != "fixed"]
+    criteria.append(Criterion(
+        "every probe says 'fixed' on the reference", not wrong_reference and bool(reference.probes),
+        ", ".join(f"{bug}: {reference.probes[bug].status} ({reference.probes[bug].detail})" for bug in wrong_reference) or "all fixed",
+    ))
+    return criteria
+
+
+def run_calibration(
+    pack: ScenarioPack, n_seeds: int = 3, jobs: int | None = None, *, progress: bool = True, run_timeout: float | None = None
+) -> CalibrationReport:
+    """Train and probe every variant of ``pack`` over ``n_seeds`` seeds; check the criteria."""
+    from tqdm import tqdm
+
+    from ..graders.probes import ProbeRunner
+
+    if n_seeds < 3:
+        raise ValueError("calibration needs at least 3 seeds to measure the seed spread")
+    started = time.monotonic()
+    manifest = pack.manifest
+    jobs = jobs or min(2, os.cpu_count() or 1)
+    # Generous: the budget is per training run of the reference, measured on a quiet machine.
+    run_timeout = run_timeout or max(120.0, 5 * manifest.constraints.train_time_budget_seconds)
+    seeds = [manifest.constraints.seed + index for index in range(n_seeds)]
+    load_fixes(pack)  # a broken fixes.toml fails here, before any training
+    variants = plan_variants(pack)
+    results = {variant.name: VariantResult(variant) for variant in variants}
+    labels: dict[int, np.ndarray] = {}
+    lock = threading.Lock()
+
+    with tempfile.TemporaryDirectory(prefix=f"mlinterview-calibrate-{pack.id}-") as scratch:
+        root = Path(scratch)
+        templates, features = {}, {}
+        for seed in seeds:
+            templates[seed] = materialize(pack, root / "templates" / str(seed), seed)
+            holdout_features, labels[seed] = pack.generator.make_holdout(seed + CALIBRATION_HOLDOUT_SEED_OFFSET)
+            features[seed] = root / "holdout" / f"features-{seed}.csv"
+            write_csv(holdout_features, features[seed])
+        scaffolds = {}
+        for variant in variants:
+            target = root / "scaffolds" / variant.slug / pack.scaffold_name
+            if variant.kind == "reference":
+                scaffolds[variant.name] = Path(shutil.copytree(pack.reference_dir, target, ignore=IGNORED))
+            else:
+                scaffolds[variant.name] = scaffold_with_fixes(pack, list(variant.fixes), target)
+
+        def train(variant: Variant, seed: int) -> None:
+            workspace = root / "runs" / f"{variant.slug}-{seed}" / "workspace"
+            shutil.copytree(templates[seed], workspace)
+            shutil.rmtree(workspace / pack.scaffold_name)
+            shutil.copytree(scaffolds[variant.name], workspace / pack.scaffold_name)
+            run = run_pipeline_once(workspace, manifest.contract.pipeline, seed, features[seed], run_timeout)
+            shutil.rmtree(workspace.parent, ignore_errors=True)
+            predictions = run.get("predictions")
+            error = run.get("error")
+            if error is None:
+                expected = len(labels[seed])
+                if predictions.shape != (expected,) or not np.all(np.isfinite(predictions)):
+                    error = f"predict returned shape {predictions.shape} (finite: {bool(np.all(np.isfinite(predictions)))}); expected {expected} finite values"
+            with lock:
+                result = results[variant.name]
+                if error is not None:
+                    result.errors.append(f"seed {seed}: {error}")
+                    return
+                metric = score(manifest.metric.name, labels[seed], predictions)
+                result.runs.append((seed, metric, run["train_seconds"], run.get("validation")))
+
+        def probe(variant: Variant) -> None:
+            verdicts = ProbeRunner().run(pack, scaffolds[variant.name])
+            with lock:
+                results[variant.name].probes = verdicts
+
+        tasks = [(probe, (variant,)) for variant in variants]
+        for variant in variants:
+            for seed in (seeds[:1] if variant.kind == "shipped" else seeds):
+                tasks.append((train, (variant, seed)))
+        with tqdm(total=len(tasks), desc=f"calibrating {pack.id}", unit="run", disable=not progress, file=sys.stderr) as bar:
+            def run_task(task):
+                function, args = task
+                try:
+                    function(*args)
+                finally:
+                    bar.update(1)
+
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                for _ in pool.map(run_task, tasks):
+                    pass
+    ordered = [results[variant.name] for variant in variants]
+    return CalibrationReport(pack, seeds, ordered, check_criteria(pack, ordered), time.monotonic() - started)
+
+
+# -- output ---------------------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, signed: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
+def format_table(report: CalibrationReport) -> str:
+    """The calibration table: metric mean ± std [min-max], band, train seconds, probe verdicts."""
+    pack, manifest = report.pack, report.pack.manifest
+    baseline = report.result("baseline")
+    n_bugs = len(manifest.bugs)
+    metric = manifest.metric.name
+    header = f"{'variant':<38} {metric + ' mean ± std [min–max]':<34} {'band':<12} {'train s':>7}  {'probes fixed':<12} evidence"
+    lines = [
+        f"calibration of '{manifest.id}' v{manifest.version}: {len(report.seeds)} seeds {report.seeds}, "
+        f"{metric} ({manifest.metric.direction} is better) on a later-period holdout",
+        header,
+        "-" * len(header),
+    ]
+    for result in report.results:
+        if result.metrics:
+            spread = f"{_fmt(result.mean)} ± {_fmt(result.std)} [{_fmt(min(result.metrics))}–{_fmt(max(result.metrics))}]"
+            band = manifest.band_for_metric(result.mean)
+            seconds = f"{statistics.fmean(result.train_seconds):7.1f}"
+        else:
+            spread = "fails: " + (result.errors[0].split(": ", 1)[-1][:60] if result.errors else "no runs")
+            band, seconds = "-", f"{'-':>7}"
+        fixed = sum(v.fixed for v in result.probes.values())
+        evidence = ""
+        if result.variant.kind == "single":
+            bug = result.variant.target_bug
+            moved, gain = _spread_gain(pack, result, baseline)
+            before, after = baseline.probes.get(bug), result.probes.get(bug)
+            flipped = bool(before and after and before.status == "not_fixed" and after.status == "fixed")
+            evidence = f"{_fmt(gain, signed=True)} {'beyond' if moved else 'within'} spread; probe {'flips' if flipped else 'does NOT flip'}"
+        if result.errors and result.metrics:
+            evidence += f" ({len(result.errors)} failed run(s))"
+        lines.append(f"{result.variant.name:<38} {spread:<34} {band:<12} {seconds}  {fixed:>2}/{n_bugs:<9} {evidence}".rstrip())
+    lines.append("")
+    lines.append(f"probe verdicts ({PROBE_MARKS['fixed']} fixed, {PROBE_MARKS['not_fixed']} not fixed, {PROBE_MARKS['error']} error):")
+    singles = {r.variant.target_bug: r for r in report.results if r.variant.kind == "single"}
+    columns = [("shipped", report.result("shipped")), ("baseline", baseline), ("own fix", None), ("all fixes", report.result("all")), ("reference", report.result("reference"))]
+    lines.append(f"  {'bug':<34} {'kind':<13}" + "".join(f"{name:>11}" for name, _ in columns))
+    for bug in manifest.bugs:
+        marks = []
+        for name, result in columns:
+            if result is None:
+                result = singles.get(bug.id)
+            verdict = result.probes.get(bug.id) if result else None
+            marks.append(PROBE_MARKS.get(verdict.status, "?") if verdict else "·")
+        lines.append(f"  {bug.id:<34} {bug.kind:<13}" + "".join(f"{mark:>11}" for mark in marks))
+    lines.append("")
+    for criterion in report.criteria:
+        lines.append(f"{'PASS' if criterion.passed else 'FAIL'}  {criterion.name}: {criterion.detail}")
+    lines.append(f"calibration {'PASSED' if report.passed else 'FAILED'} in {report.seconds:.0f} s")
+    return "\n".join(lines)
+
+
+def run_calibration_command(pack: ScenarioPack, args) -> int:
+    """``mlinterview scenarios calibrate ID``: print the table, save the summary, exit 1 on failure."""
+    from ..cli import CommandError
+
+    if args.seeds < 3:
+        raise CommandError(f"--seeds {args.seeds}: the calibration needs at least 3 seeds to measure the seed spread")
+    if args.jobs is not None and args.jobs < 1:
+        raise CommandError(f"--jobs {args.jobs}: give at least 1 parallel run")
+    report = run_calibration(pack, args.seeds, args.jobs, progress=True)
+    print(format_table(report))
+    summary = json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n"
+    if not getattr(args, "no_save", False):
+        (pack.private_dir / SUMMARY_FILE).write_text(summary, encoding="utf-8")
+        print(f"summary written to {pack.private_dir / SUMMARY_FILE}")
+    if args.json:
+        Path(args.json).write_text(summary, encoding="utf-8")
+    return 0 if report.passed else 1
