@@ -171,6 +171,7 @@ class Installation:
 
     isolated: bool
     proxy_command: str
+    running_as_root: bool = False
     python: str = sys.executable
 
     @property
@@ -234,7 +235,7 @@ def prepare_installation(settings: HubSettings, *, running_as_root: bool | None 
         protect_scenario_private_parts(scenarios_dir_of(settings), log=log)
     elif log is not None:
         log.warning(TRUSTED_MODE_WARNING.format(private=settings.private_dir))
-    return Installation(isolated=isolated, proxy_command=find_proxy_command(settings))
+    return Installation(isolated=isolated, proxy_command=find_proxy_command(settings), running_as_root=running_as_root)
 
 
 def ensure_holdout_seed(private_dir: Path) -> int:
@@ -308,6 +309,9 @@ def hub_config(settings: HubSettings, installation: Installation) -> Config:
     c.JupyterHub.spawner_class = InterviewLocalProcessSpawner if installation.isolated else InterviewSimpleLocalProcessSpawner
     c.Spawner.cmd = [str(installation.bin_dir / "jupyterhub-singleuser")]
     c.Spawner.default_url = "/lab"
+    if installation.running_as_root and not installation.isolated:
+        # trusted mode under root (containers, CI): the servers run as root too
+        c.Spawner.args = ["--allow-root"]
     c.Spawner.start_timeout = 120
     c.Spawner.http_timeout = 60
     c.InterviewSpawnerMixin.store_url = settings.interview_store_url

@@ -32,6 +32,7 @@ from .service_store import InterviewStore, State
 
 KERNEL_NAMES = {"cpu": "mlinterview-cpu", "gpu": "mlinterview-gpu"}
 FALLBACK_KERNEL = "python3"
+RECORDING_CONNECTION = "mlinterview.extension.history_connection.HistoryRecordingConnection"
 
 
 class SpawnRefused(Exception):
@@ -138,6 +139,9 @@ def server_plan(
         "CUDA_VISIBLE_DEVICES": gpu if gpu is not None else "",
     }
     args = [
+        # record every execution (the shipped jupyter_server_config.d file says the same, but
+        # jupyterhub-singleuser does not read it for this trait)
+        f"--ServerApp.kernel_websocket_connection_class={RECORDING_CONNECTION}",
         f"--MappingKernelManager.default_kernel_name={kernel_name}",
         # the interview kernel only: a plain kernel would bypass the constraint guard
         f"--KernelSpecManager.allowed_kernelspecs={kernel_name}",

@@ -314,8 +314,9 @@ class InterviewStore:
         """Store sealed events that continue the chain; returns the last stored seq.
 
         Events already stored (same seq, same hash) are acknowledged again, so a client may resend
-        after a lost reply. Anything else that does not continue the chain raises HistoryConflict:
-        the stored history is append-only.
+        after a lost reply; events after a gap are not stored (the returned seq tells the sender
+        where to resend from). An event that differs from the stored one with its seq, a broken
+        link or a bad hash raises HistoryConflict: the stored history is append-only.
         """
         with self.session.begin() as db:
             row = db.execute(
@@ -339,7 +340,9 @@ class InterviewStore:
                         last_hash,
                     )
                 if seq != last_seq + 1:
-                    raise HistoryConflict(f"gap: expected seq {last_seq + 1}, got {seq}; resend from seq {last_seq + 1}", last_seq, last_hash)
+                    # a gap (events lost in transit): keep what continues the chain and answer with
+                    # the stored seq, so the sender resends from there
+                    break
                 if sealed.get("prev") != last_hash:
                     raise HistoryConflict(f"seq {seq}: 'prev' does not match the hash of seq {last_seq}", last_seq, last_hash)
                 if event_hash(sealed) != sealed.get("hash"):

@@ -1,0 +1,254 @@
+"""Helpers for the hub tests: run a real hub, log people in, run code in a candidate's kernel."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEST_CONFIG = Path(__file__).with_name("jupyterhub_test_config.py")
+BIN = Path(sys.executable).parent
+INTERVIEWER_PASSWORD = "test-interviewer-password"
+ADMIN_PASSWORD = "a" * 8 + "-test-admin-password-long-enough"
+SERVICE = "/services/interview/"
+
+
+def free_ports(count: int) -> list[int]:
+    sockets, ports = [], []
+    for _ in range(count):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sockets.append(sock)
+        ports.append(sock.getsockname()[1])
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (httpx.HTTPError, OSError, ValueError, KeyError) as error:
+            last_error = error
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last error: {last_error})")
+
+
+def xsrf_of(html: str) -> str:
+    match = re.search(r'name="_xsrf"\s+value="([^"]+)"', html)
+    assert match, "no _xsrf field in the page"
+    return match.group(1)
+
+
+@dataclass
+class RunningHub:
+    """A real JupyterHub (proxy, hub, interview service) in a private folder, on free ports."""
+
+    root: Path
+    scenarios_dir: Path
+    isolation: str = "trusted"
+    gpus: list[str] = field(default_factory=list)
+    process: subprocess.Popen | None = None
+    admin_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    clients: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.port, self.hub_port, self.proxy_api_port, self.service_port = free_ports(4)
+        self.settings_file = self.root / "hub.toml"
+        self.settings_file.write_text(
+            "\n".join(
+                [
+                    f'state_dir = "{self.root / "state"}"',
+                    f'scenarios_dir = "{self.scenarios_dir}"',
+                    f"port = {self.port}",
+                    f"hub_port = {self.hub_port}",
+                    f"proxy_api_port = {self.proxy_api_port}",
+                    f"service_port = {self.service_port}",
+                    f'isolation = "{self.isolation}"',
+                    f"gpus = {json.dumps(self.gpus)}",
+                    'interviewers = ["alice", "bob"]',
+                    'admins = ["boss"]',
+                    f'interviewer_password = "{INTERVIEWER_PASSWORD}"',
+                    f'admin_password = "{ADMIN_PASSWORD}"',
+                ]
+            )
+            + "\n"
+        )
+        self.log_path = self.root / "hub.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    # -- process ---------------------------------------------------------------------------------
+    def start(self, timeout: float = 60) -> "RunningHub":
+        env = dict(os.environ)
+        env.update(
+            MLINTERVIEW_HUB_SETTINGS=str(self.settings_file),
+            MLINTERVIEW_TEST_ADMIN_TOKEN=self.admin_token,
+            PATH=os.pathsep.join([str(BIN), str(REPO_ROOT / "node_modules" / ".bin"), env.get("PATH", "")]),
+        )
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [str(BIN / "jupyterhub"), "-f", str(TEST_CONFIG)],
+            cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        log.close()
+        wait_for(lambda: self._up(), timeout, f"the hub at {self.url} (log: {self.log_path})")
+        return self
+
+    def _up(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"the hub exited with {self.process.returncode}; log:\n{self.log_tail()}")
+        hub = httpx.get(f"{self.url}/hub/api/", timeout=5)
+        service = httpx.get(f"{self.url}{SERVICE}", timeout=5, follow_redirects=False)
+        return hub.status_code == 200 and service.status_code in (302, 200)
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, *, stop_servers: bool = True) -> None:
+        for client in self.clients:
+            client.close()
+        self.clients.clear()
+        if self.process is None:
+            return
+        if stop_servers and self.process.poll() is None:
+            for user in self.api("GET", "users").json():
+                if user["servers"]:
+                    self.api("DELETE", f"users/{user['name']}/server")
+            wait_for(lambda: not any(u["servers"] for u in self.api("GET", "users").json()), 60, "all servers to stop")
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)  # the group this test started
+                self.process.wait(10)
+        self.process = None
+
+    def service_pid(self) -> int:
+        import psutil
+
+        for child in psutil.Process(self.process.pid).children(recursive=True):
+            if "mlinterview.extension.service_app" in " ".join(child.cmdline()):
+                return child.pid
+        raise AssertionError("the interview service process is not running")
+
+    # -- hub API ---------------------------------------------------------------------------------
+    def api(self, method: str, path: str, token: str | None = None, **kwargs) -> httpx.Response:
+        headers = {"Authorization": f"token {token or self.admin_token}"}
+        return httpx.request(method, f"{self.url}/hub/api/{path}", headers=headers, timeout=60, **kwargs)
+
+    def token_for(self, user: str) -> str:
+        response = self.api("POST", f"users/{user}/tokens", json={"note": "test"})
+        assert response.status_code == 201, response.text
+        return response.json()["token"]
+
+    def server_ready(self, user: str) -> bool:
+        model = self.api("GET", f"users/{user}").json()
+        server = model.get("servers", {}).get("")
+        return bool(server and server.get("ready"))
+
+    # -- people ----------------------------------------------------------------------------------
+    def browser(self) -> httpx.Client:
+        """A cookie-keeping HTTP client, closed when the hub stops."""
+        client = httpx.Client(base_url=self.url, follow_redirects=True, timeout=60)
+        self.clients.append(client)
+        return client
+
+    def login_interviewer(self, name: str, password: str = INTERVIEWER_PASSWORD) -> httpx.Client:
+        client = self.browser()
+        page = client.get("/hub/login")
+        response = client.post(
+            f"/hub/login?next={SERVICE}", data={"username": name, "password": password, "_xsrf": xsrf_of(page.text)}
+        )
+        assert response.status_code == 200 and response.url.path == SERVICE, (response.status_code, response.url)
+        return client
+
+    def service_api(self, token: str, method: str, path: str, **kwargs) -> httpx.Response:
+        return httpx.request(method, f"{self.url}{SERVICE}api/{path}", headers={"Authorization": f"token {token}"}, timeout=60, **kwargs)
+
+    def create_interview(self, token: str, candidate_name: str = "Ada Candidate", scenario: str = "", kernel: str = "cpu") -> dict:
+        response = self.service_api(token, "POST", "interviews", json={"scenario": scenario, "candidate_name": candidate_name, "kernel": kernel})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def candidate_opens(self, invite_url: str, name: str, timeout: float = 120) -> httpx.Client:
+        """The candidate follows the invite link; returns their browser once their server is up."""
+        client = self.browser()
+        response = client.get(invite_url)
+        assert response.status_code == 200, (response.status_code, response.text[:500])
+        wait_for(lambda: self.server_ready(name), timeout, f"{name}'s server")
+        return client
+
+
+def authorize_if_asked(client: httpx.Client, response: httpx.Response) -> httpx.Response:
+    """Press 'Authorize' on the hub's OAuth confirmation page (shown for a server shared with you)."""
+    if response.url.path != "/hub/api/oauth2/authorize":
+        return response
+    scopes = re.findall(r'<input type="hidden" name="scopes" value="([^"]+)"', response.text)
+    return client.post(str(response.url), data={"_xsrf": xsrf_of(response.text), "scopes": scopes})
+
+
+def run_code(hub: RunningHub, user: str, token: str, code: str, kernel_id: str | None = None, timeout: float = 120) -> tuple[str, dict]:
+    """Execute ``code`` in ``user``'s server through the kernel websocket (as the browser does).
+
+    Returns (kernel id, execute_reply content)."""
+    import asyncio
+
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    headers = {"Authorization": f"token {token}"}
+    base = f"{hub.url}/user/{user}/api"
+    if kernel_id is None:
+        response = httpx.post(f"{base}/kernels", headers=headers, json={}, timeout=60)
+        assert response.status_code == 201, (response.status_code, response.text)
+        kernel_id = response.json()["id"]
+
+    async def execute():
+        request = HTTPRequest(f"ws://127.0.0.1:{hub.port}/user/{user}/api/kernels/{kernel_id}/channels", headers=headers)
+        connection = await websocket_connect(request)
+        msg_id = uuid.uuid4().hex
+        message = {
+            "header": {"msg_id": msg_id, "username": user, "session": uuid.uuid4().hex, "msg_type": "execute_request", "version": "5.3", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+            "parent_header": {},
+            "metadata": {"cellId": f"cell-{msg_id[:8]}"},
+            "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
+            "channel": "shell",
+            "buffers": [],
+        }
+        await connection.write_message(json.dumps(message))
+        try:
+            while True:
+                raw = await connection.read_message()
+                assert raw is not None, "the kernel websocket closed before the reply"
+                reply = json.loads(raw)
+                if reply.get("msg_type") == "execute_reply" and reply["parent_header"].get("msg_id") == msg_id:
+                    return reply["content"]
+        finally:
+            connection.close()
+
+    return kernel_id, asyncio.run(asyncio.wait_for(execute(), timeout))

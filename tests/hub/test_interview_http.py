@@ -1,0 +1,119 @@
+"""End to end over HTTP, the way the people use it: a real hub, proxy, service, server and kernel.
+
+An interviewer logs in and creates an interview with the service's form; the candidate opens the
+invite link and lands in their prepared workspace; code runs in the candidate's kernel through
+the proxy; the interviewer sees each execution in the live feed within seconds, pins a note,
+opens the candidate's notebook through a hub share, ends the interview; the share is revoked,
+the server is stopped, and the frozen bundle holds the workspace and a verified history.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+from mlinterview.graders.history import read_events, verify_history
+
+from hubtools import SERVICE, authorize_if_asked, run_code, wait_for, xsrf_of
+
+pytestmark = pytest.mark.slow
+
+
+def test_interview_from_invite_to_frozen_submission(hub, scenario_id):
+    alice = hub.login_interviewer("alice")
+    home = alice.get(SERVICE)
+    assert "New interview" in home.text and scenario_id in home.text
+
+    created = alice.post(
+        f"{SERVICE}interviews",
+        data={"_xsrf": xsrf_of(home.text), "candidate_name": "Grace Candidate", "scenario": scenario_id, "kernel": "cpu", "time_budget_minutes": "45"},
+    )
+    assert created.status_code == 200, created.text
+    invite_url = re.search(r'id="invite-url">([^<]+)<', created.text).group(1)
+    assert "/hub/invite/" in invite_url
+    interview_id = re.search(r"interviews/([a-f0-9]{12})", created.text).group(1)
+    listing = alice.get(f"{SERVICE}api/interviews").json()["interviews"]
+    interview = next(i for i in listing if i["id"] == interview_id)
+    assert interview["state"] == "invited" and interview["time_budget_minutes"] == 45
+    candidate = interview["candidate_user"]
+
+    # the candidate: invite -> logged in -> server spawned with the scenario's workspace
+    started = time.monotonic()
+    candidate_browser = hub.candidate_opens(invite_url, candidate)
+    spawn_seconds = time.monotonic() - started
+    workspace = hub.state / "workspaces" / candidate
+    settings = json.loads((workspace / ".mlinterview" / "workspace.json").read_text())
+    assert settings["scenario"] == scenario_id
+    lab = candidate_browser.get(f"/user/{candidate}/lab")
+    assert lab.status_code == 200 and "JupyterLab" in lab.text
+    assert alice.get(f"{SERVICE}api/interviews/{interview_id}").json()["state"] == "live"
+
+    # code runs in the candidate's kernel; every execution reaches the live feed
+    candidate_token = hub.token_for(candidate)
+    kernel_id, reply = run_code(hub, candidate, candidate_token, "answer = 6 * 7\nprint(answer)")
+    assert reply["status"] == "ok"
+    _, failing = run_code(hub, candidate, candidate_token, "1 / 0", kernel_id=kernel_id)
+    assert failing["status"] == "error" and failing["ename"] == "ZeroDivisionError"
+    sent = time.monotonic()
+
+    def feed_has_both():
+        events = alice.get(f"{SERVICE}api/interviews/{interview_id}/events?after=-1").json()["events"]
+        replies = [e for e in events if e["kind"] == "execute_reply"]
+        return events if len(replies) >= 2 else None
+
+    events = wait_for(feed_has_both, 15, "both executions in the live feed")
+    feed_latency = time.monotonic() - sent
+    requests = [e for e in events if e["kind"] == "execute_request"]
+    assert [r["code"] for r in requests][-2:] == ["answer = 6 * 7\nprint(answer)", "1 / 0"]
+    assert all(r["user"] == candidate for r in requests)
+    error_reply = [e for e in events if e["kind"] == "execute_reply"][-1]
+    assert error_reply["status"] == "error" and error_reply["error"]["ename"] == "ZeroDivisionError"
+    assert "duration_ms" in error_reply
+
+    # the live view page, a note pinned to the last execution
+    live = alice.get(f"{SERVICE}interviews/{interview_id}")
+    assert live.status_code == 200 and "Grace Candidate" in live.text
+    noted = alice.post(
+        f"{SERVICE}interviews/{interview_id}/note",
+        data={"_xsrf": xsrf_of(live.text), "text": "divides by zero on purpose?", "at_seq": str(error_reply["seq"]), "elapsed_s": "12"},
+    )
+    assert noted.status_code == 200
+    notes = alice.get(f"{SERVICE}api/interviews/{interview_id}/events?after=-1").json()["notes"]
+    assert notes[0]["text"] == "divides by zero on purpose?" and notes[0]["at_seq"] == error_reply["seq"]
+
+    # before the share the interviewer cannot reach the candidate's server; after it they can
+    assert alice.get(f"/user/{candidate}/api/contents").status_code in (403, 404)
+    shared = alice.post(f"{SERVICE}interviews/{interview_id}/share", data={"_xsrf": xsrf_of(live.text), "notebook": ""})
+    assert "Authorize" in shared.text  # the hub asks the interviewer once to accept the share
+    shared = authorize_if_asked(alice, shared)
+    assert shared.status_code == 200 and shared.url.path.startswith(f"/user/{candidate}/")
+    contents = alice.get(f"/user/{candidate}/api/contents")
+    assert contents.status_code == 200
+    assert any(item["type"] == "notebook" for item in contents.json()["content"])
+    shares = hub.api("GET", f"shares/{candidate}/").json()["items"]
+    assert [share["user"]["name"] for share in shares] == ["alice"]
+
+    # End interview: share revoked, server stopped, candidate removed, bundle frozen
+    ended = alice.post(f"{SERVICE}interviews/{interview_id}/end", data={"_xsrf": xsrf_of(live.text)})
+    assert ended.status_code == 200
+    final = wait_for(
+        lambda: (m := alice.get(f"{SERVICE}api/interviews/{interview_id}").json())["state"] in ("ended", "graded", "grading_failed") and m,
+        90, "the interview to be frozen",
+    )
+    assert final["ended_at"]
+    assert hub.api("GET", f"users/{candidate}").status_code == 404  # the candidate's hub user is gone
+    after = candidate_browser.get(f"/user/{candidate}/api/contents", headers={"Authorization": f"token {candidate_token}"}, follow_redirects=False)
+    assert after.status_code in (302, 403, 404, 424, 503), after.status_code  # no server, no token: nothing answers
+    bundle = hub.state / "private" / "submissions" / interview_id
+    assert (bundle / "submission.json").is_file()
+    submission = json.loads((bundle / "submission.json").read_text())
+    assert submission["scenario"] == scenario_id and submission["notes"][0]["text"] == "divides by zero on purpose?"
+    assert verify_history(bundle / "history.jsonl").ok
+    stored_codes = [e.get("code") for e in read_events(bundle / "history.jsonl") if e["kind"] == "execute_request"]
+    assert "1 / 0" in stored_codes
+    notebook = [path for path in bundle.glob("*.ipynb")]
+    assert notebook, "the final notebook is in the bundle"
+    print(f"\nspawn (invite to ready server): {spawn_seconds:.1f} s; live feed latency after the reply: {feed_latency:.2f} s")
