@@ -38,14 +38,16 @@ browser:
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "The browser tests need Debian's Chromium: run 'sudo apt-get install chromium'" >&2; exit 1; fi
 
+# The main job: the interview hub on http://127.0.0.1:8000/ (settings: hub.example.toml).
 demo: setup
-	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/mlinterview scenarios calibrate churn
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/mlinterview hub
 
 calibrate: setup
 	$(BIN)/mlinterview scenarios calibrate $(SCENARIO)
 
 test: setup browser
-	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+	# -P: the checkout's folders must not shadow the installed package (mlinterview.* maps them)
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -P -m pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules build *.egg-info

@@ -11,7 +11,8 @@ Submission bundle (``<private>/submissions/<interview id>/``), what ``mlintervie
 
 ``<notebook>.ipynb``, ``<scaffold>/``, ``data/``, ``.mlinterview/``  the candidate's workspace as it was
 ``history.jsonl``     the authoritative history (hash-chained, ``graders/history.py``)
-``submission.json``   interview id, scenario, candidate, interviewer, kernel, data seed, times, notes
+``submission.json``   ``mlinterview.submission/1`` (graders/submission.py): scenario, notebook, data
+                      seed, started/ended; plus interview id, candidate, interviewer, kernel, notes
 """
 
 from __future__ import annotations
@@ -59,6 +60,14 @@ class InterviewLifecycle:
     def report_html(self, interview_id: str) -> Path | None:
         path = self.report_dir(interview_id) / "report.html"
         return path if path.is_file() else None
+
+    def notebook_of(self, scenario: str) -> str | None:
+        from ..scenarios.pack import PackError, load_pack
+
+        try:
+            return load_pack(scenario, Path(self.settings["scenarios_dir"])).manifest.candidate.notebook
+        except PackError:
+            return None
 
     # -- sharing ---------------------------------------------------------------------------------
     async def share_with(self, interview, interviewer: str) -> None:
@@ -123,6 +132,7 @@ class InterviewLifecycle:
                 handle.write(dumps_line(event))
         notes = [note.to_json() for note in self.store.notes(interview_id)]
         submission = {
+            "schema": "mlinterview.submission/1",
             "interview": interview.id,
             "scenario": interview.scenario,
             "candidate": interview.candidate_name,
@@ -131,8 +141,9 @@ class InterviewLifecycle:
             "kernel": interview.kernel,
             "data_seed": interview.data_seed,
             "time_budget_minutes": interview.time_budget_minutes,
-            "started_at": _iso(interview.started_at),
-            "ended_at": _iso(interview.ended_at),
+            "started": _iso(interview.started_at),
+            "ended": _iso(interview.ended_at),
+            "notebook": self.notebook_of(interview.scenario),
             "ended_by": interview.ended_by,
             "notes": notes,
         }
