@@ -27,6 +27,7 @@ from typing import Any
 
 from jupyter_server.services.kernels.connection.base import deserialize_binary_message, deserialize_msg_from_ws_v1
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
+from traitlets import Bool
 
 from ..kernels.signals import constraint_signal
 from .history_recorder import OUTPUT_KINDS, HistoryRecorder, text_of_output
@@ -45,6 +46,17 @@ def _user_name(user: Any) -> str | None:
 
 class HistoryRecordingConnection(ZMQChannelsWebsocketConnection):
     """A kernel websocket connection that writes every execution into the cell history."""
+
+    tcp_nodelay = Bool(
+        True, config=True,
+        help="Send each kernel message to the browser at once (TCP_NODELAY). Without it a reply written right "
+        "after an output can wait for the browser's delayed ACK (~40 ms per cell on Linux).",
+    )
+
+    def connect(self):
+        if self.tcp_nodelay:
+            self.websocket_handler.set_nodelay(True)
+        return super().connect()
 
     @property
     def recorder(self) -> HistoryRecorder | None:

@@ -43,10 +43,16 @@ def free_port() -> int:
 class JupyterServer:
     """A ``jupyter server`` subprocess on 127.0.0.1 with users identified by token (see fake_identity.py)."""
 
+    RECORDING_CONNECTION = "mlinterview.extension.history_connection.HistoryRecordingConnection"
+    STOCK_CONNECTION = "jupyter_server.services.kernels.connection.channels.ZMQChannelsWebsocketConnection"
+
     def __init__(self, root: Path, config_dir: Path, *, history_dir: Path | None, record: bool = True,
-                 users: dict[str, str] | None = None, owner: str = "alice", env: dict[str, str] | None = None):
+                 connection_class: str | None = None, users: dict[str, str] | None = None, owner: str = "alice",
+                 env: dict[str, str] | None = None):
         self.root, self.config_dir, self.history_dir = Path(root), Path(config_dir), history_dir
         self.record, self.owner = record, owner
+        # without the extension the recording class forwards untouched: the benchmark's like-for-like baseline
+        self.connection_class = connection_class or (self.RECORDING_CONNECTION if record else self.STOCK_CONNECTION)
         self.users = users or {"tok-alice": "alice", "tok-bob": "bob"}
         self.extra_env = env or {}
         self.port = 0
@@ -64,10 +70,7 @@ class JupyterServer:
             "ServerApp": {
                 "jpserver_extensions": extensions,
                 "identity_provider_class": "fake_identity.TokenPerUserIdentityProvider",
-                "kernel_websocket_connection_class": (
-                    "mlinterview.extension.history_connection.HistoryRecordingConnection" if self.record
-                    else "jupyter_server.services.kernels.connection.channels.ZMQChannelsWebsocketConnection"
-                ),
+                "kernel_websocket_connection_class": self.connection_class,
                 "open_browser": False,
             },
             "TokenPerUserIdentityProvider": {"user_tokens": self.users, "token": "server-secret"},

@@ -1,0 +1,56 @@
+"""A small torch training loop with the constraint guard installed vs without, in the same run.
+
+    .venv/bin/python benchmarks/guard_overhead.py [--rounds 7] [--steps 150]
+
+Alternates guarded and bare rounds (so machine noise hits both alike) and prints the ratio of the
+medians; target <= 1.03x. The model is deliberately tiny (batch 64, 3 linear layers), where the
+per-module-call cost of the hook weighs most; torch runs on one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from mlinterview.kernels.guard import ConstraintGuard
+from timing import ratio_line, summary
+
+
+def training_loop(steps: int) -> float:
+    torch.manual_seed(0)
+    features, target = torch.randn(512, 20), torch.randn(512, 1)
+    model = torch.nn.Sequential(torch.nn.Linear(20, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    started = time.perf_counter()
+    for _ in range(steps):
+        for start in range(0, 512, 64):
+            optimizer.zero_grad()
+            loss = ((model(features[start:start + 64]) - target[start:start + 64]) ** 2).mean()
+            loss.backward()
+            optimizer.step()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=150)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    guard = ConstraintGuard(max_parameters=100_000, train_time_budget_seconds=3600, near_limit_fraction=0.9)
+    training_loop(20)  # warm-up
+    bare, guarded = [], []
+    for _ in range(args.rounds):
+        bare.append(training_loop(args.steps))
+        guard.install()
+        guarded.append(training_loop(args.steps))
+        guard.uninstall()
+    print(summary("training loop, no guard", bare, "s", 1.0))
+    print(summary("training loop, guard installed", guarded, "s", 1.0))
+    print(ratio_line("guard overhead", guarded, bare, 1.03))
+
+
+if __name__ == "__main__":
+    main()
