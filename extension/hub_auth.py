@@ -45,7 +45,8 @@ class InviteLoginHandler(BaseHandler):
             user = await self.login_user({"invite": code})
         except InviteRefused as refusal:
             title, text = INVITE_REFUSALS[refusal.reason]
-            error = web.HTTPError(410 if refusal.reason != "unknown" else 404, reason=title)
+            # 403 (not 404) for an unknown code: the hub's 404 page would not show the explanation
+            error = web.HTTPError(403 if refusal.reason == "unknown" else 410, reason=title)
             error.jupyterhub_message = text
             raise error from None
         if user is None:

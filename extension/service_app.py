@@ -54,6 +54,13 @@ class ServiceHandler(HubOAuthenticated, web.RequestHandler):
     def store(self) -> InterviewStore:
         return self.settings["store"]
 
+    def check_xsrf_cookie(self):
+        if self.request.headers.get("Authorization"):
+            # resolve the user first: a valid token in the header marks the request token-authenticated,
+            # which needs no xsrf check (no cookie was used, so there is nothing to forge)
+            _ = self.current_user
+        return super().check_xsrf_cookie()
+
     @property
     def lifecycle(self) -> InterviewLifecycle:
         return self.settings["lifecycle"]
