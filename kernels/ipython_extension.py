@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import threading
 import time
 import traceback
 from typing import Any
@@ -73,6 +74,9 @@ class CandidateKernelSession(LoggingConfigurable):
             self.settings, ws.interview_started_at(self.workspace), device_note=device_note, parent=self
         )
         self.shell.push({"DEVICE": torch.device(self.device)})
+        # ipywidgets takes ~0.3 s to import: do it while the kernel finishes starting and the browser
+        # connects, so the first cell does not wait for it (the import machinery's locks make this safe)
+        threading.Thread(target=_import_quietly, args=("ipywidgets",), name="mlinterview-preload", daemon=True).start()
         self.shell.events.register("pre_run_cell", self.pre_run_cell)
         self.shell.events.register("post_run_cell", self.post_run_cell)
         self.shell.register_magic_function(self.status_magic, magic_kind="line", magic_name="mlinterview_status")
@@ -167,6 +171,13 @@ class CandidateKernelSession(LoggingConfigurable):
         display(constraint_bundle(event, model=model, count=count, limit=limit, message=message), raw=True)
         if event == "near_limit":
             sys.stderr.write(f"mlinterview: warning: {message}\n")
+
+
+def _import_quietly(name: str) -> None:
+    try:
+        importlib.import_module(name)
+    except Exception:  # the panel falls back to text when ipywidgets is missing
+        pass
 
 
 def load_ipython_extension(shell: Any) -> None:
