@@ -110,8 +110,8 @@ class HistoryRecorder(LoggingConfigurable):
         "(outside the notebook folder; the hub's copy is the authoritative one).",
     ).tag(config=True)
     session_id = Unicode(
-        help="Id of the recorded session, also the file name. Default: $MLINTERVIEW_SESSION_ID (set by the hub per "
-        "interview), else one derived from the user and the server's root folder, so a restarted server continues its file.",
+        help="Id of the recorded session, also the file name. Default: $MLINTERVIEW_SESSION_ID, else the hub's "
+        "interview id ($MLINTERVIEW_INTERVIEW), else one derived from the user and the server's root folder, so a restarted server continues its file.",
     ).tag(config=True)
     owner = Unicode(
         None, allow_none=True,
@@ -129,7 +129,7 @@ class HistoryRecorder(LoggingConfigurable):
 
     @default("session_id")
     def _default_session_id(self) -> str:
-        explicit = os.environ.get("MLINTERVIEW_SESSION_ID")
+        explicit = os.environ.get("MLINTERVIEW_SESSION_ID") or os.environ.get("MLINTERVIEW_INTERVIEW")
         if explicit:
             return explicit
         user = os.environ.get("JUPYTERHUB_USER") or getpass.getuser()

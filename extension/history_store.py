@@ -17,8 +17,10 @@ hub service keeps the authoritative copy anyway.
 to ``$MLINTERVIEW_HISTORY_URL`` with ``Authorization: token $JUPYTERHUB_API_TOKEN``; the service
 answers 200 ``{"stored_seq": N}`` (the highest seq it holds). It runs in the background on the
 server's event loop, never blocks kernel traffic, and on any failure keeps the events and
-resends from the last acknowledged seq after a backoff. The acknowledged seq is kept next to the
-file (``<file>.acked``) so a restarted server resends what the hub never confirmed.
+resends from the last acknowledged seq after a backoff. A 409 answer (the batch does not continue
+the service's chain) carries the service's ``stored_seq`` too: the streamer resends from there.
+At start it asks the service (``GET``, same answer) what it holds; the acknowledged seq is also
+kept next to the file (``<file>.acked``) so a restarted server resends what the hub never confirmed.
 """
 
 from __future__ import annotations
@@ -158,6 +160,7 @@ class HubStreamer(LoggingConfigurable):
     async def _run(self) -> None:
         backoff = 0.5
         client = AsyncHTTPClient()
+        await self._sync_with_service(client)
         while True:
             if not self.queue:
                 self._wakeup.clear()
@@ -174,21 +177,45 @@ class HubStreamer(LoggingConfigurable):
             backoff = 0.5
             self._acknowledge(stored)
 
+    async def _sync_with_service(self, client: AsyncHTTPClient) -> None:
+        """Ask the service what it holds (``GET`` answers ``{"stored_seq": N}``), so a restarted server
+        resends exactly what is missing; without an answer the local ``.acked`` seq stands."""
+        try:
+            response = await client.fetch(HTTPRequest(
+                self.url, method="GET", headers={"Authorization": f"token {self.token}"}, request_timeout=self.request_timeout,
+            ))
+            self._acknowledge(int(json.loads(response.body)["stored_seq"]))
+        except Exception as error:
+            self.log.debug("mlinterview: could not ask %s for its last seq (%s)", self.url, error)
+
     async def _post(self, client: AsyncHTTPClient, batch: list[dict[str, Any]]) -> int:
         request = HTTPRequest(
             self.url, method="POST", body=json.dumps({"events": batch}),
             headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
             request_timeout=self.request_timeout,
         )
-        response = await client.fetch(request, raise_error=True)
+        response = await client.fetch(request, raise_error=False)
+        if response.code == 409:
+            # the batch does not continue the service's chain: it says what it holds, resend from there
+            return int(json.loads(response.body)["stored_seq"])
+        response.rethrow()
         return int(json.loads(response.body)["stored_seq"])
 
     def _acknowledge(self, stored_seq: int) -> None:
+        """The service holds every event up to ``stored_seq``: drop those, queue again any it lacks."""
         while self.queue and self.queue[0]["seq"] <= stored_seq:
             self.queue.popleft()
-        if self.queue and stored_seq < self.queue[0]["seq"] - 1:
-            # the service holds less than we thought (e.g. it lost data): resend from its seq
-            self.queue.extendleft(reversed([e for e in read_events(self.history.path, strict=False) if stored_seq < e["seq"] < self.queue[0]["seq"]]))
+        last_seq = self.history.chain.last_seq
+        if stored_seq > last_seq:
+            self.log.warning(
+                "mlinterview: the interview service holds history up to seq %d but %s ends at %d: is it the same session?",
+                stored_seq, self.history.path, last_seq)
+        next_queued = self.queue[0]["seq"] if self.queue else last_seq + 1
+        if stored_seq + 1 < next_queued:
+            # the service holds less than we thought (it lost data, or a restart forgot): resend from its seq
+            missing = [e for e in read_events(self.history.path, strict=False) if stored_seq < e["seq"] < next_queued]
+            self.queue.extendleft(reversed(missing))
+            self._wakeup.set()
         self.acked_seq = stored_seq
         try:
             self.acked_path.write_text(f"{stored_seq}\n")

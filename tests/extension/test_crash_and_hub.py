@@ -65,24 +65,31 @@ async def test_kill_9_mid_session_loses_no_execution_whose_reply_reached_the_bro
 
 
 class FlakyHistoryService(web.RequestHandler):
-    """The hub's receiving end, per the contract: answers 503 to the first posts, then stores."""
+    """The hub's receiving end, per the contract: 503 to the first posts, then stores events that
+    continue its chain (409 with its ``stored_seq`` for any that do not); GET says what it holds."""
 
     def initialize(self, state):
         self.state = state
+
+    def get(self):
+        self.finish({"stored_seq": len(self.state["events"]) - 1})
 
     def post(self):
         self.state["auth"].append(self.request.headers.get("Authorization"))
         self.state["posts"] += 1
         if self.state["posts"] <= self.state["fail_first"]:
             raise web.HTTPError(503)
-        for event in json.loads(self.request.body)["events"]:
-            if event["seq"] == len(self.state["events"]):  # idempotent: keep the chain, ignore resends
-                self.state["events"].append(event)
+        events = json.loads(self.request.body)["events"]
+        if events[0]["seq"] != len(self.state["events"]):
+            self.set_status(409)
+            self.state["conflicts"] += 1
+        else:
+            self.state["events"].extend(events)
         self.finish({"stored_seq": len(self.state["events"]) - 1})
 
 
 async def test_events_stream_to_the_hub_service_and_are_resent_after_failures(workspace, start_server):
-    state = {"events": [], "posts": 0, "fail_first": 2, "auth": []}
+    state = {"events": [], "posts": 0, "fail_first": 2, "auth": [], "conflicts": 0}
     port = free_port()
     service = HTTPServer(web.Application([(r"/history", FlakyHistoryService, {"state": state})]))
     service.listen(port, "127.0.0.1")
@@ -107,6 +114,19 @@ async def test_events_stream_to_the_hub_service_and_are_resent_after_failures(wo
         acked = int(next(server.history_dir.glob("*.acked")).read_text())
         assert acked == state["events"][-1]["seq"]
         assert verify_history(next(server.history_dir.glob("*.jsonl"))).ok
+
+        # the service loses its last events and the .acked file claims too much: a restarted server
+        # asks the service what it holds and resends exactly what is missing
+        held = len(state["events"])
+        del state["events"][held - 3:]
+        next(server.history_dir.glob("*.acked")).write_text("999\n")
+        again = start_server(workspace, env=server.extra_env)
+        deadline = time.monotonic() + 30
+        while len(state["events"]) <= held:
+            assert time.monotonic() < deadline, f"the service was not caught up: {len(state['events'])} <= {held}"
+            await asyncio.sleep(0.1)
+        assert verify_events(state["events"]).ok
+        assert state["events"] == (await again.history())[: len(state["events"])]
     finally:
         service.stop()
 
