@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
 import os
 import shutil
 import statistics
@@ -48,8 +47,8 @@ from .pack import ScenarioPack
 
 # Calibration holdouts come from seeds of their own, far from any data seed.
 CALIBRATION_HOLDOUT_SEED_OFFSET = 7919
-# Imported once in the forkserver: every training child starts with them loaded.
-PRELOADED_MODULES = ("numpy", "pandas", "torch", "sklearn.metrics", __name__)
+# Imported once in the forkserver: every training and probe child starts with them loaded.
+PRELOADED_MODULES = ("numpy", "pandas", "torch", "sklearn.metrics", __name__, "mlinterview.graders.probes")
 SUMMARY_FILE = "calibration.json"
 PROBE_MARKS = {"fixed": "F", "not_fixed": "-", "error": "E"}
 
@@ -211,22 +210,13 @@ def _train_and_predict(workspace: str, pipeline: str, seed: int, features_csv: s
         raise SystemExit(1)
 
 
-_forkserver_lock = threading.Lock()
-
-
-def _context():
-    """A forkserver context with the scientific stack preloaded (started once per process)."""
-    with _forkserver_lock:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(list(PRELOADED_MODULES))
-        return context
-
-
 def run_pipeline_once(workspace: Path, pipeline: str, seed: int, features_csv: Path, timeout: float) -> dict:
     """Train in a child process; return {"predictions"} and timings, or {"error"}."""
     out = Path(tempfile.mkdtemp(prefix="run-", dir=workspace.parent))
     try:
-        process = _context().Process(
+        from ..graders.probes import forkserver_context
+
+        process = forkserver_context(PRELOADED_MODULES).Process(
             target=_train_and_predict, args=(str(workspace), pipeline, seed, str(features_csv), str(out)), daemon=True
         )
         process.start()
@@ -371,7 +361,7 @@ def run_calibration(
                 result.runs.append((seed, metric, run["train_seconds"], run.get("validation")))
 
         def probe(variant: Variant) -> None:
-            verdicts = ProbeRunner().run(pack, scaffolds[variant.name])
+            verdicts = ProbeRunner(preload_modules=list(PRELOADED_MODULES)).run(pack, scaffolds[variant.name])
             with lock:
                 results[variant.name].probes = verdicts
 

@@ -1,4 +1,10 @@
-"""The churn network."""
+"""The churn network.
+
+Reference solution: logits out (the loss applies the sigmoid), one hidden layer of 16 units with a
+little dropout. The churn signal is close to additive once the inputs are log-transformed, so a
+wider or deeper net only overfits the ~500 churned customers of the export (measured: two layers
+of 32 and 16 score lower on the holdout than this one, and it also fits the 600-parameter twist).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from torch import nn
 class ChurnNet(nn.Module):
     """A small multi-layer perceptron that scores the churn risk of one customer per row."""
 
-    def __init__(self, n_inputs: int, hidden: tuple[int, ...] = (32, 16), dropout: float = 0.1):
+    def __init__(self, n_inputs: int, hidden: tuple[int, ...] = (16,), dropout: float = 0.1):
         super().__init__()
         layers: list[nn.Module] = []
         width = n_inputs
