@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
@@ -163,6 +164,9 @@ class Grader(LoggingConfigurable):
         validation = _validation_split(pack.generator.make_candidate_data(data_seed), label_column)
 
         scaffold = scaffold_changes(pack, folder)
+        # The probes run in their own processes: let them work while the replays do.
+        probe_pool = ThreadPoolExecutor(max_workers=1)
+        probes_future = probe_pool.submit(run_probes, pack, folder, probe_runner)
         kernel_name, kernel_note = resolve_kernel_name(self.kernel_name or f"mlinterview-{manifest.kernel.default}")
         hide = [str(folder.resolve()), str(pack.private_dir), str(out_dir.resolve()), str(holdout_seed_file())]
         hide += [str(Path(p)) for p in self.hidden_paths]
@@ -176,29 +180,37 @@ class Grader(LoggingConfigurable):
             scratch = Path(tempfile.mkdtemp(prefix="mlinterview-grade-", dir=self.scratch_dir or None))
             os.chmod(scratch, 0o711)
             try:
+                top_plan = []
                 if submission.notebook is not None:
                     progress("replay 1/2: final notebook, top to bottom")
-                    plan = top_to_bottom_plan(submission.notebook)
-                    replays["top_to_bottom"] = self._replay("top_to_bottom", "final notebook, top to bottom", plan, True, scratch, context)
+                    top_plan = top_to_bottom_plan(submission.notebook)
+                    replays["top_to_bottom"] = self._replay("top_to_bottom", "final notebook, top to bottom", top_plan, True, scratch, context)
                 progress("replay 2/2: recorded execution order")
                 if submission.history_events:
                     plan, order = history_order_plan(submission.history_events, submission.notebook)
                 else:
                     plan, order = execution_count_plan(submission.notebook)
-                if plan:
-                    replays["history_order"] = self._replay("history_order", order, plan, False, scratch, context)
-                else:
+                if not plan:
                     context["history_order_skipped"] = f"no execution order to replay: {order}"
+                elif replays["top_to_bottom"] is not None and same_code(plan, top_plan):
+                    # The same code in the same order in a fresh kernel is the same experiment:
+                    # the first replay stands for both (and the grading takes half the time).
+                    replays["history_order"] = replays["top_to_bottom"].as_same_order("history_order", order, plan)
+                else:
+                    replays["history_order"] = self._replay("history_order", order, plan, False, scratch, context)
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
             for name, result in replays.items():
-                if result is not None:
+                if result is not None and result.same_as is not None:
+                    scores[name] = scores[result.same_as]
+                elif result is not None:
                     scores[name] = self._score(result, context)
-                    if result.notebook is not None:
+                    if result.notebook is not None and result.same_as is None:
                         nbformat.write(result.notebook, out_dir / f"replay-{name.replace('_', '-')}.ipynb")
 
-        progress("running bug probes")
-        probes = run_probes(pack, folder, probe_runner)
+        progress("waiting for the bug probes")
+        probes = probes_future.result()
+        probe_pool.shutdown()
         return report_module.build_report(
             pack=pack,
             submission=submission,
@@ -281,11 +293,17 @@ class Grader(LoggingConfigurable):
         return scored
 
 
+def same_code(plan, other) -> bool:
+    """Whether two replay plans run the same code in the same order."""
+    return [step.source.strip() for step in plan] == [step.source.strip() for step in other]
+
+
 def _validation_split(candidate_data: dict, label_column: str):
-    """(features, labels) of the candidate's validation file, or None when the pack has none."""
-    for name, frame in sorted(candidate_data.items()):
-        if "valid" in name.lower() and label_column in frame.columns:
-            return frame.drop(columns=[label_column]), frame[label_column].to_numpy()
+    """(features, labels) of the candidate's validation file; without one, of the candidate's
+    labelled data (a pack may leave the split to the candidate). Compared between the two replays."""
+    labelled = [(name, frame) for name, frame in sorted(candidate_data.items()) if label_column in frame.columns]
+    for name, frame in sorted(labelled, key=lambda item: "valid" not in item[0].lower()):
+        return frame.drop(columns=[label_column]), frame[label_column].to_numpy()
     return None
 
 

@@ -131,7 +131,21 @@ class ReplayResult:
     grader_steps: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     kernel_log_tail: str = ""
+    same_as: str | None = None  # the replay whose run this one shares (same code, same order)
     notebook: Any = field(default=None, repr=False)  # the replayed cells with outputs (not in JSON)
+
+    def as_same_order(self, name: str, order: str, plan: list[ReplayCell]) -> "ReplayResult":
+        """This replay's outcome, standing for another plan with the same code in the same order."""
+        twin = ReplayResult(**{**self.__dict__, "name": name, "notebook": None})
+        twin.order = order + f"; the same code in the same order as the {self.name.replace('_', ' ')} replay, whose run stands for both"
+        twin.same_as = self.name
+        twin.cells = [
+            CellOutcome(**{**outcome.__dict__, "label": step.label, "role": step.role, "recorded_status": step.recorded_status})
+            for outcome, step in zip(self.cells, plan)
+        ]
+        twin.grader_steps = dict(self.grader_steps)
+        twin.notes = list(self.notes)
+        return twin
 
     @property
     def completed(self) -> bool:

@@ -11,8 +11,9 @@
 ``verdict``          ``status`` (``graded``: everything ran; ``graded_with_problems``: a replay
                      stopped, predictions were rejected, a constraint was broken or the history is
                      not intact; ``not_gradable``: no replay could produce predictions), ``headline``
-                     (one sentence), ``problems`` (each a sentence), ``rank_key`` (sortable list:
-                     higher ranks first)
+                     (one sentence), ``problems`` (each a sentence), ``rank_key`` (sortable list,
+                     higher ranks first: [has a holdout score, constraints kept, reproducible,
+                     score signed so that higher is better, bugs fixed])
 ``holdout``          ``metric``, ``value`` (of the final notebook, top to bottom; null when there is
                      none), ``band``, ``baseline``, ``reference`` (from the pack's calibration, null
                      when not calibrated), ``problems``
@@ -60,6 +61,7 @@ SUSPICIOUS_CODE = (
     ("make_holdout", "calls the holdout generator"),
     ("/private", "reaches into a private folder"),
     (".grader-io", "touches the grader's exchange folder"),
+    ("guard.uninstall", "switches the kernel's constraint guard off"),
 )
 
 
@@ -280,7 +282,9 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
         headline = "no holdout score: " + (problems[0] if problems else "the replay produced no predictions")
     constraints_kept = constraints["parameters"]["verdict"] != "over" and constraints["training_time"]["verdict"] != "over"
     signed = (value if direction == "higher" else -value) if gradable else 0.0
-    rank_key = [int(gradable), int(constraints_kept), int(not reproducibility["hidden_state"]), signed, fixed_count]
+    # Best first: a holdout score, constraints kept, reproducible, then the score; bugs fixed break ties
+    # (and order the submissions without a score).
+    rank_key = [int(gradable), int(constraints_kept), int(gradable and not reproducibility["hidden_state"]), signed, fixed_count]
 
     return {
         "schema": REPORT_SCHEMA,
@@ -320,13 +324,16 @@ def _compare_replays(replays, scores, tolerance) -> dict[str, Any]:
     if top is None or hist is None:
         return result
     differences = []
-    top_ok = top.stopped is None and top.first_error is None
-    hist_ok = hist.stopped is None
-    if top_ok != hist_ok:
-        differences.append(
-            f"top to bottom {'ran through' if top_ok else 'failed (' + (top.first_error or (top.stopped.detail if top.stopped else '')) + ')'}, "
-            f"recorded order {'ran through' if hist_ok else 'stopped (' + hist.stopped.detail + ')'}"
-        )
+    if (top.stopped is None) != (hist.stopped is None):
+        stopped = top if top.stopped else hist
+        differences.append(f"only the {stopped.name.replace('_', ' ')} replay hit a limit ({stopped.stopped.limit}: {stopped.stopped.detail})")
+    # What ran fine in the session but fails in a fresh kernel (or the reverse) depended on state.
+    diverged = [
+        f"{cell.label} was '{cell.recorded_status}' in the session but '{cell.status}' in the replay"
+        for cell in hist.cells
+        if cell.recorded_status in ("ok", "error") and cell.status in ("ok", "error") and cell.recorded_status != cell.status
+    ]
+    differences += diverged[:5]
     for split in ("validation", "holdout"):
         a = scores.get("top_to_bottom", {}).get(split, {}).get("metric")
         b = scores.get("history_order", {}).get(split, {}).get("metric")

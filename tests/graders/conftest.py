@@ -12,6 +12,8 @@ Fixtures:
 - ``grade``: ``grade(submission, pack=tiny_pack, grader=fast_grader)`` grades into a fresh folder
   and returns ``(report, out_dir)``.
 - ``holdout_seed``: the seed the tests grade with (the secret of a test installation).
+- ``build_churn_submission(source, target, pack)`` (a function): a churn submission folder from
+  ``churn_submissions/<name>`` (files + ``scaffold.toml``: fixes and edits on the shipped scaffold).
 """
 
 from __future__ import annotations
@@ -105,3 +107,56 @@ def grade(tmp_path, tiny_pack, fast_grader):
         return report, out
 
     return run
+
+
+def history_lines(executions, *, session="s1", kernel_id="k1", restart_before=None) -> str:
+    """A hash-chained history (graders/history.py) of ``executions``: dicts with code, cell_id,
+    role (candidate/interviewer), status (ok/error/aborted). ``restart_before``: index of the
+    execution a kernel restart precedes."""
+    from mlinterview.graders.history import HistoryChain, dumps_line
+
+    chain = HistoryChain()
+    lines = []
+    clock = iter(range(0, 100000, 7))
+
+    def add(**event):
+        event.setdefault("time", f"2026-11-25T10:{next(clock) // 60:02d}:{next(clock) % 60:02d}+00:00")
+        event.setdefault("session", session)
+        lines.append(dumps_line(chain.append(event)))
+
+    add(kind="session_start", role="system", notebook="interview.ipynb")
+    add(kind="kernel_event", role="system", kernel_id=kernel_id, detail={"event": "started"})
+    for number, execution in enumerate(executions):
+        if restart_before == number:
+            add(kind="kernel_event", role="candidate", kernel_id=kernel_id, detail={"event": "restarted"})
+        msg_id = f"m{number}"
+        add(kind="execute_request", role=execution.get("role", "candidate"), user="ada", msg_id=msg_id, kernel_id=kernel_id,
+            notebook="interview.ipynb", cell_id=execution.get("cell_id"), code=execution["code"])
+        status = execution.get("status", "ok")
+        reply = dict(kind="execute_reply", role="system", msg_id=msg_id, kernel_id=kernel_id, status=status, execution_count=number + 1,
+                     duration_ms=12.0)
+        if status == "error":
+            reply["error"] = {"ename": "KeyError", "evalue": "'labell'"}
+        add(**reply)
+    return "".join(lines)
+
+
+CHURN_SUBMISSIONS = Path(__file__).parent / "churn_submissions"
+
+
+def build_churn_submission(source: Path, target: Path, pack: ScenarioPack) -> Path:
+    """A submission folder from ``source`` (see churn_submissions/README.md): its files, plus the
+    shipped scaffold with the fixes and edits its ``scaffold.toml`` lists."""
+    import tomllib
+
+    from mlinterview.scenarios.fixes import Edit
+
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("scaffold.toml"))
+    spec = tomllib.loads((source / "scaffold.toml").read_text())
+    scaffold = target / pack.scaffold_name
+    shutil.copytree(pack.scaffold_dir, scaffold, ignore=shutil.ignore_patterns("__pycache__"))
+    fixes = load_fixes(pack)
+    for bug in spec.get("fixes", []):
+        apply_edits(scaffold, fixes[bug])
+    apply_edits(scaffold, [Edit("candidate", e["file"], e["old"], e["new"]) for e in spec.get("edit", [])])
+    return target
