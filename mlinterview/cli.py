@@ -57,4 +57,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as `python -m mlinterview.cli`: call the imported module's main, so that the CommandError
+    # the subcommands raise (imported from mlinterview.cli) is the class caught there.
+    from mlinterview.cli import main as imported_main
+
+    sys.exit(imported_main())
