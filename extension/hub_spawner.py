@@ -142,6 +142,8 @@ def server_plan(
         # record every execution (the shipped jupyter_server_config.d file says the same, but
         # jupyterhub-singleuser does not read it for this trait)
         f"--ServerApp.kernel_websocket_connection_class={RECORDING_CONNECTION}",
+        # the live view should catch up within seconds after the interview service restarts
+        "--HubStreamer.max_backoff=5",
         f"--MappingKernelManager.default_kernel_name={kernel_name}",
         # the interview kernel only: a plain kernel would bypass the constraint guard
         f"--KernelSpecManager.allowed_kernelspecs={kernel_name}",

@@ -129,9 +129,11 @@ class RunningHub:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self, *, stop_servers: bool = True) -> None:
-        for client in self.clients:
-            client.close()
-        self.clients.clear()
+        """Stop the hub (and, unless told otherwise, every candidate server first)."""
+        if stop_servers:
+            for client in self.clients:
+                client.close()
+            self.clients.clear()
         if self.process is None:
             return
         if stop_servers and self.process.poll() is None:
@@ -148,13 +150,17 @@ class RunningHub:
                 self.process.wait(10)
         self.process = None
 
-    def service_pid(self) -> int:
+    def service_pid(self) -> int | None:
+        """The interview service's process id (a child of the hub), None while it is not running."""
         import psutil
 
         for child in psutil.Process(self.process.pid).children(recursive=True):
-            if "mlinterview.extension.service_app" in " ".join(child.cmdline()):
-                return child.pid
-        raise AssertionError("the interview service process is not running")
+            try:
+                if child.status() != psutil.STATUS_ZOMBIE and "mlinterview.extension.service_app" in " ".join(child.cmdline()):
+                    return child.pid
+            except psutil.Error:  # exited (or a zombie) while we looked
+                continue
+        return None
 
     # -- hub API ---------------------------------------------------------------------------------
     def api(self, method: str, path: str, token: str | None = None, **kwargs) -> httpx.Response:
@@ -212,7 +218,9 @@ def authorize_if_asked(client: httpx.Client, response: httpx.Response) -> httpx.
     return client.post(str(response.url), data={"_xsrf": xsrf_of(response.text), "scopes": scopes})
 
 
-def run_code(hub: RunningHub, user: str, token: str, code: str, kernel_id: str | None = None, timeout: float = 120) -> tuple[str, dict]:
+def run_code(
+    hub: RunningHub, user: str, token: str, code: str, kernel_id: str | None = None, timeout: float = 120, expressions: dict | None = None
+) -> tuple[str, dict]:
     """Execute ``code`` in ``user``'s server through the kernel websocket (as the browser does).
 
     Returns (kernel id, execute_reply content)."""
@@ -236,7 +244,7 @@ def run_code(hub: RunningHub, user: str, token: str, code: str, kernel_id: str |
             "header": {"msg_id": msg_id, "username": user, "session": uuid.uuid4().hex, "msg_type": "execute_request", "version": "5.3", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
             "parent_header": {},
             "metadata": {"cellId": f"cell-{msg_id[:8]}"},
-            "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
+            "content": {"code": code, "silent": False, "store_history": True, "user_expressions": expressions or {}, "allow_stdin": False, "stop_on_error": True},
             "channel": "shell",
             "buffers": [],
         }
@@ -250,5 +258,12 @@ def run_code(hub: RunningHub, user: str, token: str, code: str, kernel_id: str |
                     return reply["content"]
         finally:
             connection.close()
+            try:  # wait for the server's close frame, so the socket is closed before the loop ends
+                while await asyncio.wait_for(connection.read_message(), 5) is not None:
+                    pass
+            except asyncio.TimeoutError:
+                pass
+            if connection.stream is not None and not connection.stream.closed():
+                connection.stream.close()
 
     return kernel_id, asyncio.run(asyncio.wait_for(execute(), timeout))
