@@ -414,7 +414,9 @@ def main() -> None:
     settings = load_service_settings()
     app = make_app(settings)
     server = HTTPServer(app, xheaders=True)
-    server.listen(int(settings["port"]), "127.0.0.1")
+    # loopback on one machine; on Kubernetes the proxy and candidate pods reach it (hub_kubernetes.py)
+    bind_ip = settings.get("bind_ip", "127.0.0.1")
+    server.listen(int(settings["port"]), bind_ip)
 
     async def resume():
         resumed = await app.settings["lifecycle"].resume()
@@ -422,7 +424,7 @@ def main() -> None:
             log.info("resumed interrupted work on interview(s) %s", ", ".join(resumed))
 
     IOLoop.current().add_callback(resume)
-    log.info("interview service listening on 127.0.0.1:%s", settings["port"])
+    log.info("interview service listening on %s:%s", bind_ip, settings["port"])
     IOLoop.current().start()
 
 
