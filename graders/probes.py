@@ -226,6 +226,7 @@ class _ForkedChild:
 def _forked_child(child_args: list[str], scratch: str, output: str) -> None:
     os.setsid()  # its own process group, so that a timeout kills whatever it started too
     os.chdir(scratch)
+    sys.dont_write_bytecode = True  # leave no __pycache__ in the scaffold (it may be a pack's own folder)
     descriptor = os.open(output, os.O_WRONLY | os.O_APPEND)
     os.dup2(descriptor, 1)
     os.dup2(descriptor, 2)

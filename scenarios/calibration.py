@@ -142,7 +142,10 @@ class CalibrationReport:
 
         def headline(kind: str) -> dict:
             summary = self.result(kind).summary(self.pack)
-            return {key: summary[key] for key in ("metric_mean", "metric_std", "metric_min", "metric_max", "band", "train_seconds_max")}
+            return {
+                "mean": summary["metric_mean"], "std": summary["metric_std"], "min": summary["metric_min"],
+                "max": summary["metric_max"], "band": summary["band"], "train_seconds_max": summary["train_seconds_max"],
+            }
 
         return {
             "scenario": manifest.id,
@@ -185,6 +188,7 @@ def _train_and_predict(workspace: str, pipeline: str, seed: int, features_csv: s
 
         os.chdir(workspace)
         sys.path.insert(0, workspace)
+        sys.dont_write_bytecode = True
         module_name, _, function_name = pipeline.partition(":")
         fit = getattr(importlib.import_module(module_name), function_name)
         started = time.perf_counter()
@@ -412,7 +416,7 @@ def format_table(report: CalibrationReport) -> str:
             band = manifest.band_for_metric(result.mean)
             seconds = f"{statistics.fmean(result.train_seconds):7.1f}"
         else:
-            spread = "fails: " + (result.errors[0].split(": ", 1)[-1][:60] if result.errors else "no runs")
+            spread = "fails: " + (result.errors[0].split(": ")[1][:26] if result.errors else "no runs")
             band, seconds = "-", f"{'-':>7}"
         fixed = sum(v.fixed for v in result.probes.values())
         evidence = ""
@@ -425,6 +429,11 @@ def format_table(report: CalibrationReport) -> str:
         if result.errors and result.metrics:
             evidence += f" ({len(result.errors)} failed run(s))"
         lines.append(f"{result.variant.name:<38} {spread:<34} {band:<12} {seconds}  {fixed:>2}/{n_bugs:<9} {evidence}".rstrip())
+    failures = [(result.variant.name, error) for result in report.results for error in result.errors]
+    if failures:
+        lines.append("")
+        lines.append("failed runs:")
+        lines.extend(f"  {name}, {error[:160]}" for name, error in failures)
     lines.append("")
     lines.append(f"probe verdicts ({PROBE_MARKS['fixed']} fixed, {PROBE_MARKS['not_fixed']} not fixed, {PROBE_MARKS['error']} error):")
     singles = {r.variant.target_bug: r for r in report.results if r.variant.kind == "single"}
