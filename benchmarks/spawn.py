@@ -1,0 +1,142 @@
+"""Spawn: a candidate's server up to a ready interview kernel vs a plain spawn plus a bare kernel, same run.
+
+    .venv/bin/python benchmarks/spawn.py [--rounds 5] [--scenario churn]
+
+Two real hubs (hub, proxy, interview service; ``tests/hub/hubtools.py``) on free loopback ports:
+
+- interview: the embedded default configuration. Each round creates an interview, then the
+  clock runs from the spawn request (hub API) through the interview spawner (scenario
+  materialized into a fresh workspace, kernelspec and settings applied, recorded kernel
+  websocket) to the end of the first cell in the mlinterview-cpu kernel, which asserts the
+  scaffold package is already imported (the kernel's extension imports it at start).
+- plain: the same hub configuration with JupyterHub's own ``SimpleLocalProcessSpawner`` for a
+  fresh user; the clock runs from the spawn request to the end of the first cell (``pass``) of a
+  bare ``python3`` kernel.
+
+Rounds alternate the order; prints server-ready and kernel-ready parts and the ratio of the
+medians of the totals, aim 1.2x. Needs ``make setup`` (the proxy in node_modules/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests" / "hub"))
+sys.path.insert(0, str(HERE))
+
+import hubtools  # noqa: E402
+from hubtools import RunningHub, run_code, wait_for  # noqa: E402
+from timing import ratio_line, summary  # noqa: E402
+
+from mlinterview.scenarios.pack import default_scenarios_dir, list_packs  # noqa: E402
+
+PLAIN_SPAWNER_CONFIG = """\
+# the hub tests' configuration with JupyterHub's own spawner: no scenario, no kernel choice
+load_subconfig({test_config!r})  # noqa: F821
+c = get_config()  # noqa: F821
+c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
+"""
+
+
+def start_hub(root: Path, config_file: Path | None = None) -> RunningHub:
+    """A started hub; ``config_file`` replaces the hub tests' configuration file for this hub."""
+    hub = RunningHub(root, default_scenarios_dir())
+    default_config = hubtools.TEST_CONFIG
+    hubtools.TEST_CONFIG = config_file or default_config
+    try:
+        return hub.start(timeout=120)
+    finally:
+        hubtools.TEST_CONFIG = default_config
+
+
+def time_spawn_to_first_cell(hub: RunningHub, user: str, first_cell: str) -> tuple[float, float]:
+    """(seconds until the hub says the server is ready, seconds more until the first cell is done)."""
+    started = time.perf_counter()
+    response = hub.api("POST", f"users/{user}/server")
+    assert response.status_code in (201, 202), (user, response.status_code, response.text)
+    wait_for(lambda: hub.server_ready(user), 180, f"{user}'s server", interval=0.05)
+    server_ready = time.perf_counter()
+    _, reply = run_code(hub, user, hub.admin_token, first_cell)
+    done = time.perf_counter()
+    assert reply["status"] == "ok", reply
+    return server_ready - started, done - server_ready
+
+
+def stop_server(hub: RunningHub, user: str) -> None:
+    hub.api("DELETE", f"users/{user}/server")
+    wait_for(lambda: not hub.api("GET", f"users/{user}").json()["servers"], 60, f"{user}'s server to stop")
+
+
+def interview_round(hub: RunningHub, interviewer_token: str, scenario: str, round_number: int) -> tuple[float, float]:
+    made = hub.create_interview(interviewer_token, f"Benchmark Candidate {round_number}", scenario)
+    user = made["interview"]["candidate_user"]
+    created = hub.api("POST", f"users/{user}")
+    assert created.status_code == 201, created.text
+    from mlinterview.scenarios.pack import load_pack
+
+    scaffold = load_pack(scenario, default_scenarios_dir()).scaffold_name
+    first_cell = f"import sys\nassert {scaffold!r} in sys.modules, 'the scaffold is not imported'"
+    timings = time_spawn_to_first_cell(hub, user, first_cell)
+    settings = json.loads((hub.state / "workspaces" / user / ".mlinterview" / "workspace.json").read_text())
+    assert settings["scenario"] == scenario
+    stop_server(hub, user)
+    return timings
+
+
+def plain_round(hub: RunningHub, round_number: int) -> tuple[float, float]:
+    user = f"plain-{round_number}-{os.getpid()}"
+    created = hub.api("POST", f"users/{user}")
+    assert created.status_code == 201, created.text
+    timings = time_spawn_to_first_cell(hub, user, "pass")
+    stop_server(hub, user)
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--scenario", default="")
+    args = parser.parse_args()
+    packs = list_packs(default_scenarios_dir())
+    scenario = args.scenario or ("churn" if "churn" in packs else packs[0])
+    with tempfile.TemporaryDirectory(prefix="mlinterview-spawn-") as tmp:
+        root = Path(tmp)
+        plain_config = root / "plain_spawner_config.py"
+        plain_config.write_text(PLAIN_SPAWNER_CONFIG.format(test_config=str(hubtools.TEST_CONFIG)))
+        (root / "interview").mkdir()
+        (root / "plain").mkdir()
+        hubs = []
+        try:
+            interview_hub = start_hub(root / "interview")
+            hubs.append(interview_hub)
+            plain_hub = start_hub(root / "plain", plain_config)
+            hubs.append(plain_hub)
+            token = interview_hub.token_for("alice")
+            # warm the file cache (python, torch, jupyterlab) for both; not counted
+            interview_round(interview_hub, token, scenario, -1)
+            plain_round(plain_hub, -1)
+            measured: dict[str, list[tuple[float, float]]] = {"interview": [], "plain": []}
+            for round_number in range(args.rounds):
+                pair = [("plain", lambda n=round_number: plain_round(plain_hub, n)),
+                        ("interview", lambda n=round_number: interview_round(interview_hub, token, scenario, n))]
+                for label, run in pair if round_number % 2 == 0 else reversed(pair):
+                    measured[label].append(run())
+        finally:
+            for hub in hubs:
+                hub.stop()
+    for label, title in (("plain", "plain spawn + bare python3"), ("interview", f"interview spawn ({scenario}) + mlinterview-cpu")):
+        print(summary(f"{title}: server ready", [server for server, _ in measured[label]], "s", 1.0))
+        print(summary(f"{title}: first cell done", [kernel for _, kernel in measured[label]], "s", 1.0))
+        print(summary(f"{title}: total", [sum(pair) for pair in measured[label]], "s", 1.0))
+    print(ratio_line("spawn to ready kernel", [sum(p) for p in measured["interview"]], [sum(p) for p in measured["plain"]], 1.2))
+
+
+if __name__ == "__main__":
+    main()
