@@ -11,7 +11,10 @@ trait). ``HistoryRecordingConnection`` subclasses the default
 * kernel -> browser: IOPub outputs of an execution this connection sent are summarised; a
   constraint signal from the kernel's guard (``kernels/signals.py``) is recorded and not
   forwarded; the ``execute_reply`` is written (and fsync-ed, see ``history_store.py``) *before*
-  it is forwarded, so a reply the browser received is always in the file.
+  it is forwarded, so a reply the browser received is always in the file. IOPub and shell are
+  separate sockets, so outputs may arrive after the reply: a reply that comes before its
+  request's ``idle`` status is held back until that status (a browser waits for both anyway) or
+  ``reply_hold_seconds``, so the outputs summary is complete; later shell messages queue behind it.
 
 Both websocket protocols are handled (the JSON one and ``v1.kernel.websocket.jupyter.org``). When
 the server extension is not loaded (no recorder in the web app's settings) the class behaves
@@ -27,7 +30,10 @@ from typing import Any
 
 from jupyter_server.services.kernels.connection.base import deserialize_binary_message, deserialize_msg_from_ws_v1
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
-from traitlets import Bool
+from tornado import web
+from tornado.ioloop import IOLoop
+from tornado.websocket import WebSocketClosedError
+from traitlets import Bool, Float
 
 from ..kernels.signals import constraint_signal
 from .history_recorder import OUTPUT_KINDS, HistoryRecorder, text_of_output
@@ -53,6 +59,18 @@ class HistoryRecordingConnection(ZMQChannelsWebsocketConnection):
         "after an output can wait for the browser's delayed ACK (~40 ms per cell on Linux).",
     )
 
+    require_recorder = Bool(
+        False, config=True,
+        help="Refuse kernel connections when the mlinterview server extension (the recorder) is not loaded. The hub "
+        "sets it on the command line, so a config file that disables the extension cannot silently stop the record.",
+    )
+
+    reply_hold_seconds = Float(
+        2.0, config=True,
+        help="Longest time an execute_reply that arrives before its request's idle status is held back (so the "
+        "outputs summary is complete) before it is recorded and forwarded anyway.",
+    )
+
     def connect(self):
         if self.tcp_nodelay:
             self.websocket_handler.set_nodelay(True)
@@ -63,8 +81,13 @@ class HistoryRecordingConnection(ZMQChannelsWebsocketConnection):
         return self.websocket_handler.settings.get(RECORDER_SETTING)
 
     async def prepare(self) -> None:
-        await super().prepare()
         recorder = self.recorder
+        if recorder is None and self.require_recorder:
+            raise web.HTTPError(
+                503, "this server must record the cell history, but the mlinterview.extension server extension is not "
+                "loaded: enable it (jpserver_extensions) and restart the server",
+            )
+        await super().prepare()
         if recorder is not None:
             self._hub_user = _user_name(self.websocket_handler.current_user)
             await refresh_notebook_path(recorder, self.websocket_handler.session_manager, self.kernel_id)
@@ -103,29 +126,61 @@ class HistoryRecordingConnection(ZMQChannelsWebsocketConnection):
 
     # -- kernel -> browser ------------------------------------------------------------------
 
+    # a reply held back until the kernel's idle status for its request (see _record_outgoing), and
+    # the shell messages queued behind it so the shell channel keeps its order
+    _held: list[tuple[Any, list[Any]]] | None = None
+    _held_msg_id: str | None = None
+    _hold_timer: Any = None
+
     def handle_outgoing_message(self, stream: Any, outgoing_msg: list[Any]) -> None:
+        if self._held is not None and _channel_of(stream) == "shell":
+            self._held.append((stream, outgoing_msg))
+            return
+        verdict = None
         recorder = self.recorder
         if recorder is not None and recorder.watching(self.kernel_id):
             try:
-                if self._record_outgoing(recorder, stream, outgoing_msg) == "drop":
-                    return
-            except Exception:
+                verdict = self._record_outgoing(recorder, stream, outgoing_msg)
+            except Exception:  # recording must never stop the candidate's traffic
                 self.log.error("mlinterview: could not record an outgoing message", exc_info=True)
+        if verdict == "drop":
+            return
+        if verdict == "hold":
+            self._held = [(stream, outgoing_msg)]
+            self._hold_timer = IOLoop.current().call_later(self.reply_hold_seconds, self._release_held)
+            return
+        if verdict == "release":
+            self._release_held()  # the reply goes out before the idle status that completed it
         super().handle_outgoing_message(stream, outgoing_msg)
 
     def _record_outgoing(self, recorder: HistoryRecorder, stream: Any, msg_list: list[Any]) -> str | None:
-        """Record what concerns an execution this connection sent; 'drop' for a guard signal (on every connection)."""
-        channel = stream if isinstance(stream, str) else getattr(stream, "channel", None)
+        """Record what concerns an execution this connection sent. Returns 'drop' for a guard signal (on
+        every connection), 'hold' for a reply that came before its request's idle status (IOPub and
+        shell are separate sockets: outputs may still be on their way), 'release' for that status."""
+        channel = _channel_of(stream)
         if channel not in ("iopub", "shell"):
             return None
         _, parts = self.session.feed_identities(msg_list)
         # parts: signature, header, parent_header, metadata, content, buffers...
         msg_type = self.session.unpack(parts[1]).get("msg_type")
         if channel == "shell":
-            if msg_type == "execute_reply":
-                parent = self.session.unpack(parts[2])
-                if recorder.pending_for(parent.get("msg_id"), self.session_key) is not None:
-                    recorder.reply(parent["msg_id"], self.session.unpack(parts[4]))
+            if msg_type != "execute_reply":
+                return None
+            execution = recorder.pending_for(self.session.unpack(parts[2]).get("msg_id"), self.session_key)
+            if execution is None:
+                return None
+            execution.reply_content, execution.replied_at = self.session.unpack(parts[4]), time.monotonic()
+            if not execution.idle:
+                self._held_msg_id = execution.msg_id
+                return "hold"
+            recorder.reply(execution.msg_id, execution.reply_content, execution.replied_at)
+            return None
+        if msg_type == "status":
+            execution = recorder.pending_for(self.session.unpack(parts[2]).get("msg_id"), self.session_key)
+            if execution is not None and self.session.unpack(parts[4]).get("execution_state") == "idle":
+                execution.idle = True
+                if self._held_msg_id == execution.msg_id:
+                    return "release"
             return None
         if msg_type not in OUTPUT_KINDS:
             return None
@@ -144,6 +199,33 @@ class HistoryRecordingConnection(ZMQChannelsWebsocketConnection):
                 return None
         execution.outputs.add(msg_type, sum(len(part) for part in parts[4:]), text_of_output(msg_type, content) if content else None)
         return None
+
+    def _release_held(self) -> None:
+        """Record the held reply (written, and fsync-ed, first) and forward it with what queued behind it."""
+        if self._held is None:
+            return
+        if self._hold_timer is not None:
+            IOLoop.current().remove_timeout(self._hold_timer)
+        held, msg_id = self._held, self._held_msg_id
+        self._held, self._held_msg_id, self._hold_timer = None, None, None
+        recorder = self.recorder
+        execution = recorder.pending.get(msg_id) if recorder is not None and msg_id else None
+        if execution is not None and execution.reply_content is not None:
+            recorder.reply(msg_id, execution.reply_content, execution.replied_at)
+        try:
+            super().handle_outgoing_message(*held[0])
+        except WebSocketClosedError:
+            self.log.debug("mlinterview: the browser left before a held reply could be forwarded")
+        for stream, msg_list in held[1:]:
+            self.handle_outgoing_message(stream, msg_list)
+
+    def disconnect(self):
+        self._release_held()
+        return super().disconnect()
+
+
+def _channel_of(stream: Any) -> str | None:
+    return stream if isinstance(stream, str) else getattr(stream, "channel", None)
 
 
 async def refresh_notebook_path(recorder: HistoryRecorder, session_manager: Any, kernel_id: str) -> None:

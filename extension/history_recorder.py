@@ -89,6 +89,9 @@ class PendingExecution:
     cell_id: str | None
     started: float
     outputs: OutputAccumulator
+    idle: bool = False  # the kernel's idle status for this request has arrived: no more outputs
+    reply_content: dict[str, Any] | None = None  # the execute_reply, while it waits for that status
+    replied_at: float | None = None
 
 
 def text_of_output(msg_type: str, content: dict[str, Any]) -> str | None:
@@ -142,6 +145,12 @@ class HistoryRecorder(LoggingConfigurable):
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
+        hub_user = os.environ.get("JUPYTERHUB_USER")
+        if hub_user and self.owner != hub_user:
+            # the spawner's environment wins over config files, which a candidate may control: nobody
+            # can make the candidate's cells look like an interviewer's
+            self.log.warning("mlinterview: ignoring HistoryRecorder.owner=%r: the hub says this server is %r's", self.owner, hub_user)
+            self.owner = hub_user
         self.pending: dict[str, PendingExecution] = {}
         # kernel id -> executions waiting for their reply: a connection's fast "anything to watch?" test
         self.pending_by_kernel: dict[str, int] = {}
@@ -245,7 +254,7 @@ class HistoryRecorder(LoggingConfigurable):
                 self.pending_by_kernel.pop(execution.kernel_id, None)
         return execution
 
-    def reply(self, msg_id: str, content: dict[str, Any]) -> None:
+    def reply(self, msg_id: str, content: dict[str, Any], replied_at: float | None = None) -> None:
         """The kernel replied: write the reply event (called before the reply is forwarded)."""
         execution = self._close(msg_id)
         if execution is None:
@@ -256,7 +265,7 @@ class HistoryRecorder(LoggingConfigurable):
             "cell_id": execution.cell_id, "user": execution.user, "role": execution.role,
             "status": status if status in ("ok", "error", "aborted") else "error",
             "execution_count": content.get("execution_count"),
-            "duration_ms": round((time.monotonic() - execution.started) * 1000, 3),
+            "duration_ms": round(((replied_at or time.monotonic()) - execution.started) * 1000, 3),
             "outputs": execution.outputs.summary(),
         }
         if status == "error":
@@ -266,6 +275,11 @@ class HistoryRecorder(LoggingConfigurable):
         self.record(event)
 
     def lose(self, msg_id: str, reason: str) -> None:
+        execution = self.pending.get(msg_id)
+        if execution is not None and execution.reply_content is not None:
+            # it did reply (the reply was waiting for the kernel's idle status): record it as answered
+            self.reply(msg_id, execution.reply_content, execution.replied_at)
+            return
         execution = self._close(msg_id)
         if execution is None:
             return

@@ -113,6 +113,11 @@ class HubStreamer(LoggingConfigurable):
 
     def __init__(self, history: HistoryFile, **kwargs: Any):
         super().__init__(**kwargs)
+        spawner_url = os.environ.get("MLINTERVIEW_HISTORY_URL")
+        if spawner_url and self.url != spawner_url:
+            # the spawner's environment wins over config files, which a candidate may control
+            self.log.warning("mlinterview: ignoring HubStreamer.url=%r: the hub set MLINTERVIEW_HISTORY_URL", self.url)
+            self.url = spawner_url
         self.history = history
         self.acked_path = history.path.with_name(history.path.name + ".acked")
         self.acked_seq = self._read_acked()

@@ -9,6 +9,7 @@ benchmarks. The server is a real subprocess (``JupyterServer``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -48,13 +49,14 @@ class JupyterServer:
 
     def __init__(self, root: Path, config_dir: Path, *, history_dir: Path | None, record: bool = True,
                  connection_class: str | None = None, users: dict[str, str] | None = None, owner: str = "alice",
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, extra_config: dict[str, dict] | None = None):
         self.root, self.config_dir, self.history_dir = Path(root), Path(config_dir), history_dir
         self.record, self.owner = record, owner
         # without the extension the recording class forwards untouched: the benchmark's like-for-like baseline
         self.connection_class = connection_class or (self.RECORDING_CONNECTION if record else self.STOCK_CONNECTION)
         self.users = users or {"tok-alice": "alice", "tok-bob": "bob"}
         self.extra_env = env or {}
+        self.extra_config = extra_config or {}
         self.port = 0
         self.process: subprocess.Popen | None = None
         self.log_path = self.config_dir / "server.log"
@@ -78,6 +80,8 @@ class JupyterServer:
             # the benchmark sends 1,000 cells quickly: IOPub rate limits are not what is measured
             "ZMQChannelsWebsocketConnection": {"iopub_msg_rate_limit": 0.0, "iopub_data_rate_limit": 0.0},
         }
+        for section, values in self.extra_config.items():
+            config.setdefault(section, {}).update(values)
         self.config_dir.mkdir(parents=True, exist_ok=True)
         (self.config_dir / "jupyter_server_config.json").write_text(json.dumps(config, indent=1))
 
@@ -148,6 +152,15 @@ class JupyterServer:
         model = await self.api("POST", "/api/sessions", {"path": path, "type": "notebook", "name": path, "kernel": {"name": kernel}}, token)
         return model["kernel"]["id"]
 
+    @contextlib.asynccontextmanager
+    async def notebook(self, path: str, kernel: str = "mlinterview-cpu", token: str = "tok-alice"):
+        """A notebook session for the duration of a ``with`` block; yields its kernel id, then shuts it down."""
+        model = await self.api("POST", "/api/sessions", {"path": path, "type": "notebook", "name": path, "kernel": {"name": kernel}}, token)
+        try:
+            yield model["kernel"]["id"]
+        finally:
+            await self.api("DELETE", f"/api/sessions/{model['id']}", token=token)
+
     async def history(self, token: str = "tok-alice", since: int = -1) -> list[dict[str, Any]]:
         return (await self.api("GET", f"/mlinterview/history?since={since}", token=token))["events"]
 
@@ -155,8 +168,10 @@ class JupyterServer:
 class KernelSocket:
     """One browser tab's websocket to a kernel."""
 
-    def __init__(self, server: JupyterServer, kernel_id: str, token: str = "tok-alice", protocol: str | None = V1):
+    def __init__(self, server: JupyterServer, kernel_id: str, token: str = "tok-alice", protocol: str | None = V1,
+                 header_username: str = "browser"):
         self.server, self.kernel_id, self.token, self.protocol = server, kernel_id, token, protocol
+        self.header_username = header_username  # what the message headers claim; the server must not trust it
         self.session = uuid.uuid4().hex
         self.ws = None
         self.received: list[tuple[str, dict[str, Any]]] = []
@@ -177,7 +192,7 @@ class KernelSocket:
             self._reader.cancel()
 
     def _header(self, msg_type: str) -> dict[str, Any]:
-        return {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "username": "browser", "session": self.session,
+        return {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "username": self.header_username, "session": self.session,
                 "date": datetime.now(timezone.utc).isoformat(), "version": "5.3"}
 
     def send(self, channel: str, msg_type: str, content: dict[str, Any], metadata: dict[str, Any] | None = None) -> str:

@@ -6,7 +6,8 @@ Fixtures:
 - ``start_server``: ``start_server(root, history_dir=..., record=True, **kw) -> JupyterServer``, a
   real server started with the mlinterview extension (or without it, ``record=False``) and users
   by token (``tok-alice`` the candidate who owns it, ``tok-bob`` an interviewer); stopped at teardown.
-- ``shared_server``: one recorded server over a module-wide workspace, for tests that only add cells.
+- ``shared_server``: one recorded server for the whole session, for tests that only add cells (each
+  opens its own notebook with ``shared_server.notebook(path)``).
 
 Helpers (modules here): ``browser`` (``JupyterServer``, ``KernelSocket``: a JupyterLab-like
 websocket client), ``fake_identity`` (token -> user), ``workspace_factory``.
@@ -42,7 +43,7 @@ def start_server(tmp_path):
         server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shared_server(tmp_path_factory):
     base = tmp_path_factory.mktemp("shared")
     server = JupyterServer(make_workspace(base / "workspace"), base / "server", history_dir=base / "history").start()

@@ -4,7 +4,6 @@ the kernel websocket like JupyterLab: every execution must be in the history, at
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 
@@ -16,16 +15,6 @@ from mlinterview.graders.history import verify_events
 from mlinterview.kernels.signals import CONSTRAINT_MIME
 
 pytestmark = pytest.mark.slow
-
-
-@contextlib.asynccontextmanager
-async def notebook(server, path: str, kernel: str = "mlinterview-cpu"):
-    """A notebook session (kernel) for the duration of a test, shut down afterwards."""
-    model = await server.api("POST", "/api/sessions", {"path": path, "type": "notebook", "name": path, "kernel": {"name": kernel}})
-    try:
-        yield model["kernel"]["id"]
-    finally:
-        await server.api("DELETE", f"/api/sessions/{model['id']}")
 
 
 async def wait_for_history(server, predicate, timeout: float = 30.0) -> list[dict]:
@@ -48,7 +37,7 @@ def by_msg(events, msg_id, kind):
 
 async def test_browser_cells_are_recorded_with_user_code_status_and_constraint(shared_server):
     server = shared_server
-    async with notebook(server, "interview.ipynb") as kernel_id:
+    async with server.notebook("interview.ipynb") as kernel_id:
         candidate = await KernelSocket(server, kernel_id, token="tok-alice").connect()
         interviewer = await KernelSocket(server, kernel_id, token="tok-bob").connect()
         ok = await candidate.execute("print('hello from the candidate')", cell_id="cell-ok")
@@ -115,7 +104,7 @@ async def test_history_endpoints_need_an_authenticated_user(shared_server):
 
 
 async def test_legacy_json_websocket_protocol_is_recorded_too(shared_server):
-    async with notebook(shared_server, "legacy.ipynb") as kernel_id:
+    async with shared_server.notebook("legacy.ipynb") as kernel_id:
         socket = await KernelSocket(shared_server, kernel_id, protocol=None).connect()
         result = await socket.execute("21 * 2", cell_id="legacy-cell")
         await socket.close()
@@ -126,7 +115,7 @@ async def test_legacy_json_websocket_protocol_is_recorded_too(shared_server):
 
 
 async def test_huge_output_is_summarised_within_bounds(shared_server):
-    async with notebook(shared_server, "huge.ipynb") as kernel_id:
+    async with shared_server.notebook("huge.ipynb") as kernel_id:
         socket = await KernelSocket(shared_server, kernel_id).connect()
         result = await socket.execute("for _ in range(50):\n    print('x' * 100_000)", cell_id="huge", timeout=120)
         await socket.close()
@@ -140,7 +129,7 @@ async def test_huge_output_is_summarised_within_bounds(shared_server):
 
 async def test_interrupt_restart_and_never_replying_cells_are_recorded(shared_server):
     server = shared_server
-    async with notebook(server, "stuck.ipynb") as kernel_id:
+    async with server.notebook("stuck.ipynb") as kernel_id:
         socket = await KernelSocket(server, kernel_id).connect()
         # a cell stuck in a loop, interrupted: its reply says KeyboardInterrupt
         looping = socket.start_execute("import time\nwhile True:\n    time.sleep(0.05)", cell_id="loop")
@@ -175,7 +164,7 @@ async def test_interrupt_restart_and_never_replying_cells_are_recorded(shared_se
 
 async def test_a_kernel_that_dies_is_recorded(shared_server):
     server = shared_server
-    async with notebook(server, "dies.ipynb") as kernel_id:
+    async with server.notebook("dies.ipynb") as kernel_id:
         socket = await KernelSocket(server, kernel_id).connect()
         dying = socket.start_execute("import os\nos._exit(1)", cell_id="exit")
         events = await wait_for_history(
@@ -196,7 +185,7 @@ async def test_live_stream_sends_events_as_they_are_recorded(shared_server):
     await writer.drain()
     status = await reader.readline()
     assert b"200" in status, status
-    async with notebook(server, "streamed.ipynb") as kernel_id:
+    async with server.notebook("streamed.ipynb") as kernel_id:
         socket = await KernelSocket(server, kernel_id).connect()
         result = await socket.execute("'streamed'", cell_id="live")
         await socket.close()
