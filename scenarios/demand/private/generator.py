@@ -73,8 +73,8 @@ def _simulate(start: str, end: str, rng: np.random.Generator) -> pd.DataFrame:
     n = len(grid)
     date = grid["date"]
     years = (date - pd.Timestamp("2022-01-01")).dt.days.to_numpy() / 365.25
-    day_of_year = date.dt.dayofyear.to_numpy()
-    weekday = date.dt.weekday.to_numpy()
+    day_of_year = date.dt.day_of_year.to_numpy()
+    weekday = date.dt.day_of_week.to_numpy()
     holiday = np.array([(d.month, d.day) in HOLIDAYS for d in date], dtype=int)
     north = (grid["region"] == "north").to_numpy()
     climate = np.where(north, 10.0, np.where(grid["region"] == "south", 17.0, 14.0))

@@ -11,9 +11,9 @@ from torch import nn
 
 @dataclass
 class TrainConfig:
-    epochs: int = 30
-    batch_size: int = 128
-    learning_rate: float = 3e-3
+    epochs: int = 20
+    batch_size: int = 256
+    learning_rate: float = 5e-3
     seed: int = 0
 
 

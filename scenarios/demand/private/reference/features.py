@@ -28,8 +28,8 @@ def with_log_price(frame: pd.DataFrame) -> pd.DataFrame:
 def calendar_features(dates: pd.Series) -> pd.DataFrame:
     """Day of week (one-hot), time of year (sine/cosine) and years since 2022 (the trend)."""
     dates = pd.to_datetime(dates)
-    day_of_year = dates.dt.dayofyear.to_numpy()
-    parts = {f"weekday_{d}": (dates.dt.weekday == d).astype(float).to_numpy() for d in range(7)}
+    day_of_year = dates.dt.day_of_year.to_numpy()
+    parts = {f"weekday_{d}": (dates.dt.day_of_week == d).astype(float).to_numpy() for d in range(7)}
     parts["year_sin"] = np.sin(2 * np.pi * day_of_year / 365.25)
     parts["year_cos"] = np.cos(2 * np.pi * day_of_year / 365.25)
     parts["years"] = ((dates - pd.Timestamp("2022-01-01")).dt.days / 365.25).to_numpy()
