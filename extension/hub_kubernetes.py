@@ -53,6 +53,7 @@ from .hub_spawner import KERNEL_NAMES, InterviewSpawnerMixin, SpawnRefused
 KUBERNETES_SETTINGS_ENV = "MLINTERVIEW_KUBERNETES_SETTINGS"
 WORKSPACE_VOLUME = "mlinterview-workspace"
 GPU_RESOURCE = "nvidia.com/gpu"
+LOCAL_HISTORY_DIR = Path(".local", "share", "mlinterview", "history")
 
 # Set by the chart from its own values (hub address, database, cookie secret, proxy pod, the
 # single-user command); the one-machine values would be wrong in a pod.
@@ -249,6 +250,13 @@ class InterviewKubeSpawner(InterviewSpawnerMixin, KubeSpawner):
     def _no_options_form(self):
         # the interview chooses the profile; a candidate never sees a choice
         return ""
+
+    def get_env(self):
+        env = super().get_env()
+        # the server's local history must outlive the pod (a rescheduled pod continues the chain
+        # the service holds): keep it on the workspace claim, out of the frozen submission (.local)
+        env["MLINTERVIEW_HISTORY_DIR"] = str(self.workspace / LOCAL_HISTORY_DIR)
+        return env
 
     @property
     def gpu_pool(self) -> ScheduledGPUs:

@@ -152,6 +152,8 @@ async def test_candidate_pod_mounts_only_its_own_workspace(make_candidate_spawne
     assert pod["spec"]["automount_service_account_token"] is False, "no Kubernetes API token in a candidate pod"
     env = {item["name"]: item["value"] for item in pod["spec"]["containers"][0]["env"] if item.get("value") is not None}
     assert env["MLINTERVIEW_HISTORY_URL"] == "http://hub:10101/services/interview/api/history"
+    # the server's own history file outlives a rescheduled pod: on the workspace claim
+    assert env["MLINTERVIEW_HISTORY_DIR"] == str(rendered.state_dir / "workspaces" / user / ".local" / "share" / "mlinterview" / "history")
     assert env["CUDA_VISIBLE_DEVICES"] == ("0" if kernel == "gpu" else "")
     assert not any(str(rendered.state_dir / "private") in value for value in env.values())
     # the hub materialized the scenario where the pod mounts it
