@@ -230,12 +230,33 @@ def prepare_installation(settings: HubSettings, *, running_as_root: bool | None 
         folder.chmod(0o711)
     ensure_holdout_seed(settings.private_dir)
     if isolated:
+        check_reachable_by_candidates(settings.state_dir)
         from .hub_isolation import protect_scenario_private_parts
 
         protect_scenario_private_parts(scenarios_dir_of(settings), log=log)
     elif log is not None:
         log.warning(TRUSTED_MODE_WARNING.format(private=settings.private_dir))
     return Installation(isolated=isolated, proxy_command=find_proxy_command(settings), running_as_root=running_as_root)
+
+
+def folders_closed_to_others(path: Path) -> list[Path]:
+    """The folders on the way to ``path`` that other users cannot traverse (no o+x)."""
+    return [parent for parent in reversed(Path(path).resolve().parents) if not parent.stat().st_mode & 0o001]
+
+
+def check_reachable_by_candidates(state_dir: Path) -> None:
+    """Isolated mode: candidates' own users must reach Python, this installation and their workspace."""
+    for what, path, fix in (
+        ("the Python interpreter", Path(sys.executable).resolve(), "install mlinterview in a virtualenv made from a system-wide Python (e.g. /usr/bin/python3)"),
+        ("the mlinterview environment", Path(sys.prefix), "put the virtualenv in a folder everyone can traverse"),
+        ("their workspaces", Path(state_dir), "choose a state_dir under a folder everyone can traverse (e.g. /var/lib/mlinterview)"),
+    ):
+        closed = folders_closed_to_others(path)
+        if closed:
+            raise SettingsError(
+                f"isolated mode: candidates' system users cannot reach {what} ({path}) because "
+                f"{', '.join(map(str, closed))} is not searchable by other users (mode o+x); {fix}, or chmod o+x those folders"
+            )
 
 
 def ensure_holdout_seed(private_dir: Path) -> int:

@@ -206,7 +206,10 @@ class RunningHub:
         client = self.browser()
         response = client.get(invite_url)
         assert response.status_code == 200, (response.status_code, response.text[:500])
-        wait_for(lambda: self.server_ready(name), timeout, f"{name}'s server")
+        try:
+            wait_for(lambda: self.server_ready(name), timeout, f"{name}'s server")
+        except AssertionError as error:
+            raise AssertionError(f"{error}\nhub log:\n{self.log_tail(80)}") from None
         return client
 
 
