@@ -25,6 +25,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -33,11 +34,12 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from jupyter_client.manager import KernelManager
 
 from mlinterview.scenarios import load_pack, materialize, read_workspace_settings
 from mlinterview.scenarios.calibration import plan_variants
-from mlinterview.scenarios.fixes import load_fixes
+from mlinterview.scenarios.fixes import load_fixes, scaffold_with_fixes
 from mlinterview.scenarios.metrics import METRICS
 
 MORE_PACKS = ("demand", "digits")
@@ -227,6 +229,34 @@ def test_private_part_is_not_importable_from_a_candidate_kernel(pack, candidate_
     report = json.loads(text.strip().splitlines()[-1])
     assert report["imported"] == []
     assert not {Path(f).name for f in report["files"]} & set(PRIVATE_NAMES)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("variant", ["all fixes", "reference"])
+def test_digits_pipeline_runs_unchanged_on_the_gpu(scenarios_dir, tmp_path, variant):
+    """On a machine with CUDA, the digits pipeline trains on the GPU and predicts digits, without an edit."""
+    pack = load_pack("digits", scenarios_dir)
+    workspace = materialize(pack, tmp_path / "workspace")
+    shutil.rmtree(workspace / pack.scaffold_name)
+    if variant == "reference":
+        shutil.copytree(pack.reference_dir, workspace / pack.scaffold_name)
+    else:
+        scaffold_with_fixes(pack, [bug.id for bug in pack.manifest.bugs], workspace / pack.scaffold_name)
+    features, _ = pack.generator.make_holdout(SECRET_HOLDOUT_SEED)
+    features.to_csv(tmp_path / "features.csv", index=False)
+    check = (
+        "import json, sys, pandas as pd\n"
+        "from digitlab.pipeline import fit_predictor\n"
+        "predict = fit_predictor('.', 11)\n"
+        f"predicted = predict(pd.read_csv({str(tmp_path / 'features.csv')!r}))\n"
+        "print(json.dumps({'cuda': next(predict.model.parameters()).is_cuda, 'n': len(predicted),"
+        " 'classes': sorted(set(int(x) for x in predicted))}))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", check], cwd=workspace, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["cuda"] and result["n"] == len(features) and set(result["classes"]) <= set(range(10))
 
 
 # -- calibration ---------------------------------------------------------------------------------------
