@@ -37,16 +37,18 @@ class BatchJob:
 
 
 def find_submissions(paths: list[Path]) -> list[Path]:
-    """Each path is a submission (it holds submission.json or a notebook) or a folder of submissions."""
+    """Each path is a submission, or a folder of submissions (subfolders holding submission.json or a notebook)."""
+    def looks_like_submission(folder: Path) -> bool:
+        return (folder / SUBMISSION_FILE).is_file() or any(folder.glob("*.ipynb"))
+
     found = []
     for path in paths:
         path = Path(path)
-        if (path / SUBMISSION_FILE).is_file() or any(path.glob("*.ipynb")):
-            found.append(path)
-        elif path.is_dir():
-            found += sorted(child for child in path.iterdir() if child.is_dir() and not child.name.startswith("."))
+        children = sorted(c for c in path.iterdir() if c.is_dir() and not c.name.startswith(".")) if path.is_dir() else []
+        if not looks_like_submission(path) and any(looks_like_submission(child) for child in children):
+            found += children
         else:
-            found.append(path)  # graded anyway: its report says it is not a submission
+            found.append(path)  # graded even when broken: its report says what is missing
     return found
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 import time
 import traceback
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import nbformat
-from traitlets import Float, Instance, List, Unicode
+from traitlets import Float, Instance, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..scenarios.materialize import IGNORED, materialize, write_csv
@@ -107,7 +108,8 @@ class Grader(LoggingConfigurable):
         Unicode(), help="More paths the replayed kernels must not see (e.g. the hub's private store)."
     ).tag(config=True)
 
-    def _limits_default(self) -> ReplayLimits:
+    @default("limits")
+    def _default_limits(self) -> ReplayLimits:
         return ReplayLimits(parent=self)
 
     def grade(
@@ -168,11 +170,14 @@ class Grader(LoggingConfigurable):
         probe_pool = ThreadPoolExecutor(max_workers=1)
         probes_future = probe_pool.submit(run_probes, pack, folder, probe_runner)
         kernel_name, kernel_note = resolve_kernel_name(self.kernel_name or f"mlinterview-{manifest.kernel.default}")
-        hide = [str(folder.resolve()), str(pack.private_dir), str(out_dir.resolve()), str(holdout_seed_file())]
-        hide += [str(Path(p)) for p in self.hidden_paths]
+        hide = [folder.resolve(), pack.private_dir, out_dir.resolve(), holdout_seed_file(), *map(Path, self.hidden_paths)]
+        # Siblings of the submission and of its report are other candidates' work (a batch, the
+        # hub's store): hide the parent folders too, unless the replay itself needs what is inside.
+        hide += [p for p in (folder.resolve().parent, out_dir.resolve().parent) if self._may_hide(p)]
         context: dict[str, Any] = dict(
             pack=pack, submission=submission, data_seed=data_seed, holdout_features=holdout_features,
-            holdout_labels=holdout_labels, validation=validation, kernel_name=kernel_name, kernel_note=kernel_note, hide=hide,
+            holdout_labels=holdout_labels, validation=validation, kernel_name=kernel_name, kernel_note=kernel_note,
+            hide=[str(path) for path in hide],
         )
         replays: dict[str, ReplayResult | None] = {"top_to_bottom": None, "history_order": None}
         scores: dict[str, dict[str, Any]] = {}
@@ -222,6 +227,16 @@ class Grader(LoggingConfigurable):
             tolerance=self.hidden_state_tolerance,
             limits=self.limits,
             notes=[context["history_order_skipped"]] if "history_order_skipped" in context else [],
+            hidden=context["hide"],
+        )
+
+    def _may_hide(self, path: Path) -> bool:
+        """False when ``path`` holds what a replay needs: the interpreter, the working copies, the packages."""
+        needed = [Path(sys.prefix), Path(sys.executable).resolve().parent, Path(self.scratch_dir or tempfile.gettempdir())]
+        needed += [Path(p) for p in sys.path if p]
+        path = path.resolve()
+        return path != Path(path.anchor) and not any(
+            candidate.resolve() == path or path in candidate.resolve().parents for candidate in needed
         )
 
     def _replay(self, name, order, plan, stop_on_error, scratch: Path, context) -> ReplayResult:

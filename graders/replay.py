@@ -501,13 +501,22 @@ async def run_replay(
     with open(log_path, "wb") as kernel_log:
         try:
             started = time.monotonic()
-            try:
-                await km.start_kernel(cwd=str(workdir), env=kernel_environment(workdir, limits), stdout=kernel_log, stderr=kernel_log)
-                await client.async_start_new_kernel_client()
-            except Exception as error:  # noqa: BLE001 - a kernel that cannot start is a verdict
-                result.stopped = LimitHit("kernel_start", None, f"the kernel did not start: {error}")
-                result.cells = [CellOutcome(s.label, "not_run", s.role, s.notebook_index) for s in plan]
-                return result
+            for attempt in (1, 2):
+                client.km, client.kc = km, None  # nbclient drops its manager when a start fails
+                try:
+                    await km.start_kernel(cwd=str(workdir), env=kernel_environment(workdir, limits), stdout=kernel_log, stderr=kernel_log)
+                    await client.async_start_new_kernel_client()
+                    break
+                except Exception as error:  # noqa: BLE001 - a kernel that cannot start is a verdict
+                    # Once more (a start can fail on a starved machine), then a verdict with the kernel's last words.
+                    await _shutdown(client, km)
+                    if attempt == 2:
+                        kernel_log.flush()
+                        tail = log_path.read_bytes()[-1500:].decode("utf-8", "replace").strip()
+                        result.stopped = LimitHit("kernel_start", None, f"the kernel did not start: {error}" + (f"; its log ends: {tail}" if tail else ""))
+                        result.cells = [CellOutcome(s.label, "not_run", s.role, s.notebook_index) for s in plan]
+                        return result
+                    result.notes.append(f"the kernel failed to start once ({error}); started again")
             result.kernel_start_s = time.monotonic() - started
             result.sandbox = _read_json(status_file)
             client.deadline = time.monotonic() + limits.total_timeout

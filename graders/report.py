@@ -162,7 +162,7 @@ def _timeline(events: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     return entries
 
 
-def _flags(submission, replays) -> list[str]:
+def _flags(submission, replays, hidden=()) -> list[str]:
     flags = []
     sources = []
     if submission.notebook is not None:
@@ -178,6 +178,8 @@ def _flags(submission, replays) -> list[str]:
             text = f"{cell.ename}: {cell.evalue}"
             if "Read-only file system" in text or "Permission denied" in text:
                 flags.append(f"{name.replace('_', ' ')}, {cell.label}: tried to write outside its working copy and was refused ({cell.evalue})")
+            elif any(path in text for path in hidden):
+                flags.append(f"{name.replace('_', ' ')}, {cell.label}: reached for a path the grader hides from the kernel ({cell.evalue})")
     return flags
 
 
@@ -185,7 +187,7 @@ def _metric_better(direction: str, a: float, b: float) -> bool:
     return a > b if direction == "higher" else a < b
 
 
-def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_name, tolerance, limits, notes=()) -> dict[str, Any]:
+def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_name, tolerance, limits, notes=(), hidden=()) -> dict[str, Any]:
     manifest = pack.manifest
     metric_name, direction = manifest.metric.name, manifest.metric.direction
     problems: list[str] = []
@@ -266,7 +268,7 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
         }
         if submission.history_problems:
             problems.append("the recorded history is not intact: " + "; ".join(submission.history_problems[:3]))
-    flags = _flags(submission, replays)
+    flags = _flags(submission, replays, hidden)
 
     gradable = value is not None
     status = "not_gradable" if not gradable else ("graded_with_problems" if problems else "graded")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 
 import nbformat
 import pytest
@@ -142,13 +143,23 @@ def test_bad_predictions_are_rejected(make_submission, grade, code, words):
 
 def test_writes_outside_the_working_copy_are_refused(make_submission, grade, tiny_pack, tmp_path):
     folder = make_submission()
-    targets = [folder / "planted.txt", tiny_pack.private_dir / "planted.txt", tmp_path / "planted.txt"]
-    code = "import pathlib\nfor target in %r:\n    pathlib.Path(target).write_text('x')" % [str(t) for t in targets]
+    targets = [folder / "planted.txt", tiny_pack.private_dir / "planted.txt", tmp_path / "planted.txt", "/tmp/planted-by-candidate.txt"]
+    code = (
+        "import pathlib\n"
+        f"for target in {[str(t) for t in targets]!r}:\n"
+        "    try:\n"
+        "        pathlib.Path(target).write_text('x')\n"
+        "        print('WROTE', target)\n"
+        "    except OSError as error:\n"
+        "        print('REFUSED', target, type(error).__name__)\n"
+        f"pathlib.Path({str(tiny_pack.candidate_dir / 'planted.txt')!r}).write_text('x')"
+    )
     report, out = grade(make_submission([*TINY_OK_CELLS, code]))
-    assert not any(t.exists() for t in targets)
+    assert not any(pathlib.Path(t).exists() for t in [*targets, tiny_pack.candidate_dir / "planted.txt"])
+    replayed = (out / "replay-top-to-bottom.ipynb").read_text()
+    assert "WROTE /" not in replayed and replayed.count("REFUSED /") == len(targets)
     assert report["replays"]["top_to_bottom"]["cells"][3]["ename"] in ("OSError", "PermissionError")
     assert any("outside its working copy" in flag for flag in report["integrity"]["flags"])
-    assert not list(folder.glob("*.txt"))
 
 
 def test_reaching_for_the_holdout_gets_nothing(make_submission, grade, tiny_pack, monkeypatch, tmp_path):
@@ -171,3 +182,10 @@ def test_reaching_for_the_holdout_gets_nothing(make_submission, grade, tiny_pack
     assert "'private': []" in replayed
     assert any("holdout-seed variable" in flag for flag in report["integrity"]["flags"])
     assert report["holdout"]["value"] is not None
+
+
+def test_submission_for_another_scenario(make_submission, grade):
+    report, out = grade(make_submission(meta={"scenario": "churn"}))
+    assert report["verdict"]["status"] == "not_gradable"
+    assert "grade it with --scenario churn" in report["verdict"]["headline"]
+    assert "grade it with --scenario churn" in (out / "report.html").read_text()
