@@ -144,7 +144,12 @@ class JupyterServer:
             self.url + path, method=method, headers={"Authorization": f"token {token}"},
             body=None if body is None and method in ("GET", "DELETE") else json.dumps(body or {}), request_timeout=120,
         )
-        response = await AsyncHTTPClient().fetch(request)
+        try:
+            response = await AsyncHTTPClient().fetch(request)
+        except HTTPClientError as error:
+            if error.code >= 500:  # say why: the server's own account of it
+                raise AssertionError(f"{method} {path}: HTTP {error.code}; server log:\n{self.server_log()[-4000:]}") from error
+            raise
         return json.loads(response.body) if response.body else None
 
     async def open_notebook(self, path: str = "interview.ipynb", kernel: str = "mlinterview-cpu", token: str = "tok-alice") -> str:
