@@ -3,13 +3,13 @@
 One real hub (trusted mode, loopback, free ports). Ten interviews are created through the
 service's API; the ten candidates open their invites at the same time; each starts the
 interview kernel and runs 50 cells over one kernel websocket of their own server, as JupyterLab
-does. While the cells run, a prober times the hub API (``GET /hub/api/`` and an authenticated
-``GET /hub/api/users``) through the proxy.
+does. A prober times the hub API (``GET /hub/api/`` and an authenticated ``GET /hub/api/users``)
+through the proxy, first with the ten servers idle, then while the cells run.
 
 Checked: every execution (request and reply, in order, with the code sent) is in the
 authoritative history, the interview service's copy; the hub API answered every probe.
-Reported (printed and saved as ``test-artifacts/hub-load.json``): hub API p50/p95 latency under
-load, cell round trip p50/p95, and memory (RSS) per live candidate: their single-user server
+Reported (printed and saved as ``test-artifacts/hub-load.json``): hub API p50/p95 latency idle and
+under load, cell round trip p50/p95, and memory (RSS) per live candidate: their single-user server
 plus its kernel.
 
 Bounded: the load stops by itself (fixed cells, ``asyncio.wait_for`` around it, a pytest timeout),
@@ -24,7 +24,6 @@ import statistics
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import psutil
@@ -32,7 +31,7 @@ import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from hubtools import REPO_ROOT, SERVICE, wait_for
+from hubtools import REPO_ROOT, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -40,6 +39,7 @@ CANDIDATES = 10
 CELLS_PER_CANDIDATE = 50
 ERROR_EVERY = 10  # every 10th cell raises, so failing executions are recorded under load too
 PROBE_INTERVAL_S = 0.1
+IDLE_PROBE_S = 3
 LOAD_TIMEOUT_S = 180
 ARTIFACT = REPO_ROOT / "test-artifacts" / "hub-load.json"
 
@@ -120,6 +120,12 @@ async def probe_hub_api(hub, stop: asyncio.Event) -> dict[str, list[float]]:
     return timings
 
 
+async def probe_idle(hub, seconds: float) -> dict[str, list[float]]:
+    stop = asyncio.Event()
+    asyncio.get_running_loop().call_later(seconds, stop.set)
+    return await probe_hub_api(hub, stop)
+
+
 async def load(hub, candidates: list[dict]) -> tuple[list[list[float]], dict[str, list[float]]]:
     stop = asyncio.Event()
     prober = asyncio.create_task(probe_hub_api(hub, stop))
@@ -184,7 +190,8 @@ def test_ten_candidates_fifty_cells_each(hub, scenario_id):
         candidate["kernel_id"] = kernel_id
     timings["all_kernels_started_s"] = time.monotonic() - started
 
-    # the load: 10 x 50 cells at once, the hub API probed throughout
+    # the hub API with ten idle candidates, then under the load: 10 x 50 cells at once
+    idle_timings = asyncio.run(probe_idle(hub, IDLE_PROBE_S))
     started = time.monotonic()
     round_trips, api_timings = asyncio.run(asyncio.wait_for(load(hub, candidates), LOAD_TIMEOUT_S))
     timings["load_s"] = time.monotonic() - started
@@ -217,6 +224,7 @@ def test_ten_candidates_fifty_cells_each(hub, scenario_id):
         "executions": len(all_round_trips),
         "cpu_count": psutil.cpu_count(),
         "timings_s": {label: round(value, 2) for label, value in timings.items()},
+        "hub_api_latency_idle": {label: latency_summary(values) for label, values in idle_timings.items()},
         "hub_api_latency_under_load": {label: latency_summary(values) for label, values in api_timings.items()},
         "cell_round_trip": latency_summary(all_round_trips),
         "memory_per_candidate_mib": memory,
