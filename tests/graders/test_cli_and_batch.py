@@ -1,0 +1,87 @@
+"""`mlinterview grade` / `grade-batch` as a user runs them, and the holdout-seed lookup order."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import HOLDOUT_SEED, TINY_OK_CELLS
+from mlinterview.graders.grade import HoldoutSeedError, resolve_holdout_seed
+
+
+def cli(*args, cwd, seed=True, timeout=300):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLINTERVIEW_HOLDOUT_SEED")}
+    env["MLINTERVIEW_HOLDOUT_SEED_FILE"] = str(cwd / "no-seed-file-here")
+    if seed:
+        env["MLINTERVIEW_HOLDOUT_SEED"] = str(HOLDOUT_SEED)
+    return subprocess.run([sys.executable, "-m", "mlinterview.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
+
+
+def test_holdout_seed_order(monkeypatch, tmp_path):
+    seed_file = tmp_path / "seed"
+    seed_file.write_text("31\n")
+    monkeypatch.setenv("MLINTERVIEW_HOLDOUT_SEED_FILE", str(seed_file))
+    monkeypatch.delenv("MLINTERVIEW_HOLDOUT_SEED", raising=False)
+    assert resolve_holdout_seed(None) == 31
+    monkeypatch.setenv("MLINTERVIEW_HOLDOUT_SEED", "32")
+    assert resolve_holdout_seed(None) == 32
+    assert resolve_holdout_seed("33") == 33
+    assert resolve_holdout_seed("a passphrase") == resolve_holdout_seed("a passphrase") != resolve_holdout_seed("another")
+    monkeypatch.delenv("MLINTERVIEW_HOLDOUT_SEED")
+    seed_file.unlink()
+    with pytest.raises(HoldoutSeedError, match="--holdout-seed"):
+        resolve_holdout_seed(None)
+
+
+def test_grade_without_a_seed_says_where_to_put_one(make_submission, tiny_pack, tmp_path, monkeypatch, capsys):
+    from mlinterview.cli import main
+
+    monkeypatch.delenv("MLINTERVIEW_HOLDOUT_SEED", raising=False)
+    monkeypatch.setenv("MLINTERVIEW_HOLDOUT_SEED_FILE", str(tmp_path / "no-seed-file-here"))
+    code = main(["grade", str(make_submission()), "--scenarios-dir", str(tiny_pack.folder.parent), "--out", str(tmp_path / "out")])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert "MLINTERVIEW_HOLDOUT_SEED" in error and "--holdout-seed" in error
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_grade_prints_progress_and_writes_the_report(make_submission, tiny_pack, tmp_path):
+    out = tmp_path / "report"
+    result = cli("grade", str(make_submission()), "--scenarios-dir", str(tiny_pack.folder.parent), "--kernel", "python3",
+                 "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "replay 1/2: final notebook, top to bottom" in result.stdout
+    assert "graded:" in result.stdout
+    assert json.loads((out / "report.json").read_text())["verdict"]["status"] == "graded"
+
+
+@pytest.mark.slow
+def test_one_bad_submission_never_stops_a_batch(make_submission, tiny_pack, tmp_path):
+    good = make_submission()
+    crashing = make_submission([*TINY_OK_CELLS, "import ctypes\nctypes.string_at(0)"])
+    junk = tmp_path / "not-a-submission"
+    junk.mkdir()
+    (junk / "notes.txt").write_text("hello")
+    batch = tmp_path / "batch"
+    result = cli("grade-batch", str(good), str(crashing), str(junk), "--workers", "2", "--out", str(batch),
+                 "--scenario", "tinypack", "--scenarios-dir", str(tiny_pack.folder.parent), "--kernel", "python3", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with open(batch / "summary.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["submission"] for row in rows][0] == good.name
+    assert {row["submission"] for row in rows} == {good.name, crashing.name, junk.name}
+    by_name = {row["submission"]: row for row in rows}
+    assert by_name[good.name]["status"] == "graded"
+    for bad in (crashing, junk):
+        assert by_name[bad.name]["status"] == "not_gradable"
+        assert (batch / bad.name / "report.html").is_file()
+    assert "SIGSEGV" in by_name[crashing.name]["headline"]
+    junk_report = json.loads((batch / junk.name / "report.json").read_text())
+    assert any("interview.ipynb is missing" in p for p in junk_report["verdict"]["problems"])
+    assert "100%" in result.stderr  # the progress bar reached the end
