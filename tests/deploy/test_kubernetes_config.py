@@ -75,14 +75,19 @@ def test_the_interview_service_is_hub_managed_in_the_hub_pod_and_reachable(rende
     assert settings["private_dir"] == str(rendered.state_dir / "private")
     assert settings["store_url"].startswith(f"sqlite:///{rendered.state_dir / 'private'}")
     assert settings["isolated"] is False and settings["gpu_available"] is True
-    # the hub's Kubernetes Service exposes the port; network policies let the proxy and the candidates in
+    # the hub's Kubernetes Service exposes the port; network policies let the proxy, the candidates
+    # and the hub itself in, and the proxy and candidates out to it
     port = rendered.settings.service_port
     assert [p["port"] for p in values["hub"]["service"]["extraPorts"]] == [port]
-    ingress = values["hub"]["networkPolicy"]["ingress"]
-    assert any(rule["ports"] == [{"port": port}] for rule in ingress)
-    egress = values["singleuser"]["networkPolicy"]["egress"]
-    assert any(rule["ports"] == [{"port": port}] and rule["to"][0]["podSelector"]["matchLabels"] == {"component": "hub"} for rule in egress)
-
+    hub_pod = {"app.kubernetes.io/name": "jupyterhub", "app.kubernetes.io/component": "hub"}
+    ingress = [rule for rule in values["hub"]["networkPolicy"]["ingress"] if rule["ports"] == [{"port": port}]]
+    assert [[peer["podSelector"]["matchLabels"] for peer in rule["from"]] for rule in ingress] == [
+        [{"hub.jupyter.org/network-access-hub": "true"}, hub_pod]
+    ]
+    hub_api = [rule for rule in values["hub"]["networkPolicy"]["ingress"] if rule["ports"] == [{"port": 8081}]]
+    assert hub_api and hub_api[0]["from"] == [{"podSelector": {"matchLabels": hub_pod}}], "the service calls the hub API from the hub pod"
+    for egress in (values["singleuser"]["networkPolicy"]["egress"], values["proxy"]["chp"]["networkPolicy"]["egress"]):
+        assert egress == [{"ports": [{"port": port}], "to": [{"podSelector": {"matchLabels": hub_pod}}]}]
 
 def test_scopes_of_the_service_and_interviewers_and_the_chart_keeps_its_own(rendered):
     roles = {role["name"]: role for role in rendered.config.JupyterHub.load_roles}
