@@ -13,7 +13,7 @@ import pytest
 
 from mlinterview.extension.history_recorder import HistoryRecorder
 from mlinterview.extension.history_store import HistoryFile, HubStreamer
-from mlinterview.graders.history import read_events, verify_history
+from mlinterview.graders.history import dumps_line, event_hash, read_events, verify_history
 
 
 MLINTERVIEW = str(Path(sys.executable).with_name("mlinterview"))
@@ -40,8 +40,22 @@ def history(tmp_path) -> Path:
     return recorder.path
 
 
-def rewrite(path: Path, lines: list[str]) -> None:
-    path.write_text("".join(lines))
+def verify_after(history: Path, change) -> str:
+    """Apply ``change`` to the file's lines (a list it edits in place) and run ``history verify``: it must fail."""
+    lines = history.read_text().splitlines(keepends=True)
+    change(lines)
+    history.write_text("".join(lines))
+    result = mlinterview("history", "verify", str(history))
+    assert result.returncode == 1, result.stdout
+    return result.stdout
+
+
+def set_code(lines: list[str], index: int, code: str, *, rehash: bool = False) -> None:
+    event = json.loads(lines[index])
+    event["code"] = code
+    if rehash:  # a forger who knows the format recomputes the line's own hash
+        event["hash"] = event_hash(event)
+    lines[index] = dumps_line(event)
 
 
 def test_an_intact_history_verifies_and_reads_as_a_timeline(history):
@@ -59,47 +73,24 @@ def test_an_intact_history_verifies_and_reads_as_a_timeline(history):
 
 
 def test_an_edited_line_is_detected(history):
-    lines = history.read_text().splitlines(keepends=True)
-    event = json.loads(lines[3])
-    assert event["code"] == "1/0"
-    event["code"] = "2/1"  # the interviewer's failing cell made to look harmless
-    lines[3] = json.dumps(event, sort_keys=True, separators=(",", ":")) + "\n"
-    rewrite(history, lines)
-    result = mlinterview("history", "verify", str(history))
-    assert result.returncode == 1
-    assert "line 4 (seq 3): edited" in result.stdout
+    assert json.loads(history.read_text().splitlines()[3])["code"] == "1/0"
+    # the interviewer's failing cell made to look harmless
+    assert "line 4 (seq 3): edited" in verify_after(history, lambda lines: set_code(lines, 3, "2/1"))
 
 
 def test_an_edited_and_rehashed_line_breaks_the_chain_after_it(history):
-    from mlinterview.graders.history import event_hash
-
-    lines = history.read_text().splitlines(keepends=True)
-    event = json.loads(lines[1])
-    event["code"] = "x = 2"
-    event["hash"] = event_hash(event)
-    lines[1] = json.dumps(event, sort_keys=True, separators=(",", ":")) + "\n"
-    rewrite(history, lines)
-    result = mlinterview("history", "verify", str(history))
-    assert result.returncode == 1
-    assert "line 3 (seq 2): chain broken" in result.stdout
+    assert "line 3 (seq 2): chain broken" in verify_after(history, lambda lines: set_code(lines, 1, "x = 2", rehash=True))
 
 
 def test_a_deleted_line_is_detected(history):
-    lines = history.read_text().splitlines(keepends=True)
-    del lines[4]
-    rewrite(history, lines)
-    result = mlinterview("history", "verify", str(history))
-    assert result.returncode == 1
-    assert "gap - seq 4..4 missing" in result.stdout
+    assert "gap - seq 4..4 missing" in verify_after(history, lambda lines: lines.pop(4))
 
 
 def test_reordered_lines_are_detected(history):
-    lines = history.read_text().splitlines(keepends=True)
-    lines[2], lines[3] = lines[3], lines[2]
-    rewrite(history, lines)
-    result = mlinterview("history", "verify", str(history))
-    assert result.returncode == 1
-    assert "reordered" in result.stdout
+    def swap(lines):
+        lines[2], lines[3] = lines[3], lines[2]
+
+    assert "reordered" in verify_after(history, swap)
 
 
 def test_a_missing_file_is_a_clear_error(tmp_path):
