@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from traitlets import Bool, Float, Int, TraitError, default, validate
+from traitlets.config import LoggingConfigurable
 
 from .fixes import load_fixes, scaffold_with_fixes
 from .materialize import IGNORED, materialize, write_csv
@@ -305,87 +307,106 @@ def check_criteria(pack: ScenarioPack, results: list[VariantResult]) -> list[Cri
     return criteria
 
 
-def run_calibration(
-    pack: ScenarioPack, n_seeds: int = 3, jobs: int | None = None, *, progress: bool = True, run_timeout: float | None = None
-) -> CalibrationReport:
-    """Train and probe every variant of ``pack`` over ``n_seeds`` seeds; check the criteria."""
-    from tqdm import tqdm
+class Calibration(LoggingConfigurable):
+    """Train and probe every variant of a pack over several seeds, then check the pass criteria."""
 
-    from ..graders.probes import ProbeRunner
+    n_seeds = Int(
+        3,
+        help="Seeds to train every variant with (the pack's seed and the next ones). At least 3: the "
+        "criteria compare fixes against the spread over seeds.",
+    ).tag(config=True)
+    jobs = Int(help="Training runs and probe processes side by side (default: min(2, CPUs)).").tag(config=True)
+    run_timeout = Float(
+        help="Seconds one training run may take before it is stopped and counted as failed "
+        "(default: five times the pack's training-time budget, at least 120 s: a busy machine is slow).",
+    ).tag(config=True)
+    progress = Bool(True, help="Show a progress bar on stderr.").tag(config=True)
 
-    if n_seeds < 3:
-        raise ValueError("calibration needs at least 3 seeds to measure the seed spread")
-    started = time.monotonic()
-    manifest = pack.manifest
-    jobs = jobs or min(2, os.cpu_count() or 1)
-    # Generous: the budget is per training run of the reference, measured on a quiet machine.
-    run_timeout = run_timeout or max(120.0, 5 * manifest.constraints.train_time_budget_seconds)
-    seeds = [manifest.constraints.seed + index for index in range(n_seeds)]
-    load_fixes(pack)  # a broken fixes.toml fails here, before any training
-    variants = plan_variants(pack)
-    results = {variant.name: VariantResult(variant) for variant in variants}
-    labels: dict[int, np.ndarray] = {}
-    lock = threading.Lock()
+    @default("jobs")
+    def _default_jobs(self) -> int:
+        return min(2, os.cpu_count() or 1)
 
-    with tempfile.TemporaryDirectory(prefix=f"mlinterview-calibrate-{pack.id}-") as scratch:
-        root = Path(scratch)
-        templates, features = {}, {}
-        for seed in seeds:
-            templates[seed] = materialize(pack, root / "templates" / str(seed), seed)
-            holdout_features, labels[seed] = pack.generator.make_holdout(seed + CALIBRATION_HOLDOUT_SEED_OFFSET)
-            features[seed] = root / "holdout" / f"features-{seed}.csv"
-            write_csv(holdout_features, features[seed])
-        scaffolds = {}
-        for variant in variants:
-            target = root / "scaffolds" / variant.slug / pack.scaffold_name
-            if variant.kind == "reference":
-                scaffolds[variant.name] = Path(shutil.copytree(pack.reference_dir, target, ignore=IGNORED))
-            else:
-                scaffolds[variant.name] = scaffold_with_fixes(pack, list(variant.fixes), target)
+    @validate("n_seeds")
+    def _at_least_three(self, proposal) -> int:
+        if proposal.value < 3:
+            raise TraitError(f"n_seeds={proposal.value}: the calibration needs at least 3 seeds to measure the seed spread")
+        return proposal.value
 
-        def train(variant: Variant, seed: int) -> None:
-            workspace = root / "runs" / f"{variant.slug}-{seed}" / "workspace"
-            shutil.copytree(templates[seed], workspace)
-            shutil.rmtree(workspace / pack.scaffold_name)
-            shutil.copytree(scaffolds[variant.name], workspace / pack.scaffold_name)
-            run = run_pipeline_once(workspace, manifest.contract.pipeline, seed, features[seed], run_timeout)
-            shutil.rmtree(workspace.parent, ignore_errors=True)
-            predictions = run.get("predictions")
-            error = run.get("error")
-            if error is None:
-                expected = len(labels[seed])
-                if predictions.shape != (expected,) or not np.all(np.isfinite(predictions)):
-                    error = f"predict returned shape {predictions.shape} (finite: {bool(np.all(np.isfinite(predictions)))}); expected {expected} finite values"
-            with lock:
-                result = results[variant.name]
-                if error is not None:
-                    result.errors.append(f"seed {seed}: {error}")
-                    return
-                metric = score(manifest.metric.name, labels[seed], predictions)
-                result.runs.append((seed, metric, run["train_seconds"], run.get("validation")))
+    def run(self, pack: ScenarioPack) -> CalibrationReport:
+        """The calibration report of ``pack``."""
+        from tqdm import tqdm
 
-        def probe(variant: Variant) -> None:
-            verdicts = ProbeRunner(preload_modules=list(PRELOADED_MODULES)).run(pack, scaffolds[variant.name])
-            with lock:
-                results[variant.name].probes = verdicts
+        from ..graders.probes import ProbeRunner
 
-        tasks = [(probe, (variant,)) for variant in variants]
-        for variant in variants:
-            for seed in (seeds[:1] if variant.kind == "shipped" else seeds):
-                tasks.append((train, (variant, seed)))
-        with tqdm(total=len(tasks), desc=f"calibrating {pack.id}", unit="run", disable=not progress, file=sys.stderr) as bar:
-            def run_task(task):
-                function, args = task
-                try:
-                    function(*args)
-                finally:
-                    bar.update(1)
+        started = time.monotonic()
+        manifest = pack.manifest
+        run_timeout = self.run_timeout or max(120.0, 5 * manifest.constraints.train_time_budget_seconds)
+        seeds = [manifest.constraints.seed + index for index in range(self.n_seeds)]
+        load_fixes(pack)  # a broken fixes.toml fails here, before any training
+        variants = plan_variants(pack)
+        results = {variant.name: VariantResult(variant) for variant in variants}
+        labels: dict[int, np.ndarray] = {}
+        lock = threading.Lock()
 
-            with ThreadPoolExecutor(max_workers=jobs) as pool:
-                for _ in pool.map(run_task, tasks):
-                    pass
-    ordered = [results[variant.name] for variant in variants]
-    return CalibrationReport(pack, seeds, ordered, check_criteria(pack, ordered), time.monotonic() - started)
+        with tempfile.TemporaryDirectory(prefix=f"mlinterview-calibrate-{pack.id}-") as scratch:
+            root = Path(scratch)
+            templates, features = {}, {}
+            for seed in seeds:
+                templates[seed] = materialize(pack, root / "templates" / str(seed), seed)
+                holdout_features, labels[seed] = pack.generator.make_holdout(seed + CALIBRATION_HOLDOUT_SEED_OFFSET)
+                features[seed] = root / "holdout" / f"features-{seed}.csv"
+                write_csv(holdout_features, features[seed])
+            scaffolds = {}
+            for variant in variants:
+                target = root / "scaffolds" / variant.slug / pack.scaffold_name
+                if variant.kind == "reference":
+                    scaffolds[variant.name] = Path(shutil.copytree(pack.reference_dir, target, ignore=IGNORED))
+                else:
+                    scaffolds[variant.name] = scaffold_with_fixes(pack, list(variant.fixes), target)
+
+            def train(variant: Variant, seed: int) -> None:
+                workspace = root / "runs" / f"{variant.slug}-{seed}" / "workspace"
+                shutil.copytree(templates[seed], workspace)
+                shutil.rmtree(workspace / pack.scaffold_name)
+                shutil.copytree(scaffolds[variant.name], workspace / pack.scaffold_name)
+                run = run_pipeline_once(workspace, manifest.contract.pipeline, seed, features[seed], run_timeout)
+                shutil.rmtree(workspace.parent, ignore_errors=True)
+                predictions = run.get("predictions")
+                error = run.get("error")
+                if error is None:
+                    expected = len(labels[seed])
+                    if predictions.shape != (expected,) or not np.all(np.isfinite(predictions)):
+                        error = f"predict returned shape {predictions.shape} (finite: {bool(np.all(np.isfinite(predictions)))}); expected {expected} finite values"
+                with lock:
+                    result = results[variant.name]
+                    if error is not None:
+                        result.errors.append(f"seed {seed}: {error}")
+                        return
+                    metric = score(manifest.metric.name, labels[seed], predictions)
+                    result.runs.append((seed, metric, run["train_seconds"], run.get("validation")))
+
+            def probe(variant: Variant) -> None:
+                verdicts = ProbeRunner(preload_modules=list(PRELOADED_MODULES)).run(pack, scaffolds[variant.name])
+                with lock:
+                    results[variant.name].probes = verdicts
+
+            tasks = [(probe, (variant,)) for variant in variants]
+            for variant in variants:
+                for seed in (seeds[:1] if variant.kind == "shipped" else seeds):
+                    tasks.append((train, (variant, seed)))
+            with tqdm(total=len(tasks), desc=f"calibrating {pack.id}", unit="run", disable=not self.progress, file=sys.stderr) as bar:
+                def run_task(task):
+                    function, args = task
+                    try:
+                        function(*args)
+                    finally:
+                        bar.update(1)
+
+                with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+                    for _ in pool.map(run_task, tasks):
+                        pass
+        ordered = [results[variant.name] for variant in variants]
+        return CalibrationReport(pack, seeds, ordered, check_criteria(pack, ordered), time.monotonic() - started)
 
 
 # -- output ---------------------------------------------------------------------------------------
@@ -462,7 +483,8 @@ def run_calibration_command(pack: ScenarioPack, args) -> int:
         raise CommandError(f"--seeds {args.seeds}: the calibration needs at least 3 seeds to measure the seed spread")
     if args.jobs is not None and args.jobs < 1:
         raise CommandError(f"--jobs {args.jobs}: give at least 1 parallel run")
-    report = run_calibration(pack, args.seeds, args.jobs, progress=True)
+    settings = {"n_seeds": args.seeds} | ({"jobs": args.jobs} if args.jobs else {})
+    report = Calibration(**settings).run(pack)
     print(format_table(report))
     summary = json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n"
     if not getattr(args, "no_save", False):
