@@ -91,6 +91,7 @@ class ConstraintGuard(LoggingConfigurable):
         self._handles: list[Any] = []
         self._run_started: float | None = None
         self._time_warned = False
+        self._warned_this_run: set[int] = set()
         self._settings_changed()
 
     @observe("max_parameters", "train_time_budget_seconds", "near_limit_fraction")
@@ -130,6 +131,7 @@ class ConstraintGuard(LoggingConfigurable):
         """Start a new training run (the kernel extension calls this before every cell) and forget cached counts."""
         self._run_started = None
         self._time_warned = False
+        self._warned_this_run: set[int] = set()
         self._generation = object()
 
     def count(self, module: torch.nn.Module) -> int:
@@ -193,6 +195,9 @@ class ConstraintGuard(LoggingConfigurable):
 
     def _near_limit(self, module: torch.nn.Module, count: int, limit: int) -> None:
         self._warned[module] = count
+        if count in self._warned_this_run:
+            return  # the same parameters seen again through a submodule (a model wrapping its layers)
+        self._warned_this_run.add(count)
         name = self._name(module)
         message = f"{name} has {count:,} trainable parameters, {count / limit:.0%} of the limit of {limit:,}."
         self.log.info("mlinterview: %s", message)

@@ -73,6 +73,11 @@ def test_near_the_limit_warns_once_per_size(guard_events, torch_one_thread):
         model(torch.ones(1, 30))
     assert [event[0] for event in events] == ["near_limit"]
     assert "93% of the limit of 1,000" in events[0][4]
+    wrapper = torch.nn.Sequential(torch.nn.Sequential(torch.nn.Linear(31, 29)))  # 928 = 93 %, its inner part too
+    for _ in range(2):
+        guard.new_training_run()
+        wrapper(torch.ones(1, 31))
+    assert [(event[0], event[1]) for event in events[1:]] == [("near_limit", "model Sequential")]
 
 
 def test_training_time_budget_stops_training_not_evaluation(torch_one_thread):
