@@ -187,7 +187,9 @@ class HistoryRecorder(LoggingConfigurable):
         if self.streamer is not None:
             await self.streamer.stop()
         if self.store is not None:
-            self.store.close()
+            # not closed: jupyter-server shuts the kernels down after its extensions, and those kernel
+            # events still go into the file (the hub gets them when this session's server next starts)
+            self.store.sync()
 
     @staticmethod
     def _unanswered(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -87,6 +87,11 @@ class HistoryFile(LoggingConfigurable):
             os.fsync(self._fd)
         return sealed
 
+    def sync(self) -> None:
+        """fsync what was written (a stopping server: it stays open for the kernels' shutdown events)."""
+        if self._fd >= 0:
+            os.fsync(self._fd)
+
     def close(self) -> None:
         if self._fd >= 0:
             os.fsync(self._fd)
