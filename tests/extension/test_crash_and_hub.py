@@ -131,14 +131,24 @@ async def test_events_stream_to_the_hub_service_and_are_resent_after_failures(wo
         service.stop()
 
 
-async def test_local_only_mode_works_without_a_hub(workspace, start_server):
+async def test_local_only_mode_and_a_clean_shutdown_mid_cell(workspace, start_server):
     server = start_server(workspace)
     kernel_id = await server.open_notebook()
     socket = await KernelSocket(server, kernel_id).connect()
     result = await socket.execute("'local'", cell_id="local")
-    await socket.close()
-    events = await server.history()
+    running = socket.start_execute("import time\ntime.sleep(120)", cell_id="running")
+    deadline = time.monotonic() + 20
+    while not any(e.get("msg_id") == running for e in (events := await server.history())):
+        assert time.monotonic() < deadline, "the running cell's request was never recorded"
+        await asyncio.sleep(0.1)
     assert any(e.get("msg_id") == result["msg_id"] and e["kind"] == "execute_reply" for e in events)
-    server.stop()
+    server.stop()  # SIGTERM: jupyter-server stops its extensions, then the kernels
+    await socket.close()
     assert not list(server.history_dir.glob("*.acked"))
     assert "not delivered" not in server.server_log()
+    history = next(server.history_dir.glob("*.jsonl"))
+    events = read_events(history)
+    lost = [e for e in events if e["kind"] == "execute_lost"]
+    assert [e["msg_id"] for e in lost] == [running] and "server shut down" in lost[0]["detail"]["reason"]
+    assert events[-1]["kind"] == "kernel_event" and events[-1]["detail"]["event"] == "shutdown"
+    assert verify_history(history).ok
