@@ -138,7 +138,10 @@ async def test_local_only_mode_and_a_clean_shutdown_mid_cell(workspace, start_se
     result = await socket.execute("'local'", cell_id="local")
     running = socket.start_execute("import time\ntime.sleep(120)", cell_id="running")
     deadline = time.monotonic() + 20
-    while not any(e.get("msg_id") == running for e in (events := await server.history())):
+    while True:
+        events = await server.history()
+        if any(e.get("msg_id") == running for e in events):
+            break
         assert time.monotonic() < deadline, "the running cell's request was never recorded"
         await asyncio.sleep(0.1)
     assert any(e.get("msg_id") == result["msg_id"] and e["kind"] == "execute_reply" for e in events)
