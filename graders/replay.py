@@ -478,9 +478,13 @@ async def run_replay(
     if cgroup is None:
         result.notes.append("no pids cgroup here: processes are capped by RLIMIT_NPROC and the watchdog only")
 
-    km = SandboxedKernelManager(kernel_name=kernel_name, transport="ipc", ip=str(workdir / ".k"))
-    km.sandbox_args = sandbox_arguments(workdir, status_file, limits, cgroup, uid, list(hide))
-    km.connection_file = str(workdir / ".kernel.json")
+    def new_kernel_manager() -> SandboxedKernelManager:
+        manager = SandboxedKernelManager(kernel_name=kernel_name, transport="ipc", ip=str(workdir / ".k"))
+        manager.sandbox_args = sandbox_arguments(workdir, status_file, limits, cgroup, uid, list(hide))
+        manager.connection_file = str(workdir / ".kernel.json")
+        return manager
+
+    km = new_kernel_manager()
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(step.source) for step in plan]
     client = ReplayClient(
@@ -502,6 +506,8 @@ async def run_replay(
         try:
             started = time.monotonic()
             for attempt in (1, 2):
+                if attempt == 2:
+                    km = new_kernel_manager()
                 client.km, client.kc = km, None  # nbclient drops its manager when a start fails
                 try:
                     await km.start_kernel(cwd=str(workdir), env=kernel_environment(workdir, limits), stdout=kernel_log, stderr=kernel_log)

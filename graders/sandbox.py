@@ -15,7 +15,9 @@ kills reach the kernel itself. In order, the launcher:
    read-only except the working copy and a private ``/dev/shm``, and the paths given with
    ``--hide`` (the scenario's private part, the submission's original folder, the holdout-seed
    file, the report folder) are covered by empty read-only filesystems;
-3. drops to ``--uid``/``--gid`` (as root) and ``exec``s the command.
+3. empties the capability bounding set and sets no-new-privileges, so that even a kernel running
+   as root can neither undo those mounts nor read the grader's memory through ``/proc``;
+4. drops to ``--uid``/``--gid`` (as root) and ``exec``s the command.
 
 What it achieved is written as JSON to ``--status-file`` (a file of the grader's, outside the
 working copy) before the command starts, so the report can say which protections held.
@@ -127,6 +129,21 @@ def confine_filesystem(libc, workdir: str, hide: list[str]) -> list[str]:
     return notes
 
 
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+
+
+def drop_capabilities(libc) -> None:
+    """Empty the capability bounding set and forbid gaining privileges: after ``exec`` even a
+    kernel running as root holds no capability, so it can neither undo the mounts above (no
+    CAP_SYS_ADMIN) nor read the grader's memory through /proc (no CAP_SYS_PTRACE)."""
+    libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    for capability in range(64):
+        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 and ctypes.get_errno() == 22:  # EINVAL: past the last one
+            break
+    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m mlinterview.graders.sandbox", description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", required=True, help="the working copy: the only writable place")
@@ -177,6 +194,11 @@ def main(argv: list[str] | None = None) -> None:
     drop_privileges = args.uid is not None and os.geteuid() == 0
     if drop_privileges:
         status["user"] = f"uid {args.uid}"
+    try:
+        drop_capabilities(libc)
+        status["capabilities"] = "none"
+    except OSError as error:
+        status["notes"].append(f"capabilities not dropped ({error})")
     if status_handle is not None:
         with status_handle:
             json.dump(status, status_handle)

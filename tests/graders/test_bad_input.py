@@ -192,3 +192,45 @@ def test_submission_for_another_scenario(make_submission, grade):
     assert report["verdict"]["status"] == "not_gradable"
     assert "grade it with --scenario churn" in report["verdict"]["headline"]
     assert "grade it with --scenario churn" in (out / "report.html").read_text()
+
+
+def test_the_kernel_cannot_undo_its_sandbox(make_submission, grade, tiny_pack):
+    # Even a kernel running as root: no unmounting the hidden private part, no remounting rw,
+    # no reading the grader's memory (where the holdout labels are) through /proc.
+    attack = (
+        "import ctypes, os\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        f"print('UMOUNT', libc.umount2({str(tiny_pack.private_dir).encode()!r}, 2), ctypes.get_errno())\n"
+        "print('REMOUNT', libc.mount(None, b'/', None, 32 | 4096, None), ctypes.get_errno())\n"
+        f"print('PRIVATE', os.listdir({str(tiny_pack.private_dir)!r}))\n"
+        "try:\n"
+        "    open(f'/proc/{os.getppid()}/mem', 'rb').read(1)\n"
+        "    print('MEM readable')\n"
+        "except OSError as error:\n"
+        "    print('MEM refused', type(error).__name__)\n"
+    )
+    report, out = grade(make_submission([*TINY_OK_CELLS, attack]))
+    replayed = (out / "replay-top-to-bottom.ipynb").read_text()
+    assert "UMOUNT -1 1\\n" in replayed  # EPERM
+    assert "REMOUNT -1 1\\n" in replayed
+    assert "PRIVATE []" in replayed
+    assert replayed.count("MEM refused") == 2  # the source, then the output
+    assert report["replays"]["top_to_bottom"]["sandbox"]["capabilities"] == "none"
+
+
+def test_a_kernel_that_cannot_start_is_a_verdict(make_submission, grade, fast_grader, monkeypatch, tmp_path):
+    spec = tmp_path / "jupyter" / "kernels" / "broken"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": ["python", "-c", "import sys; print('no kernel today', file=sys.stderr); sys.exit(5)", "{connection_file}"],
+        "display_name": "broken", "language": "python",
+    }))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    fast_grader.kernel_name = "broken"
+    fast_grader.limits.startup_timeout = 20
+    report, _ = grade(make_submission())
+    hit = report["replays"]["top_to_bottom"]["stopped"]
+    assert hit["limit"] == "kernel_start"
+    assert "no kernel today" in hit["detail"]
+    assert any("failed to start once" in note for note in report["replays"]["top_to_bottom"]["notes"])
+    assert report["verdict"]["status"] == "not_gradable"
