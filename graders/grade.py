@@ -173,7 +173,9 @@ class Grader(LoggingConfigurable):
         hide = [folder.resolve(), pack.private_dir, out_dir.resolve(), holdout_seed_file(), *map(Path, self.hidden_paths)]
         # Siblings of the submission and of its report are other candidates' work (a batch, the
         # hub's store): hide the parent folders too, unless the replay itself needs what is inside.
-        hide += [p for p in (folder.resolve().parent, out_dir.resolve().parent) if self._may_hide(p)]
+        # The folder of the seed file is the installation's private store (the hub keeps it there).
+        parents = (folder.resolve().parent, out_dir.resolve().parent, holdout_seed_file().resolve().parent)
+        hide += [p for p in parents if self._may_hide(p)]
         context: dict[str, Any] = dict(
             pack=pack, submission=submission, data_seed=data_seed, holdout_features=holdout_features,
             holdout_labels=holdout_labels, validation=validation, kernel_name=kernel_name, kernel_note=kernel_note,
