@@ -136,7 +136,7 @@ def _timeline(events: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
             times.append(dt.datetime.fromisoformat(str(event.get("time")).replace("Z", "+00:00")))
         except ValueError:
             times.append(None)
-    start = next((t for t in times if t is not None), None)
+    start = min((t for t in times if t is not None), default=None)
     replies = {e.get("msg_id"): e for e in events if e.get("kind") == "execute_reply"}
     entries = []
     for event, when in zip(events, times):

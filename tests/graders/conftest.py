@@ -111,16 +111,17 @@ def grade(tmp_path, tiny_pack, fast_grader):
 
 def history_lines(executions, *, session="s1", kernel_id="k1", restart_before=None) -> str:
     """A hash-chained history (graders/history.py) of ``executions``: dicts with code, cell_id,
-    role (candidate/interviewer), status (ok/error/aborted). ``restart_before``: index of the
+    role (candidate/interviewer), status (ok/error/aborted), error ({ename, evalue}). ``restart_before``: index of the
     execution a kernel restart precedes."""
     from mlinterview.graders.history import HistoryChain, dumps_line
 
     chain = HistoryChain()
     lines = []
-    clock = iter(range(0, 100000, 7))
+    clock = iter(range(0, 3600, 7))  # one event every 7 seconds from 10:00:00
 
     def add(**event):
-        event.setdefault("time", f"2026-11-25T10:{next(clock) // 60:02d}:{next(clock) % 60:02d}+00:00")
+        seconds = next(clock)
+        event.setdefault("time", f"2026-11-25T10:{seconds // 60:02d}:{seconds % 60:02d}+00:00")
         event.setdefault("session", session)
         lines.append(dumps_line(chain.append(event)))
 
@@ -136,7 +137,7 @@ def history_lines(executions, *, session="s1", kernel_id="k1", restart_before=No
         reply = dict(kind="execute_reply", role="system", msg_id=msg_id, kernel_id=kernel_id, status=status, execution_count=number + 1,
                      duration_ms=12.0)
         if status == "error":
-            reply["error"] = {"ename": "KeyError", "evalue": "'labell'"}
+            reply["error"] = execution.get("error", {"ename": "KeyError", "evalue": "'labell'"})
         add(**reply)
     return "".join(lines)
 
