@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,21 @@ def test_fsync_policy(tmp_path, monkeypatch, policy, synced_kinds):
         store.append({"kind": kind, "time": "t", "session": "s", "msg_id": "m"})
     kinds = ["session_start", "execute_request", "execute_reply"]
     assert [kinds[seq] for seq in synced] == synced_kinds
+
+
+def test_default_fsync_runs_in_the_background_soon_after_a_write(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(time.monotonic()) or real_fsync(fd))
+    store = HistoryFile(tmp_path / "h.jsonl", fsync_interval=0.2)
+    assert store.fsync == "interval"
+    written = time.monotonic()
+    store.append({"kind": "session_start", "time": "t", "session": "s"})
+    assert read_events(store.path)[0]["seq"] == 0  # in the file at once (page cache: kill -9 safe)
+    while not synced and time.monotonic() - written < 5:
+        time.sleep(0.01)
+    assert synced and synced[0] - written < 1.0
+    store.close()
 
 
 def test_streamer_drops_acknowledged_events_and_rewinds_when_the_hub_has_less(tmp_path):
