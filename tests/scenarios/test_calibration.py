@@ -11,6 +11,7 @@ import pytest
 from mlinterview.graders.probes import ProbeVerdict
 from mlinterview.scenarios import materialize
 from mlinterview.scenarios.calibration import (
+    Run,
     VariantResult,
     check_criteria,
     plan_variants,
@@ -41,7 +42,7 @@ def test_full_calibration_of_churn_passes(mlinterview_command, pack_copy, tmp_pa
     assert summary["baseline"]["band"] == "very_weak" and summary["reference"]["band"] == "very_strong"
     assert summary["baseline"]["mean"] < summary["all_fixes"]["mean"] < summary["reference"]["mean"]
     reference = next(v for v in summary["variants"] if v["kind"] == "reference")
-    assert reference["train_seconds_max"] <= 60 and all(p["status"] == "fixed" for p in reference["probes"].values())
+    assert reference["train_cpu_seconds_max"] <= 60 and all(p["status"] == "fixed" for p in reference["probes"].values())
 
 
 def test_committed_calibration_summary_matches_the_pack(churn_pack):
@@ -69,14 +70,14 @@ def _results(pack, *, single_metric, single_probe, reference_metric):
             result.errors.append("seed 1: TypeError")
             result.probes = probes(set())
         elif variant.kind == "baseline":
-            result.runs = [(s, m, 1.0, None) for s, m in zip((1, 2, 3), (0.10, 0.11, 0.12))]
+            result.runs = [Run(s, m, 1.0, 1.5) for s, m in zip((1, 2, 3), (0.10, 0.11, 0.12))]
             result.probes = probes(breaking)
         elif variant.kind == "single":
-            result.runs = [(s, m, 1.0, None) for s, m in zip((1, 2, 3), single_metric)]
+            result.runs = [Run(s, m, 1.0, 1.5) for s, m in zip((1, 2, 3), single_metric)]
             result.probes = probes(breaking | ({variant.target_bug} if single_probe else set()))
         else:
             metric = reference_metric if variant.kind == "reference" else 0.33
-            result.runs = [(s, metric, 2.0, None) for s in (1, 2, 3)]
+            result.runs = [Run(s, metric, 2.0, 3.0) for s in (1, 2, 3)]
             result.probes = probes(set(bugs))
         results.append(result)
     return results

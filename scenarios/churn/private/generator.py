@@ -3,7 +3,8 @@
 The candidate's file (``train.csv``) holds monthly snapshots of customers from July to December
 2023 as the CRM exported them: several rows per customer (re-imports and monthly snapshots),
 active accounts first and closed ones last, ``-999`` wherever a value is unknown, and a column
-(``retention_offer_made``) that is only ever filled in after an account closes. The holdout is
+(``retention_offer_made``) that the retention team fills in when a customer asks to cancel, so it
+knows the label. The holdout is
 the second quarter of 2024: newer customers, one row each, after a price increase and a shift
 towards month-to-month contracts, scored before anyone has asked to cancel.
 
