@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -32,6 +33,12 @@ sys.path.insert(0, str(HERE.parent / "tests" / "extension"))
 from browser import JupyterServer, KernelSocket  # noqa: E402
 from timing import ratio_line, summary  # noqa: E402
 from workspace_factory import make_workspace  # noqa: E402
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (Linux /proc): the server's own work, whatever the machine's load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def time_cells(socket: KernelSocket, count: int, offset: int) -> list[float]:
@@ -62,11 +69,14 @@ async def run(cells: int, batch: int) -> None:
                 sockets[name] = await KernelSocket(server, kernel_id).connect()
                 await time_cells(sockets[name], 20, 0)  # warm-up (first cell shows the panel)
             timings: dict[str, list[float]] = {name: [] for name in servers}
+            cpu = {name: 0.0 for name in servers}
             order = list(servers)
             done = 0
             while done < cells:
                 for name in order:
+                    before = cpu_seconds(servers[name].process.pid)
                     timings[name] += await time_cells(sockets[name], batch, 1000 + done)
+                    cpu[name] += cpu_seconds(servers[name].process.pid) - before
                 order = order[1:] + order[:1]
                 done += batch
             recorded = servers["recorded"]
@@ -77,6 +87,9 @@ async def run(cells: int, batch: int) -> None:
             print(summary("round trip, without the extension", timings["baseline"]))
             print(summary("round trip, with the extension", timings["recorded"]))
             print(ratio_line("history extension overhead", timings["recorded"], timings["baseline"], 1.05))
+            per_cell = {name: cpu[name] / cells * 1000 for name in servers}
+            print("server CPU per cell (load-independent): " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in per_cell.items())
+                  + f"; recording adds {per_cell['recorded'] - per_cell['baseline']:.2f} ms")
             for socket in sockets.values():
                 await socket.close()
         finally:
