@@ -293,9 +293,12 @@ class ReplayClient(NotebookClient):
 
     # -- limits ------------------------------------------------------------------------------
     def kernel_pid(self) -> int | None:
+        """The kernel's pid while it is ours: once reaped, the number may already be another process's."""
         provisioner = getattr(self.km, "provisioner", None)
         process = getattr(provisioner, "process", None)
-        return getattr(process, "pid", None)
+        if process is None or process.poll() is not None:
+            return None
+        return process.pid
 
     def stop_for_limit(self, limit: str, detail: str) -> None:
         """Record the verdict and kill the kernel's whole tree; nbclient then sees a dead kernel."""

@@ -93,11 +93,17 @@ def _enter_namespaces(libc, flags: int, uid: int, gid: int) -> None:
 
 
 def _mount_points() -> list[str]:
+    """Mount points of this namespace (octal escapes such as \\040 decoded); odd lines skipped."""
     points = []
-    with open("/proc/self/mountinfo") as handle:
+    with open("/proc/self/mountinfo", "rb") as handle:
         for line in handle:
-            point = line.split()[4].encode().decode("unicode_escape")
-            points.append(point)
+            fields = line.split()
+            if len(fields) < 5:
+                continue
+            try:
+                points.append(fields[4].decode("unicode_escape").encode("latin-1").decode("utf-8", "surrogateescape"))
+            except (UnicodeDecodeError, UnicodeEncodeError):
+                continue
     return points
 
 
@@ -122,10 +128,15 @@ def confine_filesystem(libc, workdir: str, hide: list[str]) -> list[str]:
     for path in hide:
         if not os.path.exists(path):
             continue
-        if os.path.isdir(path):
-            _mount(libc, "tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
-        else:
-            _mount(libc, "/dev/null", path, None, MS_BIND)
+        try:
+            if os.path.isdir(path):
+                _mount(libc, "tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
+            else:
+                _mount(libc, "/dev/null", path, None, MS_BIND)
+        except OSError as error:
+            # Never run a kernel that could see what it must not: stop here, the grader reports it.
+            print(f"sandbox: cannot hide {path} from the kernel ({error}); not starting it", file=sys.stderr)
+            os._exit(126)
     return notes
 
 
@@ -184,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
             if flags & CLONE_NEWNS:
                 status["notes"] += confine_filesystem(libc, workdir, [os.path.realpath(p) for p in args.hide])
                 status["filesystem_confined"] = True
-        except OSError as error:
+        except (OSError, ValueError) as error:
             status["notes"].append(f"namespaces unavailable ({error}); the kernel shares the grader's network and filesystem view")
     try:
         status["limits"] = set_limits(args.memory_bytes, args.max_file_bytes, args.nproc)

@@ -75,4 +75,4 @@ def test_edited_history_is_reported(make_submission, grade):
     report, _ = grade(make_submission(history="\n".join(lines) + "\n"))
     assert report["integrity"]["history"]["verified"] is False
     assert any("not intact" in p for p in report["verdict"]["problems"])
-    assert report["verdict"]["status"] == "graded_with_problems"
+    assert report["verdict"]["status"] == "graded_with_problems", [r["stopped"] for r in report["replays"].values()]
