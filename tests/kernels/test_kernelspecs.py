@@ -22,6 +22,7 @@ def test_kernels_install_into_a_prefix_and_list(tmp_path):
         assert spec["argv"][0] == sys.executable
         assert "--ext=mlinterview.kernels.ipython_extension" in spec["argv"]
         assert spec["env"]["MLINTERVIEW_KERNEL_DEVICE"] == name.split("-")[1]
+        assert spec["metadata"]["debugger"] is False  # debugger evaluations would bypass the cell history
     listing = subprocess.run([MLINTERVIEW, "kernels", "list"], capture_output=True, text=True, timeout=60)
     assert listing.returncode == 0, listing.stdout  # the venv's own copies (make setup / pip install)
     assert "mlinterview (CPU)" in listing.stdout and "mlinterview (GPU)" in listing.stdout
