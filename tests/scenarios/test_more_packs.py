@@ -280,7 +280,7 @@ def test_full_calibration_passes(pack, mlinterview_command, pack_copy, tmp_path)
     better = (lambda a, b: a > b) if pack.manifest.metric.direction == "higher" else (lambda a, b: a < b)
     assert better(summary["all_fixes"]["mean"], summary["baseline"]["mean"])
     assert better(summary["reference"]["mean"], summary["all_fixes"]["mean"])
-    assert summary["reference"]["train_seconds_max"] <= pack.manifest.constraints.train_time_budget_seconds
+    assert summary["reference"]["train_cpu_seconds_max"] <= pack.manifest.constraints.train_time_budget_seconds
 
 
 def test_committed_calibration_summary_matches_the_pack(pack):
