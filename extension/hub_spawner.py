@@ -144,6 +144,9 @@ def server_plan(
         f"--ServerApp.kernel_websocket_connection_class={RECORDING_CONNECTION}",
         # the live view should catch up within seconds after the interview service restarts
         "--HubStreamer.max_backoff=5",
+        # an interview is no place for JupyterLab's news and update prompts (nor their network calls)
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         f"--MappingKernelManager.default_kernel_name={kernel_name}",
         # the interview kernel only: a plain kernel would bypass the constraint guard
         f"--KernelSpecManager.allowed_kernelspecs={kernel_name}",

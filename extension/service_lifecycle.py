@@ -195,7 +195,8 @@ class InterviewLifecycle:
         log.info("interview %s: grading: %s", interview_id, " ".join(command))
         with open(out / "grader.log", "wb") as grader_log:
             process = await asyncio.create_subprocess_exec(
-                *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env, cwd=str(out)
+                *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env, cwd=str(out),
+                preexec_fn=die_with_parent,
             )
             async for raw in process.stdout:
                 grader_log.write(raw)
@@ -231,6 +232,18 @@ class InterviewLifecycle:
             self._spawn(interview.id, self.grade(interview.id))
             resumed.append(interview.id)
         return resumed
+
+
+def die_with_parent() -> None:
+    """In the grader's child process: die when the service dies (Linux), so that the restarted
+    service's regrade never races an orphaned grader writing the same report."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: an orphaned grader finishes on its own
 
 
 def summarize_report(report_json: Path) -> dict:

@@ -26,7 +26,6 @@ from typing import Any, Iterable
 
 from pydantic import ValidationError
 from sqlalchemy import (
-    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -299,16 +298,20 @@ class InterviewStore:
             return interview
 
     # -- history ---------------------------------------------------------------------------------
+    @staticmethod
+    def _head(db, interview_id: str) -> tuple[int, str]:
+        row = db.execute(
+            select(HistoryRecord.seq, HistoryRecord.hash)
+            .where(HistoryRecord.interview_id == interview_id)
+            .order_by(HistoryRecord.seq.desc())
+            .limit(1)
+        ).first()
+        return (row.seq, row.hash) if row else (-1, GENESIS)
+
     def history_head(self, interview_id: str) -> tuple[int, str]:
         """(last stored seq, its hash); (-1, GENESIS) when nothing is stored."""
         with self.session() as db:
-            row = db.execute(
-                select(HistoryRecord.seq, HistoryRecord.hash)
-                .where(HistoryRecord.interview_id == interview_id)
-                .order_by(HistoryRecord.seq.desc())
-                .limit(1)
-            ).first()
-            return (row.seq, row.hash) if row else (-1, GENESIS)
+            return self._head(db, interview_id)
 
     def append_history(self, interview_id: str, events: list[dict[str, Any]]) -> int:
         """Store sealed events that continue the chain; returns the last stored seq.
@@ -319,13 +322,7 @@ class InterviewStore:
         link or a bad hash raises HistoryConflict: the stored history is append-only.
         """
         with self.session.begin() as db:
-            row = db.execute(
-                select(HistoryRecord.seq, HistoryRecord.hash)
-                .where(HistoryRecord.interview_id == interview_id)
-                .order_by(HistoryRecord.seq.desc())
-                .limit(1)
-            ).first()
-            last_seq, last_hash = (row.seq, row.hash) if row else (-1, GENESIS)
+            last_seq, last_hash = self._head(db, interview_id)
             for position, sealed in enumerate(events):
                 seq = sealed.get("seq")
                 if not isinstance(seq, int) or isinstance(seq, bool):

