@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..cli import CommandError
-from .hub_settings import REPO_ROOT, SETTINGS_ENV, SettingsError, isolation_mode, load_settings
+from .hub_settings import REPO_ROOT, SETTINGS_ENV, SettingsError, decide_isolation, load_settings
 
 CONFIG_FILE = REPO_ROOT / "jupyterhub_config.py"
 
@@ -18,7 +18,7 @@ def hub_command(config_file: Path) -> list[str]:
     return [str(jupyterhub) if jupyterhub.exists() else (shutil.which("jupyterhub") or "jupyterhub"), "-f", str(config_file)]
 
 
-def banner(settings, isolated: bool) -> str:
+def banner(settings, isolated: bool, why_not: str | None = None) -> str:
     lines = [
         "",
         f"  mlinterview hub: open {settings.public_url}/",
@@ -28,6 +28,7 @@ def banner(settings, isolated: bool) -> str:
         lines.append(f"  interviewer login: {names} / password '{settings.interviewer_password}'")
     lines += [
         f"  mode: {'isolated (a system user per candidate)' if isolated else 'TRUSTED (demo: candidates run as your user)'}",
+        *([f"        (not isolated: {why_not})"] if why_not else []),
         f"  state: {settings.state_dir}",
         "  stop with Ctrl-C",
         "",
@@ -43,7 +44,7 @@ def cmd_hub(args) -> int:
         env["MLINTERVIEW_HUB_PORT"] = str(args.port)
     try:
         settings = load_settings(environ=env)
-        isolated = isolation_mode(settings, os.geteuid() == 0)
+        isolated, why_not = decide_isolation(settings, os.geteuid() == 0)
     except SettingsError as error:
         raise CommandError(str(error)) from None
     if not CONFIG_FILE.exists():
@@ -52,7 +53,7 @@ def cmd_hub(args) -> int:
     node_bin = str(REPO_ROOT / "node_modules" / ".bin")
     env["PATH"] = os.pathsep.join([bin_dir, node_bin, env.get("PATH", "")])
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    print(banner(settings, isolated), flush=True)
+    print(banner(settings, isolated, why_not), flush=True)
     command = hub_command(CONFIG_FILE)
     os.chdir(settings.state_dir)
     os.execvpe(command[0], command, env)

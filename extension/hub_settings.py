@@ -220,7 +220,9 @@ def prepare_installation(settings: HubSettings, *, running_as_root: bool | None 
     Idempotent: a restart finds everything in place and changes nothing (the seed never changes).
     """
     running_as_root = (os.geteuid() == 0) if running_as_root is None else running_as_root
-    isolated = isolation_mode(settings, running_as_root)
+    isolated, why_not = decide_isolation(settings, running_as_root)
+    if why_not and log is not None:
+        log.warning("isolation 'auto': cannot isolate candidates on this machine: %s", why_not)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     settings.state_dir.chmod(0o711)
     settings.private_dir.mkdir(exist_ok=True)
@@ -230,7 +232,6 @@ def prepare_installation(settings: HubSettings, *, running_as_root: bool | None 
         folder.chmod(0o711)
     ensure_holdout_seed(settings.private_dir)
     if isolated:
-        check_reachable_by_candidates(settings.state_dir)
         from .hub_isolation import protect_scenario_private_parts
 
         protect_scenario_private_parts(scenarios_dir_of(settings), log=log)
@@ -239,9 +240,23 @@ def prepare_installation(settings: HubSettings, *, running_as_root: bool | None 
     return Installation(isolated=isolated, proxy_command=find_proxy_command(settings), running_as_root=running_as_root)
 
 
+def decide_isolation(settings: HubSettings, running_as_root: bool) -> tuple[bool, str | None]:
+    """(isolated?, why not) - 'auto' under root falls back to trusted, with the reason, where
+    candidates' users could not reach Python or their workspace (e.g. a Python under /root)."""
+    isolated = isolation_mode(settings, running_as_root)
+    if isolated:
+        try:
+            check_reachable_by_candidates(settings.state_dir)
+        except SettingsError as unreachable:
+            if settings.isolation == "isolated":
+                raise
+            return False, str(unreachable)
+    return isolated, None
+
+
 def folders_closed_to_others(path: Path) -> list[Path]:
-    """The folders on the way to ``path`` that other users cannot traverse (no o+x)."""
-    return [parent for parent in reversed(Path(path).resolve().parents) if not parent.stat().st_mode & 0o001]
+    """The existing folders on the way to ``path`` that other users cannot traverse (no o+x)."""
+    return [parent for parent in reversed(Path(path).resolve().parents) if parent.exists() and not parent.stat().st_mode & 0o001]
 
 
 def check_reachable_by_candidates(state_dir: Path) -> None:

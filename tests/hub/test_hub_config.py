@@ -133,3 +133,17 @@ def test_first_start_creates_private_store_and_a_stable_holdout_seed(tmp_path):
     seed = ensure_holdout_seed(settings.private_dir)
     prepare_installation(settings, running_as_root=False)  # a restart
     assert ensure_holdout_seed(settings.private_dir) == seed > 0
+
+
+def test_auto_isolation_falls_back_to_trusted_where_candidates_cannot_reach_python(tmp_path, monkeypatch):
+    from mlinterview.extension import hub_settings
+
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    monkeypatch.setattr(hub_settings.sys, "executable", str(closed / "python"))
+    auto = settings_from(tmp_path, 'state_dir = "state"\n')
+    isolated, why_not = hub_settings.decide_isolation(auto, running_as_root=True)
+    assert isolated is False and str(closed) in why_not and "chmod o+x" in why_not
+    explicit = settings_from(tmp_path, 'state_dir = "state"\nisolation = "isolated"\n')
+    with pytest.raises(SettingsError, match="cannot reach the Python interpreter"):
+        hub_settings.decide_isolation(explicit, running_as_root=True)
