@@ -1,0 +1,86 @@
+"""A restarted interview service finishes what it was doing: an interrupted end, an interrupted grading.
+
+The hub is swapped for a tiny fake (``FakeHub``: it records the calls the service makes); the
+grader is a small real process (``fake_grader.py``-style script written by the test) that prints
+progress and writes a report, so the streaming of progress and the report summary are exercised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import timedelta
+
+from mlinterview.extension.service_lifecycle import InterviewLifecycle
+from mlinterview.extension.service_store import InterviewStore, State
+from mlinterview.graders.history import HistoryChain, verify_history
+from mlinterview.scenarios.pack import default_scenarios_dir
+
+FAKE_GRADER = """
+import json, pathlib, sys
+args = sys.argv[1:]
+out = pathlib.Path(args[args.index("--out") + 1])
+print("replaying the final notebook", flush=True)
+print("scoring on the holdout", flush=True)
+(out / "report.json").write_text(json.dumps({"holdout": {"metric": "average_precision", "value": 0.42, "band": "strong"},
+                                             "bugs": [{"id": "a", "fixed": True}, {"id": "b", "fixed": False}]}))
+(out / "report.html").write_text("<html>report</html>")
+"""
+
+
+class FakeHub:
+    def __init__(self):
+        self.calls = []
+
+    async def revoke_shares(self, owner):
+        self.calls.append(("revoke_shares", owner))
+
+    async def stop_server(self, name, timeout=120):
+        self.calls.append(("stop_server", name))
+
+    async def delete_user(self, name):
+        self.calls.append(("delete_user", name))
+
+
+def test_restarted_service_finishes_an_interrupted_end_and_grading(tmp_path):
+    grader = tmp_path / "grader.py"
+    grader.write_text(FAKE_GRADER)
+    store = InterviewStore(f"sqlite:///{tmp_path / 'interviews.sqlite'}")
+    settings = {
+        "private_dir": str(tmp_path / "private"), "workspaces_dir": str(tmp_path / "workspaces"), "homes_dir": str(tmp_path / "homes"),
+        "scenarios_dir": str(default_scenarios_dir()), "isolated": False, "grade_command": [sys.executable, str(grader)],
+    }
+    (tmp_path / "private").mkdir()
+    ending, _ = store.create_interview(scenario="churn", kernel="cpu", candidate_name="A", interviewer="alice", time_budget_minutes=60, invite_ttl=timedelta(hours=1))
+    grading, _ = store.create_interview(scenario="churn", kernel="cpu", candidate_name="B", interviewer="alice", time_budget_minutes=60, invite_ttl=timedelta(hours=1))
+    workspace = tmp_path / "workspaces" / ending.candidate_user
+    workspace.mkdir(parents=True)
+    (workspace / "interview.ipynb").write_text("{}")
+    chain = HistoryChain()
+    store.append_history(ending.id, [chain.append({"time": "t", "session": "s", "kind": "execute_request", "code": "1 + 1", "msg_id": "m"})])
+    # what a service killed mid-way leaves behind: one interview still 'ending', one 'ended' and never graded
+    store.set_state(ending.id, State.ending)
+    store.set_state(grading.id, State.ended)
+    hub = FakeHub()
+    lifecycle = InterviewLifecycle(store, hub, settings)
+    lifecycle.freeze(grading.id)
+
+    async def restart():
+        resumed = await lifecycle.resume()
+        await asyncio.gather(*list(lifecycle.tasks.values()))
+        return resumed
+
+    assert sorted(asyncio.run(restart())) == sorted([ending.id, grading.id])
+    for interview in (ending, grading):
+        done = store.get(interview.id)
+        assert done.state == State.graded.value, done.grade_progress
+        assert json.loads(done.grade_summary) == {
+            "holdout": {"metric": "average_precision", "value": 0.42, "band": "strong"}, "bugs_fixed": 1, "bugs_total": 2,
+        }
+    assert ("stop_server", ending.candidate_user) in hub.calls and ("delete_user", ending.candidate_user) in hub.calls
+    bundle = tmp_path / "private" / "submissions" / ending.id
+    assert verify_history(bundle / "history.jsonl").ok and (bundle / "interview.ipynb").exists()
+    assert json.loads((bundle / "submission.json").read_text())["schema"] == "mlinterview.submission/1"
+    assert "scoring on the holdout" in (tmp_path / "private" / "reports" / ending.id / "grader.log").read_text()
+    store.close()
