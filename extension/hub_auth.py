@@ -67,7 +67,7 @@ class InviteCodeMixin(Authenticator):
     def store(self) -> InterviewStore:
         if not self.store_url:
             raise RuntimeError("InviteCodeMixin.store_url is not set; jupyterhub_config.py sets it from the hub settings")
-        return InterviewStore(self.store_url)
+        return InterviewStore.shared(self.store_url)
 
     def get_handlers(self, app):
         return [(r"/invite/([^/]+)", InviteLoginHandler)] + list(super().get_handlers(app))

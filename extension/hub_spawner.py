@@ -196,7 +196,9 @@ class InterviewSpawnerMixin(LoggingConfigurable):
 
     @cached_property
     def store(self) -> InterviewStore:
-        return InterviewStore(self.store_url)
+        if not self.store_url:
+            raise SpawnRefused("InterviewSpawnerMixin.store_url is not set; jupyterhub_config.py sets it from the hub settings")
+        return InterviewStore.shared(self.store_url)
 
     @property
     def gpu_pool(self) -> GPUPool:

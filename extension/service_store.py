@@ -173,6 +173,15 @@ class HistoryConflict(Exception):
 class InterviewStore:
     """Operations on the interview database; safe to use from the hub and the service at once."""
 
+    _shared: dict[str, "InterviewStore"] = {}
+
+    @classmethod
+    def shared(cls, url: str) -> "InterviewStore":
+        """One store (one connection pool) per URL in this process: every spawner and the authenticator share it."""
+        if url not in cls._shared:
+            cls._shared[url] = cls(url)
+        return cls._shared[url]
+
     def __init__(self, url: str):
         self.url = url
         connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
