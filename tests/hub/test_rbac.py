@@ -64,6 +64,8 @@ def test_candidate_token_cannot_use_the_hub_api_for_others(hub, people):
     assert hub.api("GET", "users", token).status_code == 403
     assert hub.api("GET", f"users/{people['cand_b']}", token).status_code == 404  # not even its existence
     assert hub.api("DELETE", f"users/{people['cand_b']}/server", token).status_code in (403, 404)
+    # no colluding: a candidate cannot share their server with anyone
+    assert hub.api("POST", f"shares/{people['cand_a']}/", token, json={"user": people["cand_b"]}).status_code == 403
     escalate = hub.api("POST", f"users/{people['cand_a']}/tokens", token, json={"scopes": ["admin:users"]})
     assert escalate.status_code in (400, 403) and "token" not in escalate.json()
 
