@@ -7,10 +7,12 @@ import subprocess
 
 import numpy as np
 import pytest
+from traitlets import TraitError
 
 from mlinterview.graders.probes import ProbeVerdict
 from mlinterview.scenarios import materialize
 from mlinterview.scenarios.calibration import (
+    Calibration,
     Run,
     VariantResult,
     check_criteria,
@@ -43,6 +45,17 @@ def test_full_calibration_of_churn_passes(mlinterview_command, pack_copy, tmp_pa
     assert summary["baseline"]["mean"] < summary["all_fixes"]["mean"] < summary["reference"]["mean"]
     reference = next(v for v in summary["variants"] if v["kind"] == "reference")
     assert reference["train_cpu_seconds_max"] <= 60 and all(p["status"] == "fixed" for p in reference["probes"].values())
+    _assert_probes_are_specific(summary)
+
+
+def _assert_probes_are_specific(summary):
+    """A single fix flips its own probe and no other: each probe sees its bug, not its neighbours'."""
+    baseline = next(v for v in summary["variants"] if v["kind"] == "baseline")
+    breaking = {bug for bug, verdict in baseline["probes"].items() if verdict["status"] == "fixed"}
+    for variant in summary["variants"]:
+        if variant["kind"] == "single":
+            fixed = {bug for bug, verdict in variant["probes"].items() if verdict["status"] == "fixed"}
+            assert fixed == breaking | {variant["target_bug"]}, (variant["variant"], sorted(fixed))
 
 
 def test_committed_calibration_summary_matches_the_pack(churn_pack):
@@ -53,6 +66,12 @@ def test_committed_calibration_summary_matches_the_pack(churn_pack):
     assert manifest.band_for_metric(summary["baseline"]["mean"]) == "very_weak"
     assert manifest.band_for_metric(summary["reference"]["mean"]) == "very_strong"
     assert [v["variant"] for v in summary["variants"]] == [v.name for v in plan_variants(churn_pack)]
+    _assert_probes_are_specific(summary)
+
+
+def test_calibration_needs_three_seeds():
+    with pytest.raises(TraitError, match="at least 3 seeds"):
+        Calibration(n_seeds=2)
 
 
 def _results(pack, *, single_metric, single_probe, reference_metric):
