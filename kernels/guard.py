@@ -41,6 +41,9 @@ from torch.nn.parameter import is_lazy
 from traitlets import Callable as CallableTrait
 from traitlets import Float, Int, observe
 from traitlets.config import LoggingConfigurable
+_grad_enabled = torch.is_grad_enabled
+_monotonic = time.monotonic
+
 # the per-module cache entry: (guard generation, trainable parameter count)
 _CACHE_KEY = "_mlinterview_parameter_count"
 _LAZY_CHECK_KEY = "_mlinterview_lazy_check"
@@ -181,8 +184,15 @@ class ConstraintGuard(LoggingConfigurable):
                 self._violation(module, count, self._limit)
             if self._warned.get(module) != count:
                 self._near_limit(module, count, self._limit)
-        if self._budget and module.training and torch.is_grad_enabled():
-            self._check_training_time()
+        # parameterless layers (activations, dropout) train nothing: skip the clock for them. Inlined (no
+        # method call) because this line runs for every module call of every training step.
+        if count and self._budget and module.training and _grad_enabled():
+            now = _monotonic()
+            started = self._run_started
+            if started is None:
+                self._run_started = now
+            elif now - started > self._budget:
+                self._training_time_exceeded(now - started)
 
     def _violation(self, module: torch.nn.Module, count: int, limit: int) -> None:
         name = self._name(module)
@@ -203,23 +213,18 @@ class ConstraintGuard(LoggingConfigurable):
         self.log.info("mlinterview: %s", message)
         self._emit("near_limit", name, count, limit, message)
 
-    def _check_training_time(self) -> None:
-        now = time.monotonic()
-        if self._run_started is None:
-            self._run_started = now
-            return
-        elapsed = now - self._run_started
+    def _training_time_exceeded(self, elapsed: float) -> None:
         budget = self._budget
-        if elapsed > budget:
-            message = (
-                f"This training run has taken {elapsed:.1f} s, over this scenario's training-time budget of "
-                f"{budget:g} s: further training steps in this cell are refused. Train for fewer steps or a "
-                f"smaller model; evaluation (model.eval() or torch.no_grad()) is not limited."
-            )
-            if not self._time_warned:
-                self._time_warned = True
-                self._emit("time_budget", "training run", round(elapsed, 3), budget, message)
-            raise TrainingTimeExceeded(message, model="training run", count=round(elapsed, 3), limit=budget, event="time_budget")
+        message = (
+            f"This training run has taken {elapsed:.1f} s, over this scenario's training-time budget of "
+            f"{budget:g} s: further training steps in this cell are refused. Train for fewer steps or a "
+            f"smaller model; evaluation (model.eval() or torch.no_grad()) is not limited."
+        )
+        if not self._time_warned:
+            self._time_warned = True
+            self._emit("time_budget", "training run", round(elapsed, 3), budget, message)
+        raise TrainingTimeExceeded(message, model="training run", count=round(elapsed, 3), limit=budget, event="time_budget")
+
 
 def guard_from_settings(settings: dict[str, Any], **kwargs: Any) -> ConstraintGuard:
     """A guard configured from a workspace's ``constraints`` settings (missing values disable checks)."""
