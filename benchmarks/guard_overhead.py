@@ -53,11 +53,15 @@ def main() -> None:
     guard = ConstraintGuard(max_parameters=100_000, train_time_budget_seconds=3600, near_limit_fraction=0.9)
     training_loop(20)  # warm-up
     bare, guarded = [], []
-    for _ in range(args.rounds):
-        bare.append(training_loop(args.steps))
-        guard.install()
-        guarded.append(training_loop(args.steps))
-        guard.uninstall()
+    for round_number in range(args.rounds):
+        # alternate which goes first: a fixed order would favour one side (caches, CPU frequency)
+        for guarded_run in (False, True) if round_number % 2 == 0 else (True, False):
+            if guarded_run:
+                guard.install()
+                guarded.append(training_loop(args.steps))
+                guard.uninstall()
+            else:
+                bare.append(training_loop(args.steps))
     print(summary("training loop, no guard", bare, "s", 1.0))
     print(summary("training loop, guard installed", guarded, "s", 1.0))
     print(ratio_line("guard overhead", guarded, bare, 1.03))
