@@ -135,7 +135,7 @@ class ProbeRunner(LoggingConfigurable):
             with open(output, "wb") as sink:
                 process = self._start(child_args, scratch, sink, output)
                 current, started, launched = None, None, time.monotonic()
-                seen_lines = 0
+                seen_lines, exited = 0, False
                 try:
                     while True:
                         exited = process.poll() is not None
@@ -171,20 +171,17 @@ class ProbeRunner(LoggingConfigurable):
                         except ProcessLookupError:
                             pass
                     process.wait()
-            if len(verdicts) < len(batch) and process.returncode not in (None, 0, -signal.SIGKILL):
-                tail = output.read_text(encoding="utf-8", errors="replace")[-OUTPUT_TAIL_CHARS:].strip()
-                victim = current or next(bug for bug, _ in batch if bug not in verdicts)
-                if current is None:
-                    # The process died outside any probe (loading probes.py, importing the stack): all fail alike.
-                    victims = [bug for bug, _ in batch if bug not in verdicts]
+            missing = [bug for bug, _ in batch if bug not in verdicts]
+            if exited and missing:  # it ended on its own (not stopped by us) before all verdicts were in
+                tail = output.read_text(encoding="utf-8", errors="replace")[-OUTPUT_TAIL_CHARS:].strip() or "(no output)"
+                detail = f"the probe process ended (exit status {process.returncode}) without a verdict: {tail}"
+                if current is not None:
+                    verdicts[current] = ProbeVerdict(current, ERROR, detail)  # it died in this probe
+                elif not verdicts:
+                    # It died before any probe began (loading probes.py, importing the stack): all fail alike.
+                    verdicts.update({bug: ProbeVerdict(bug, ERROR, detail) for bug in missing})
                 else:
-                    victims = [victim]
-                for bug in victims:
-                    verdicts[bug] = ProbeVerdict(
-                        bug, ERROR, f"the probe process died with exit status {process.returncode}: {tail or '(no output)'}"
-                    )
-            elif not verdicts:
-                verdicts[batch[0][0]] = ProbeVerdict(batch[0][0], ERROR, "the probe process ended without a verdict")
+                    verdicts[missing[0]] = ProbeVerdict(missing[0], ERROR, detail)
         for bug, verdict in verdicts.items():
             if verdict.status == ERROR:
                 self.log.warning("probe for %s: %s", bug, verdict.detail)
@@ -265,7 +262,7 @@ def _child_main(argv: list[str]) -> int:
             if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], bool)):
                 raise TypeError(f"probe '{probe_name}' returned {result!r}; a probe returns (fixed: bool, detail: str)")
             status, detail = (FIXED if result[0] else NOT_FIXED), str(result[1])
-        except Exception as error:  # the scaffold's own errors: a verdict, not a crash
+        except BaseException as error:  # the scaffold's own errors, sys.exit() included: a verdict, not a crash
             frames = traceback.extract_tb(error.__traceback__)
             where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
             status, detail = ERROR, f"{type(error).__name__}: {error}{where}"

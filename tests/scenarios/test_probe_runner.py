@@ -33,10 +33,14 @@ def probe_sentinel_as_number(scaffold):
 
 def probe_gradients_never_zeroed(scaffold):
     return (False, "gradients pile up")
+
+def probe_eval_mode_never_set(scaffold):
+    raise SystemExit(0)
 '''
 ORDER = [
     "dataframe_into_module", "integer_labels_for_bce", "preprocessing_fit_before_split",
     "leaking_feature_kept", "sentinel_as_number", "sigmoid_before_logits_loss", "gradients_never_zeroed",
+    "eval_mode_never_set",
 ]
 
 
@@ -66,14 +70,16 @@ def test_every_kind_of_misbehaviour_gives_a_verdict(toy_pack, preload):
         "sentinel_as_number": "error",
         "sigmoid_before_logits_loss": "error",
         "gradients_never_zeroed": "not_fixed",
+        "eval_mode_never_set": "error",
     }
     assert verdicts["dataframe_into_module"].detail == "answer is 42"
     assert "did not finish within 3 s" in verdicts["integer_labels_for_bce"].detail
-    assert "died with exit status 3" in verdicts["preprocessing_fit_before_split"].detail
+    assert "ended (exit status 3) without a verdict" in verdicts["preprocessing_fit_before_split"].detail
     assert "ValueError: the scaffold is odd" in verdicts["leaking_feature_kept"].detail
     assert "returned 'yes'" in verdicts["sentinel_as_number"].detail
     assert "has no function 'probe_sigmoid_before_logits_loss'" in verdicts["sigmoid_before_logits_loss"].detail
     assert verdicts["gradients_never_zeroed"].detail == "gradients pile up"
+    assert verdicts["eval_mode_never_set"].detail.startswith("SystemExit")
 
 
 def test_a_scaffold_that_hangs_on_import(toy_pack):
