@@ -166,6 +166,10 @@ def test_interview_in_the_browser(hub, browser, scenario_id):
         assert bug in report
     assert page.locator("span.ok", has_text="fixed").count() >= len(fixed)
     shot(page, "08-report")
+    page.goto(f"{hub.url}{SERVICE}")
+    listed = page.locator(f"tr[data-interview='{interview_id}']")
+    assert "graded" in listed.inner_text() and "bugs fixed" in listed.inner_text()
+    shot(page, "09-interviews")
     print(f"\ninterview {interview_id}: constraint error in the live view {seen_after:.1f} s after the candidate ran it")
     candidate_context.close()
     interviewer.close()
