@@ -3,14 +3,12 @@
 Run it with ``mlinterview hub`` (or ``jupyterhub -f jupyterhub_config.py``). Settings come from a
 small TOML file named by ``$MLINTERVIEW_HUB_SETTINGS`` (see hub.example.toml) and
 ``MLINTERVIEW_HUB_<FIELD>`` environment variables; ``mlinterview.extension.hub_settings`` turns
-them into the configuration below. Add your own ``c.…`` lines after the ``merge`` to override.
+them into the configuration below (``embedded_hub_config``). Add your own ``c.…`` lines after the
+``merge`` to override.
 """
 
-from mlinterview.extension.hub_settings import hub_config, load_settings, prepare_installation
+from mlinterview.extension.hub_settings import embedded_hub_config
 from traitlets.log import get_logger
 
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
-
-settings = load_settings()
-installation = prepare_installation(settings, log=get_logger())
-c.merge(hub_config(settings, installation))
+c.merge(embedded_hub_config(log=get_logger()))

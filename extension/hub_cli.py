@@ -47,17 +47,25 @@ def cmd_hub(args) -> int:
         isolated, why_not = decide_isolation(settings, os.geteuid() == 0)
     except SettingsError as error:
         raise CommandError(str(error)) from None
-    if not CONFIG_FILE.exists():
-        raise CommandError(f"{CONFIG_FILE} not found: `mlinterview hub` runs from a checkout of mlinterview")
     bin_dir = str(Path(sys.executable).parent)
     node_bin = str(REPO_ROOT / "node_modules" / ".bin")
     env["PATH"] = os.pathsep.join([bin_dir, node_bin, env.get("PATH", "")])
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     print(banner(settings, isolated, why_not), flush=True)
-    command = hub_command(CONFIG_FILE)
     os.chdir(settings.state_dir)
-    os.execvpe(command[0], command, env)
-    return 0  # not reached
+    if CONFIG_FILE.exists():  # a checkout: the embedded default, where operators can edit it
+        command = hub_command(CONFIG_FILE)
+        os.execvpe(command[0], command, env)
+    # an installed wheel: the same configuration, built in this process
+    from jupyterhub.app import JupyterHub
+    from traitlets.log import get_logger
+
+    from .hub_settings import embedded_hub_config
+
+    os.environ.update(env)
+    JupyterHub.instance(config=embedded_hub_config(log=get_logger()))
+    JupyterHub.launch_instance(argv=[])  # runs the instance made above
+    return 0
 
 
 def add_subcommands(subparsers) -> None:

@@ -42,6 +42,15 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 HOLDOUT_SEED_FILE = "holdout_seed"
 
 
+def default_state_dir() -> Path:
+    """var/ in a checkout (gitignored); /var/lib/mlinterview for root, else ~/.local/share/mlinterview."""
+    if (REPO_ROOT / "jupyterhub_config.py").exists():
+        return REPO_ROOT / "var"
+    if os.geteuid() == 0:
+        return Path("/var/lib/mlinterview")
+    return Path.home() / ".local" / "share" / "mlinterview"
+
+
 class SettingsError(Exception):
     """The hub settings are invalid; the message names the field and what to do."""
 
@@ -51,7 +60,7 @@ class HubSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    state_dir: Path = Field(default=REPO_ROOT / "var", description="Where the hub keeps everything it writes.")
+    state_dir: Path = Field(default_factory=lambda: default_state_dir(), description="Where the hub keeps everything it writes.")
     scenarios_dir: Path | None = Field(default=None, description="Folder of scenario packs (default: the packs shipped with mlinterview).")
     ip: str = Field(default="127.0.0.1", description="Address the proxy listens on; loopback unless you put TLS in front.")
     port: int = Field(default=8000, ge=1, le=65535, description="Public port: the URL interviewers and candidates open.")
@@ -305,6 +314,13 @@ def service_settings(settings: HubSettings, installation: Installation) -> dict[
         "gpu_available": bool(settings.gpus),
         "grade_command": settings.grade_command or [installation.python, "-m", "mlinterview.cli", "grade"],
     }
+
+
+def embedded_hub_config(log=None) -> Config:
+    """Everything jupyterhub_config.py does: settings from file and environment, first-start
+    preparation, translation. Also used by ``mlinterview hub`` where no checkout is around (a wheel)."""
+    settings = load_settings()
+    return hub_config(settings, prepare_installation(settings, log=log))
 
 
 def hub_config(settings: HubSettings, installation: Installation) -> Config:
