@@ -68,11 +68,12 @@ def plan_jobs(submissions: list[Path], out_root: Path, scenario: str | None) -> 
 def grade_one_in_subprocess(job: BatchJob, holdout_seed: int, scenarios_dir: Path | None, timeout_s: float, extra: list[str]) -> dict[str, Any]:
     """Run ``mlinterview grade`` for one job; return its report (or a stand-in saying what went wrong)."""
     job.out_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "mlinterview.cli", "grade", str(job.submission), "--out", str(job.out_dir), *extra]
+    # The child runs in its report folder: every path it gets is absolute.
+    command = [sys.executable, "-m", "mlinterview.cli", "grade", str(job.submission.resolve()), "--out", str(job.out_dir.resolve()), *extra]
     if job.scenario:
         command += ["--scenario", job.scenario]
     if scenarios_dir:
-        command += ["--scenarios-dir", str(scenarios_dir)]
+        command += ["--scenarios-dir", str(Path(scenarios_dir).resolve())]
     env = dict(os.environ, MLINTERVIEW_HOLDOUT_SEED=str(holdout_seed))
     started = time.monotonic()
     problem = None

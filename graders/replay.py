@@ -252,6 +252,12 @@ class SandboxedKernelManager(AsyncKernelManager):
     """Starts the kernel through the sandbox launcher, over ipc sockets inside the working copy."""
 
     sandbox_args = List(Unicode(), help="Options for mlinterview.graders.sandbox, before '--'.").tag(config=True)
+    kernel_uid = Int(-1, help="The uid the kernel will run as (-1: the grader's); it must read the connection file.")
+
+    def write_connection_file(self, **kwargs) -> None:
+        super().write_connection_file(**kwargs)
+        if self.kernel_uid >= 0:
+            os.chown(self.connection_file, self.kernel_uid, self.kernel_uid)
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)
@@ -429,10 +435,12 @@ def _same_user(process: psutil.Process) -> bool:
         return False
 
 
-def _choose_uid(limits: ReplayLimits, kernel_argv0: str) -> tuple[int | None, str | None]:
+def _choose_uid(limits: ReplayLimits, kernel_argv0: str, kernel_path: str) -> tuple[int | None, str | None]:
+    """A uid of the kernel's own (as root), when the interpreter the kernel will run is reachable for it."""
     if os.geteuid() != 0:
         return None, None
-    if not _reachable_by_others(shutil.which(kernel_argv0) or kernel_argv0):
+    interpreter = shutil.which(kernel_argv0, path=kernel_path) or kernel_argv0
+    if not os.path.exists(interpreter) or not _reachable_by_others(interpreter):
         return None, (
             f"the kernel runs as the grader's user (root): its interpreter {kernel_argv0} is not reachable for "
             "other users; the read-only mounts, hidden paths and cgroup still apply"
@@ -471,7 +479,7 @@ async def run_replay(
     (workdir / ".tmp").mkdir(parents=True, exist_ok=True)
     status_file = private_dir / "sandbox.json"
     spec = KernelSpecManager().get_kernel_spec(kernel_name)
-    uid, uid_note = _choose_uid(limits, spec.argv[0])
+    uid, uid_note = _choose_uid(limits, spec.argv[0], kernel_environment(workdir, limits)["PATH"])
     if uid_note:
         result.notes.append(uid_note)
     if uid is not None:
@@ -485,6 +493,7 @@ async def run_replay(
         manager = SandboxedKernelManager(kernel_name=kernel_name, transport="ipc", ip=str(workdir / ".k"))
         manager.sandbox_args = sandbox_arguments(workdir, status_file, limits, cgroup, uid, list(hide))
         manager.connection_file = str(workdir / ".kernel.json")
+        manager.kernel_uid = -1 if uid is None else uid
         return manager
 
     km = new_kernel_manager()
