@@ -30,6 +30,7 @@ from .service_hub_client import HubAPIError, HubClient
 from .service_store import InterviewStore, State, utcnow
 
 log = logging.getLogger("mlinterview.service")
+USERDEL_ATTEMPTS = 30
 # Not part of a submission: runtime files and caches, however the candidate made them.
 WORKSPACE_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".cache", ".local", ".ipython", ".jupyter")
 
@@ -169,7 +170,18 @@ class InterviewLifecycle:
         if self.settings.get("isolated"):
             from .hub_isolation import remove_system_user, remove_tree
 
-            await asyncio.to_thread(remove_system_user, interview.candidate_user)
+            from .hub_isolation import IsolationError
+
+            # a kernel orphaned by the server's shutdown can hold the user for a few seconds
+            for attempt in range(USERDEL_ATTEMPTS):
+                try:
+                    await asyncio.to_thread(remove_system_user, interview.candidate_user)
+                    break
+                except IsolationError as error:
+                    if attempt == USERDEL_ATTEMPTS - 1:
+                        # the submission is frozen: grade it anyway, and say what is left to clean
+                        log.error("interview %s: %s; remove the user by hand (userdel %s)", interview.id, error, interview.candidate_user)
+                    await asyncio.sleep(1)
             await asyncio.to_thread(remove_tree, self.workspaces_dir / interview.candidate_user)
             await asyncio.to_thread(remove_tree, self.homes_dir / interview.candidate_user)
 

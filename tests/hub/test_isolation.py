@@ -112,7 +112,10 @@ def test_candidate_runs_as_own_user_and_cannot_read_private_files(isolated_hub, 
     # the end removes the system user and the live workspace; the frozen bundle stays private
     ended = httpx.post(f"{hub.url}{SERVICE}interviews/{interview_id}/end", headers={"Authorization": f"token {alice}"}, timeout=30, follow_redirects=False)
     assert ended.status_code == 302
-    wait_for(lambda: hub.service_api(alice, "GET", f"interviews/{interview_id}").json()["state"] not in ("live", "ending"), 90, "the end")
+    try:
+        wait_for(lambda: hub.service_api(alice, "GET", f"interviews/{interview_id}").json()["state"] not in ("live", "ending"), 180, "the end")
+    except AssertionError:
+        raise AssertionError(f"{hub.service_api(alice, 'GET', f'interviews/{interview_id}').json()}\n{hub.log_tail(40)}") from None
     with pytest.raises(KeyError):
         pwd.getpwnam(candidate)
     assert not workspace.exists()

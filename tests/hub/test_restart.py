@@ -54,7 +54,7 @@ def test_service_and_hub_restarts_lose_nothing(make_hub, scenario_id):
     # and the end still freezes everything
     ended = httpx.post(f"{hub.url}{SERVICE}interviews/{interview_id}/end", headers={"Authorization": f"token {alice}"}, timeout=30, follow_redirects=False)
     assert ended.status_code == 302
-    wait_for(lambda: hub.service_api(alice, "GET", f"interviews/{interview_id}").json()["state"] not in ("live", "ending"), 90, "the end")
+    wait_for(lambda: hub.service_api(alice, "GET", f"interviews/{interview_id}").json()["state"] not in ("live", "ending"), 180, "the end")
     bundle = hub.state / "private" / "submissions" / interview_id / "history.jsonl"
     assert verify_history(bundle).ok
     assert codes_in(read_events(bundle)) == ["x = 1", "x += 1", "x += 1"]
