@@ -281,6 +281,23 @@ class ReplayClient(NotebookClient):
         self.deadline: float | None = None
         self.peak_rss = 0
         self.peak_processes = 0
+        self.replies: dict[int, dict] = {}
+
+    # -- replies -----------------------------------------------------------------------------
+    async def _check_raise_for_error(self, cell, cell_index, exec_reply):
+        # The execute_reply is the authority on a cell's status: its error outputs may arrive late.
+        self.replies[cell_index] = (exec_reply or {}).get("content", {})
+        return await super()._check_raise_for_error(cell, cell_index, exec_reply)
+
+    def reply_error(self, cell_index: int) -> tuple[str, str] | None:
+        """(ename, evalue) when the cell's execute_reply says it failed (outputs as a fallback)."""
+        content = self.replies.get(cell_index) or {}
+        if content.get("status") == "error":
+            return str(content.get("ename")), str(content.get("evalue"))[:500]
+        for output in self.nb.cells[cell_index].get("outputs", []):
+            if output.get("output_type") == "error":
+                return str(output.get("ename")), str(output.get("evalue"))[:500]
+        return None
 
     # -- outputs -----------------------------------------------------------------------------
     def process_message(self, msg, cell, cell_index):
@@ -508,7 +525,7 @@ async def run_replay(
         startup_timeout=int(limits.startup_timeout),
         allow_errors=True,
         record_timing=True,
-        iopub_timeout=4,
+        iopub_timeout=10,
         shutdown_kernel="immediate",
     )
     client.timeout_func = lambda cell: max(1, int(min(limits.cell_timeout, client.deadline - time.monotonic() + 1)))
@@ -600,9 +617,9 @@ async def _run_step(client: ReplayClient, step: ReplayCell, index: int) -> CellO
     if client.limit_hit is not None and client.limit_hit.cell == step.label:
         outcome.status = "limit"
         return outcome
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
-            outcome.status, outcome.ename, outcome.evalue = "error", output.get("ename"), str(output.get("evalue"))[:500]
+    error = client.reply_error(index)
+    if error is not None:
+        outcome.status, outcome.ename, outcome.evalue = "error", error[0], error[1]
     limit = _limit_behind_error(outcome, client.limits)
     if limit is not None:
         # The error is the limit biting (an allocation or a fork refused): a verdict, not a bug.
@@ -699,9 +716,9 @@ async def execute_grader_code(client: ReplayClient, source: str, timeout: float)
         return {"ok": False, "problem": _death_detail(client)}
     finally:
         client.timeout_func = saved
-    for output in cell.outputs:
-        if output.get("output_type") == "error":
-            return {"ok": False, "problem": f"{output.get('ename')}: {str(output.get('evalue'))[:500]}"}
+    error = client.reply_error(index)
+    if error is not None:
+        return {"ok": False, "problem": f"{error[0]}: {error[1]}"}
     return {"ok": True}
 
 
