@@ -288,7 +288,7 @@ class Grader(LoggingConfigurable):
         scored: dict[str, Any] = {}
         targets = {"holdout": (context["holdout_features"], context["holdout_labels"])}
         if context["validation"] is not None:
-            targets["validation"] = context["validation"]
+            targets["validation"] = context["validation"][:2]
         for split, (features, labels) in targets.items():
             step = result.grader_steps.get(split)
             if step is None:
@@ -305,6 +305,8 @@ class Grader(LoggingConfigurable):
                 except ValueError as error:
                     entry.update(ok=False, problems=[f"the metric cannot be computed on these predictions: {error}"])
             scored[split] = entry
+        if "validation" in scored:
+            scored["validation"]["data"] = context["validation"][2]  # the candidate's file it was measured on
         audit = result.grader_steps.get("audit") or {}
         scored["audit"] = audit.get("raw") if audit.get("ok") else {"problem": audit.get("problem", "the audit did not run")}
         return scored
@@ -320,7 +322,7 @@ def _validation_split(candidate_data: dict, label_column: str):
     labelled data (a pack may leave the split to the candidate). Compared between the two replays."""
     labelled = [(name, frame) for name, frame in sorted(candidate_data.items()) if label_column in frame.columns]
     for name, frame in sorted(labelled, key=lambda item: "valid" not in item[0].lower()):
-        return frame.drop(columns=[label_column]), frame[label_column].to_numpy()
+        return frame.drop(columns=[label_column]), frame[label_column].to_numpy(), name
     return None
 
 

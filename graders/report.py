@@ -21,7 +21,9 @@
                      ``kernel_start_s``, ``cells_s``, ``cells`` [{label, status ok/error/limit/not_run,
                      role, duration_s, ename, evalue, output_bytes, recorded_status}], ``stopped``
                      {limit, cell, detail} or null, ``first_error``, ``sandbox`` (what held),
-                     ``scores`` {holdout, validation: {ok, metric, problems, count, summary}}, ``notes``
+                     ``scores`` {holdout, validation: {ok, metric, problems, count, summary; validation
+                     also ``data``: the candidate's file it was measured on, their validation file or,
+                     in a pack without one, their labelled data}}, ``notes``
 ``reproducibility``  ``hidden_state`` (true/false; null when a comparison was impossible),
                      ``differences`` (sentences), ``tolerance``
 ``bugs``             [{id, title, kind, signal, location, fixed, probe_message, interviewer_notes}]
@@ -339,12 +341,14 @@ def _compare_replays(replays, scores, tolerance) -> dict[str, Any]:
     for split in ("validation", "holdout"):
         a = scores.get("top_to_bottom", {}).get(split, {}).get("metric")
         b = scores.get("history_order", {}).get(split, {}).get("metric")
+        data = scores.get("top_to_bottom", {}).get(split, {}).get("data") or scores.get("history_order", {}).get(split, {}).get("data")
+        what = f"{split} metric" + (f" (on the candidate's {data})" if data else "")
         if a is None and b is None:
             continue
         if a is None or b is None:
-            differences.append(f"{split} metric only in the {'recorded order' if a is None else 'top-to-bottom'} replay")
+            differences.append(f"{what} only in the {'recorded order' if a is None else 'top-to-bottom'} replay")
         elif abs(a - b) > tolerance:
-            differences.append(f"{split} metric {a:.4f} top to bottom vs {b:.4f} in recorded order")
+            differences.append(f"{what} {a:.4f} top to bottom vs {b:.4f} in recorded order")
     result["differences"] = differences
     result["hidden_state"] = bool(differences)
     return result
