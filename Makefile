@@ -40,7 +40,7 @@ browser:
 
 # The main job: the interview hub on http://127.0.0.1:8000/ (settings: hub.example.toml).
 demo: setup
-	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/mlinterview hub
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/mlinterview hub --demo-interview churn
 
 calibrate: setup
 	$(BIN)/mlinterview scenarios calibrate $(SCENARIO)

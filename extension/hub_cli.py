@@ -36,6 +36,43 @@ def banner(settings, isolated: bool, why_not: str | None = None) -> str:
     return "\n".join(lines)
 
 
+DEMO_CANDIDATE = "Demo Candidate"
+
+
+def ensure_demo_interview(settings, scenario: str) -> str:
+    """An interview for the demo candidate (made once, run by the first interviewer) and a fresh
+    invite link for it; an earlier demo interview that was already used is left as it is."""
+    from datetime import timedelta
+
+    from ..scenarios.pack import PackError, load_pack
+    from .hub_settings import prepare_installation, scenarios_dir_of
+    from .service_store import InterviewStore, State
+
+    try:
+        pack = load_pack(scenario, scenarios_dir_of(settings))
+    except PackError as error:
+        raise CommandError(f"--demo-interview: {error}") from None
+    prepare_installation(settings)  # the private store that holds the interview database
+    store = InterviewStore(settings.interview_store_url)
+    ttl = timedelta(hours=settings.invite_ttl_hours)
+    try:
+        waiting = [i for i in store.list() if i.candidate_name == DEMO_CANDIDATE and i.state == State.invited.value]
+        if waiting:
+            code = store.reissue_invite(waiting[0].id, ttl)
+        else:
+            _, code = store.create_interview(
+                scenario=pack.id,
+                kernel=pack.manifest.kernel.default,
+                candidate_name=DEMO_CANDIDATE,
+                interviewer=(settings.interviewers or settings.admins or ["interviewer"])[0],
+                time_budget_minutes=pack.manifest.time_budget_minutes,
+                invite_ttl=ttl,
+            )
+    finally:
+        store.close()
+    return f"{settings.public_url}/hub/invite/{code}"
+
+
 def cmd_hub(args) -> int:
     env = dict(os.environ)
     if args.settings:
@@ -52,6 +89,10 @@ def cmd_hub(args) -> int:
     env["PATH"] = os.pathsep.join([bin_dir, node_bin, env.get("PATH", "")])
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     print(banner(settings, isolated, why_not), flush=True)
+    if args.demo_interview:
+        invite = ensure_demo_interview(settings, args.demo_interview)
+        print(f"  demo interview ({args.demo_interview}): the candidate opens {invite}\n"
+              "  (in another browser or a private window; the interviewer watches it from the interview list)\n", flush=True)
     os.chdir(settings.state_dir)
     if CONFIG_FILE.exists():  # a checkout: the embedded default, where operators can edit it
         command = hub_command(CONFIG_FILE)
@@ -76,4 +117,8 @@ def add_subcommands(subparsers) -> None:
     )
     hub.add_argument("--settings", type=Path, default=None, help="hub settings file (TOML; see hub.example.toml)")
     hub.add_argument("--port", type=int, default=None, help="public port (default 8000, or the settings file's)")
+    hub.add_argument(
+        "--demo-interview", metavar="SCENARIO", default=None,
+        help="before starting, make sure a demo interview of SCENARIO exists and print its candidate invite link",
+    )
     hub.set_defaults(handler=cmd_hub)
