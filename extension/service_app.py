@@ -40,7 +40,7 @@ from tornado.ioloop import IOLoop
 from .hub_settings import SERVICE_SETTINGS_ENV
 from .service_hub_client import HubAPIError, HubClient
 from .service_lifecycle import InterviewLifecycle
-from .service_store import HistoryConflict, InterviewStore, State
+from .service_store import HistoryConflict, InterviewStore, State, utcnow
 
 log = logging.getLogger("mlinterview.service")
 TEMPLATES = Path(__file__).parent / "templates"
@@ -189,14 +189,18 @@ class LiveViewHandler(ServiceHandler):
 
         interview = self.interview_or_refuse(interview_id)
         try:
-            notebook = load_pack(interview.scenario, Path(self.settings["service_settings"]["scenarios_dir"])).manifest.candidate.notebook
+            manifest = load_pack(interview.scenario, Path(self.settings["service_settings"]["scenarios_dir"])).manifest
+            notebook, twist = manifest.candidate.notebook, manifest.twist
         except PackError:
-            notebook = ""
-        self.render_page("live.html", interview=interview, notebook=notebook, has_report=self.lifecycle.report_html(interview.id) is not None)
+            notebook, twist = "", None
+        self.render_page(
+            "live.html", interview=interview, notebook=notebook, twist=twist,
+            has_report=self.lifecycle.report_html(interview.id) is not None,
+        )
 
 
 class InterviewActionHandler(ServiceHandler):
-    """POST /interviews/<id>/<action>: end, share, note, invite, revoke, regrade."""
+    """POST /interviews/<id>/<action>: end, share, note, twist, invite, revoke, regrade."""
 
     @web.authenticated
     async def post(self, interview_id, action):
@@ -227,6 +231,9 @@ class InterviewActionHandler(ServiceHandler):
                 float(elapsed) if elapsed.replace(".", "", 1).isdigit() else None,
             )
             self.redirect(live_view + "#notes")
+        elif action == "twist":
+            await self.release_twist(interview)
+            self.redirect(live_view + "#notes")
         elif action == "invite":
             if interview.state not in (State.invited.value, State.live.value):
                 raise web.HTTPError(409, "this interview has ended; create a new one")
@@ -240,6 +247,28 @@ class InterviewActionHandler(ServiceHandler):
             self.redirect(live_view)
         else:
             raise web.HTTPError(404, f"no action {action}")
+
+
+    async def release_twist(self, interview) -> None:
+        """Release the scenario's twist into the live workspace and pin a note at this moment."""
+        from ..scenarios.pack import PackError, load_pack
+        from ..scenarios.twist import TwistError, release_twist
+
+        if interview.state != State.live.value:
+            raise web.HTTPError(409, "the twist can be released only while the interview is live")
+        try:
+            pack = load_pack(interview.scenario, Path(self.settings["service_settings"]["scenarios_dir"]))
+            released = await asyncio.to_thread(release_twist, pack, self.lifecycle.workspaces_dir / interview.candidate_user)
+        except (PackError, TwistError) as error:
+            raise web.HTTPError(409, f"could not release the twist: {error}")
+        record = self.lifecycle.twist_record(interview.id)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps(released, indent=2) + "\n", encoding="utf-8")
+        what = (f"parameter budget now {released['max_parameters']:,}" if "max_parameters" in released
+                else "new data " + ", ".join(released["files"]))
+        at_seq, _ = self.store.history_head(interview.id)
+        elapsed = (utcnow() - interview.started_at).total_seconds() if interview.started_at else None
+        self.store.add_note(interview.id, self.user_name, f"Twist released: {released['title']} ({what})", at_seq, elapsed)
 
 
 class ReportHandler(ServiceHandler):
@@ -386,7 +415,7 @@ def make_app(settings: dict) -> web.Application:
         (url_path_join(prefix, "interviews"), CreateInterviewHandler),
         (url_path_join(prefix, "interviews", interview_id), LiveViewHandler),
         (url_path_join(prefix, "interviews", interview_id, "report"), ReportHandler),
-        (url_path_join(prefix, "interviews", interview_id, r"(end|share|note|invite|revoke|regrade)"), InterviewActionHandler),
+        (url_path_join(prefix, "interviews", interview_id, r"(end|share|note|twist|invite|revoke|regrade)"), InterviewActionHandler),
         (url_path_join(prefix, "api", "interviews"), InterviewsAPIHandler),
         (url_path_join(prefix, "api", "interviews", interview_id), InterviewAPIHandler),
         (url_path_join(prefix, "api", "interviews", interview_id, "events"), EventsAPIHandler),

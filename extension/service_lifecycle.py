@@ -58,6 +58,10 @@ class InterviewLifecycle:
     def report_dir(self, interview_id: str) -> Path:
         return self.private_dir / "reports" / interview_id
 
+    def twist_record(self, interview_id: str) -> Path:
+        """The service's own record of a released twist (the workspace's copy is the candidate's to edit)."""
+        return self.private_dir / "twists" / f"{interview_id}.json"
+
     def report_html(self, interview_id: str) -> Path | None:
         path = self.report_dir(interview_id) / "report.html"
         return path if path.is_file() else None
@@ -147,6 +151,7 @@ class InterviewLifecycle:
             "notebook": self.notebook_of(interview.scenario),
             "ended_by": interview.ended_by,
             "notes": notes,
+            "twist": json.loads(self.twist_record(interview_id).read_text()) if self.twist_record(interview_id).is_file() else None,
         }
         (staging / "submission.json").write_text(json.dumps(submission, indent=2) + "\n", encoding="utf-8")
         # the bundle belongs to the hub's user alone, whatever the candidate's files said

@@ -354,8 +354,18 @@ def _compare_replays(replays, scores, tolerance) -> dict[str, Any]:
     return result
 
 
+def parameter_limit(manifest, meta: dict[str, Any]) -> int:
+    """The limit in force at the end: the pack's, or its tighter twist's when the hub recorded its release
+    (``submission.json`` is written by the hub from its own records, not by the candidate)."""
+    twist = manifest.twist
+    released = meta.get("twist")
+    if twist is not None and twist.kind == "tighter_budget" and isinstance(released, dict) and released.get("title") == twist.title:
+        return twist.max_parameters
+    return manifest.constraints.max_parameters
+
+
 def _constraints(manifest, replays, scores, submission) -> dict[str, Any]:
-    limit = manifest.constraints.max_parameters
+    limit = parameter_limit(manifest, submission.meta)
     audit_source = "top_to_bottom" if isinstance(scores.get("top_to_bottom", {}).get("audit"), dict) and "models" in scores["top_to_bottom"]["audit"] else "history_order"
     audit = scores.get(audit_source, {}).get("audit") or {}
     models = audit.get("models") if isinstance(audit, dict) else None

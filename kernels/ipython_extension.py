@@ -128,6 +128,7 @@ class CandidateKernelSession(LoggingConfigurable):
     # -- per cell ---------------------------------------------------------------------------
 
     def pre_run_cell(self, info: Any = None) -> None:
+        self.follow_released_twist()
         self.guard.new_training_run()
         if not self.shown:
             self.shown = True
@@ -136,6 +137,28 @@ class CandidateKernelSession(LoggingConfigurable):
             sys.stderr.flush()
             self.panel.display(self.models())
             self.seed()
+
+    def follow_released_twist(self) -> None:
+        """Pick up a twist the interviewer released since the last cell (a tighter parameter budget
+        in the workspace settings, or new data files) and say so once."""
+        if self.workspace is None or self.settings.get("twist"):
+            return
+        try:
+            settings = ws.read_settings(self.workspace)
+        except (OSError, ValueError):
+            return
+        twist = settings.get("twist")
+        if not twist:
+            return
+        self.settings = settings
+        limit = (settings.get("constraints") or {}).get("max_parameters")
+        if limit:
+            self.guard.max_parameters = int(limit)
+            self.panel.max_parameters = float(limit)
+        what = (f"the parameter budget is now {int(limit):,}" if twist.get("max_parameters")
+                else "new data: " + ", ".join(twist.get("files") or []))
+        sys.stderr.write(f"mlinterview: the interviewer released a twist, '{twist.get('title')}': {what}\n")
+        sys.stderr.flush()
 
     def post_run_cell(self, result: Any = None) -> None:
         self.panel.refresh(self.models())

@@ -16,6 +16,11 @@ import time
 import pytest
 
 from mlinterview.graders.history import read_events, verify_history
+from mlinterview.scenarios import load_pack
+
+
+def settings_of_pack(scenario_id):
+    return load_pack(scenario_id).manifest
 
 from hubtools import SERVICE, authorize_if_asked, run_code, wait_for, xsrf_of
 
@@ -84,6 +89,27 @@ def test_interview_from_invite_to_frozen_submission(hub, scenario_id):
     notes = alice.get(f"{SERVICE}api/interviews/{interview_id}/events?after=-1").json()["notes"]
     assert notes[0]["text"] == "divides by zero on purpose?" and notes[0]["at_seq"] == error_reply["seq"]
 
+    # the mid-interview twist reaches the live workspace and the running kernel, once
+    twist = settings_of_pack(scenario_id).twist
+    if twist is not None:
+        released = alice.post(f"{SERVICE}interviews/{interview_id}/twist", data={"_xsrf": xsrf_of(live.text)})
+        assert released.status_code == 200, released.text
+        after = json.loads((workspace / ".mlinterview" / "workspace.json").read_text())
+        assert after["twist"]["title"] == twist.title
+        notes = alice.get(f"{SERVICE}api/interviews/{interview_id}/events?after=-1").json()["notes"]
+        assert any(note["text"].startswith(f"Twist released: {twist.title}") for note in notes)
+        again = alice.post(f"{SERVICE}interviews/{interview_id}/twist", data={"_xsrf": xsrf_of(live.text)})
+        assert again.status_code == 409 and "already released" in again.text
+        if twist.kind == "tighter_budget":
+            assert after["constraints"]["max_parameters"] == twist.max_parameters
+            width = twist.max_parameters  # Linear(1, width): 2 * width parameters, over the new limit only
+            assert 2 * width < settings["constraints"]["max_parameters"]
+            _, blocked = run_code(
+                hub, candidate, candidate_token,
+                f"import torch\nsmall = torch.nn.Linear(1, {width})\nsmall(torch.zeros(1, 1))", kernel_id=kernel_id,
+            )
+            assert blocked["status"] == "error" and blocked["ename"] == "ConstraintViolation", blocked
+
     # before the share the interviewer cannot reach the candidate's server; after it they can
     assert alice.get(f"/user/{candidate}/api/contents").status_code in (403, 404)
     shared = alice.post(f"{SERVICE}interviews/{interview_id}/share", data={"_xsrf": xsrf_of(live.text), "notebook": ""})
@@ -111,6 +137,8 @@ def test_interview_from_invite_to_frozen_submission(hub, scenario_id):
     assert (bundle / "submission.json").is_file()
     submission = json.loads((bundle / "submission.json").read_text())
     assert submission["scenario"] == scenario_id and submission["notes"][0]["text"] == "divides by zero on purpose?"
+    if twist is not None:
+        assert submission["twist"]["title"] == twist.title  # from the service's record, for the grader's audit
     assert verify_history(bundle / "history.jsonl").ok
     stored_codes = [e.get("code") for e in read_events(bundle / "history.jsonl") if e["kind"] == "execute_request"]
     assert "1 / 0" in stored_codes
