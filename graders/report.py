@@ -164,13 +164,15 @@ def _timeline(events: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     return entries
 
 
-def _flags(submission, replays, hidden=()) -> list[str]:
+def _flags(submission, replays, hidden=(), manifest=None, scaffold=None) -> list[str]:
     flags = []
     sources = []
     if submission.notebook is not None:
         sources += [str(cell.get("source", "")) for cell in submission.notebook.cells]
     sources += [e.get("code") or "" for e in (submission.history_events or []) if e.get("kind") == "execute_request"]
-    for needle, what in SUSPICIOUS_CODE:
+    sources += [entry.get("diff") or "" for entry in (scaffold or {}).get("files", [])]  # what they wrote in the scaffold
+    pack_specific = [(item.text, item.meaning) for item in (manifest.suspicious_code if manifest is not None else [])]
+    for needle, what in (*SUSPICIOUS_CODE, *pack_specific):
         if any(needle in source for source in sources):
             flags.append(f"the candidate's code {what} ('{needle}')")
     for name, result in replays.items():
@@ -270,7 +272,7 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
         }
         if submission.history_problems:
             problems.append("the recorded history is not intact: " + "; ".join(submission.history_problems[:3]))
-    flags = _flags(submission, replays, hidden)
+    flags = _flags(submission, replays, hidden, manifest, scaffold)
 
     gradable = value is not None
     status = "not_gradable" if not gradable else ("graded_with_problems" if problems else "graded")

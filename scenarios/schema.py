@@ -148,6 +148,11 @@ class Twist(Strict):
     max_parameters: int | None = Field(default=None, gt=0, description="New limit, for kind 'tighter_budget'.")
 
 
+class SuspiciousCode(Strict):
+    text: str = Field(min_length=3, description="Text whose presence in the candidate's code the report flags.")
+    meaning: str = Field(description="What it suggests, worded for the report: 'loads the public dataset the holdout comes from'.")
+
+
 class ScenarioManifest(Strict):
     id: str = Field(description="Pack identifier, equal to the folder name: lowercase letters, digits, hyphens.")
     title: str
@@ -164,6 +169,10 @@ class ScenarioManifest(Strict):
     quirks: list[Quirk] = Field(default_factory=list)
     hints: list[Hint] = Field(default_factory=list)
     twist: Twist | None = None
+    suspicious_code: list[SuspiciousCode] = Field(
+        default_factory=list,
+        description="Pack-specific integrity flags: code the grader's report points out wherever the candidate wrote it.",
+    )
 
     @field_validator("id")
     @classmethod
