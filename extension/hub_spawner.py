@@ -120,6 +120,7 @@ def server_plan(
     history_url: str,
     gpu: str | None,
     available_kernels: set[str],
+    started_at: str | None = None,
 ) -> ServerPlan:
     """The kernel, environment, arguments and URL of a candidate's server. Pure."""
     if kernel not in KERNEL_NAMES:
@@ -138,10 +139,17 @@ def server_plan(
         # a CPU candidate sees no GPU; a GPU candidate sees only their own
         "CUDA_VISIBLE_DEVICES": gpu if gpu is not None else "",
     }
+    if started_at:
+        # the status panel's clock counts from the interview's start, not from the first kernel
+        environment["MLINTERVIEW_STARTED_AT"] = started_at
     args = [
         # record every execution (the shipped jupyter_server_config.d file says the same, but
         # jupyterhub-singleuser does not read it for this trait)
         f"--ServerApp.kernel_websocket_connection_class={RECORDING_CONNECTION}",
+        # and refuse kernel connections outright if the recorder is not running
+        "--HistoryRecordingConnection.require_recorder=True",
+        # a terminal would run code that is neither recorded nor under the constraint guard
+        "--ServerApp.terminals_enabled=False",
         # the live view should catch up within seconds after the interview service restarts
         "--HubStreamer.max_backoff=5",
         # an interview is no place for JupyterLab's news and update prompts (nor their network calls)
@@ -284,6 +292,7 @@ class InterviewSpawnerMixin(LoggingConfigurable):
                 history_url=self.history_url,
                 gpu=self.gpu,
                 available_kernels=available,
+                started_at=interview.started_at.isoformat() + "Z" if interview.started_at else None,
             )
             await asyncio.to_thread(self.prepare_workspace, interview, self.plan.kernel_name)
         except BaseException:

@@ -48,7 +48,7 @@ class FakeInterviewSpawner(InterviewSpawnerMixin, FakeProcessSpawner):
     """The real mixin; the interview lookup and workspace steps swapped for fakes."""
 
     def interview(self):
-        return SimpleNamespace(id="i-" + self.user.name, kernel="gpu", scenario="churn", data_seed=None)
+        return SimpleNamespace(id="i-" + self.user.name, kernel="gpu", scenario="churn", data_seed=None, started_at=None)
 
     def notebook_of(self, interview):
         return "interview.ipynb"
@@ -102,6 +102,14 @@ def test_server_plan_sets_kernel_history_url_and_hides_gpus_from_cpu_candidates(
     assert plan.environment["CUDA_VISIBLE_DEVICES"] == ""
     assert "--KernelSpecManager.allowed_kernelspecs=mlinterview-cpu" in plan.args
     assert any(arg.startswith("--ServerApp.kernel_websocket_connection_class=") for arg in plan.args)
+    assert "--HistoryRecordingConnection.require_recorder=True" in plan.args  # unrecorded kernels are refused
+    assert "--ServerApp.terminals_enabled=False" in plan.args  # no unrecorded, unguarded terminal
+    assert "MLINTERVIEW_STARTED_AT" not in plan.environment
+    timed = server_plan(
+        interview_id="abc", kernel="cpu", notebook="n.ipynb", workspace="/ws", history_url="u", gpu=None,
+        available_kernels={"mlinterview-cpu"}, started_at="2026-11-25T10:00:00Z",
+    )
+    assert timed.environment["MLINTERVIEW_STARTED_AT"] == "2026-11-25T10:00:00Z"
     gpu = server_plan(
         interview_id="abc", kernel="gpu", notebook="n.ipynb", workspace="/ws", history_url="u", gpu="3",
         available_kernels={"mlinterview-gpu"},
