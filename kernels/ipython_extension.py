@@ -20,7 +20,7 @@ import traceback
 from typing import Any
 
 from traitlets import Any as AnyTrait
-from traitlets import Bool, Dict, List, Unicode
+from traitlets import Bool, Dict, Int, List, Unicode
 from traitlets.config import LoggingConfigurable
 
 from . import workspace as ws
@@ -40,6 +40,7 @@ class CandidateKernelSession(LoggingConfigurable):
     guard = AnyTrait(None, allow_none=True, help="The installed ConstraintGuard.")
     panel = AnyTrait(None, allow_none=True, help="The StatusPanel.")
     shown = Bool(False, help="Whether the first cell has shown the panel and the warnings.")
+    settings_modified = Int(0, help="Modification time (ns) of the workspace settings as last read; a change means a released twist.")
 
     def __init__(self, shell: Any, **kwargs: Any):
         super().__init__(**kwargs)
@@ -57,6 +58,7 @@ class CandidateKernelSession(LoggingConfigurable):
         self.device_request = os.environ.get(DEVICE_ENV, "cpu").lower()
         self.workspace = ws.find_workspace()
         self.settings = ws.read_settings(self.workspace) if self.workspace else {}
+        self.settings_modified = ws.settings_modified(self.workspace) if self.workspace else 0
         if self.workspace is None:
             self.startup_warnings.append(
                 "This kernel is not running inside an interview workspace (no .mlinterview/workspace.json "
@@ -144,6 +146,11 @@ class CandidateKernelSession(LoggingConfigurable):
         if self.workspace is None or self.settings.get("twist"):
             return
         try:
+            # a stat per cell, a parse only when the interview service rewrote the settings
+            modified = ws.settings_modified(self.workspace)
+            if modified == self.settings_modified:
+                return
+            self.settings_modified = modified
             settings = ws.read_settings(self.workspace)
         except (OSError, ValueError):
             return
@@ -152,7 +159,7 @@ class CandidateKernelSession(LoggingConfigurable):
             return
         self.settings = settings
         limit = (settings.get("constraints") or {}).get("max_parameters")
-        if limit:
+        if limit and int(limit) < self.guard.max_parameters:  # a twist only ever tightens the budget
             self.guard.max_parameters = int(limit)
             self.panel.max_parameters = float(limit)
         what = (f"the parameter budget is now {int(limit):,}" if twist.get("max_parameters")

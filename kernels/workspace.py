@@ -40,6 +40,11 @@ def read_settings(workspace: Path) -> dict[str, Any]:
     return json.loads((workspace / WORKSPACE_MANIFEST).read_text(encoding="utf-8"))
 
 
+def settings_modified(workspace: Path) -> int:
+    """Modification time (ns) of the workspace settings: it changes when the hub releases a twist."""
+    return (workspace / WORKSPACE_MANIFEST).stat().st_mtime_ns
+
+
 def make_scaffold_importable(workspace: Path) -> None:
     """Put the workspace folder (the scaffold package's parent) first on ``sys.path``."""
     entry = str(workspace)
