@@ -136,6 +136,7 @@ class InterviewLifecycle:
             for event in self.store.history(interview_id):
                 handle.write(dumps_line(event))
         notes = [note.to_json() for note in self.store.notes(interview_id)]
+        twist_record = self.twist_record(interview_id)
         submission = {
             "schema": "mlinterview.submission/1",
             "interview": interview.id,
@@ -151,7 +152,7 @@ class InterviewLifecycle:
             "notebook": self.notebook_of(interview.scenario),
             "ended_by": interview.ended_by,
             "notes": notes,
-            "twist": json.loads(self.twist_record(interview_id).read_text()) if self.twist_record(interview_id).is_file() else None,
+            "twist": json.loads(twist_record.read_text()) if twist_record.is_file() else None,
         }
         (staging / "submission.json").write_text(json.dumps(submission, indent=2) + "\n", encoding="utf-8")
         # the bundle belongs to the hub's user alone, whatever the candidate's files said
