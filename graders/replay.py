@@ -5,7 +5,7 @@ Classes:
 ``ReplayLimits``           the limits of one replay (traitlets, configurable): per-cell and total
                            wall time, memory, processes, output size, file size, network.
 ``SandboxedKernelManager`` an ``AsyncKernelManager`` that launches the kernel through
-                           :mod:`mlinterview.graders.sandbox` over the ``ipc`` transport (so a
+                           :mod:`mlinterview.kernels.sandbox` over the ``ipc`` transport (so a
                            kernel without network still talks to us), in a pids cgroup when the
                            platform offers one.
 ``ReplayClient``           a ``NotebookClient`` that caps outputs, watches the kernel's process
@@ -251,7 +251,7 @@ class PidsCgroup:
 class SandboxedKernelManager(AsyncKernelManager):
     """Starts the kernel through the sandbox launcher, over ipc sockets inside the working copy."""
 
-    sandbox_args = List(Unicode(), help="Options for mlinterview.graders.sandbox, before '--'.").tag(config=True)
+    sandbox_args = List(Unicode(), help="Options for mlinterview.kernels.sandbox, before '--'.").tag(config=True)
     kernel_uid = Int(-1, help="The uid the kernel will run as (-1: the grader's); it must read the connection file.")
 
     def write_connection_file(self, **kwargs) -> None:
@@ -261,7 +261,7 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)
-        return [sys.executable, "-m", "mlinterview.graders.sandbox", *self.sandbox_args, "--", *command]
+        return [sys.executable, "-m", "mlinterview.kernels.sandbox", *self.sandbox_args, "--", *command]
 
 
 class ReplayClient(NotebookClient):

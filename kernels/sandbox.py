@@ -1,9 +1,9 @@
-"""The kernel's sandbox: a tiny launcher that confines a command, then ``exec``s it.
+"""The kernel's sandbox: a tiny launcher that confines a command, then runs it.
 
-``python -m mlinterview.graders.sandbox [options] -- CMD...`` is put in front of the kernel's
-command line by :class:`~mlinterview.graders.replay.SandboxedKernelManager`. Because it
-``exec``s, the kernel keeps the launcher's pid, so jupyter_client's signals, interrupts and
-kills reach the kernel itself. In order, the launcher:
+``python -m mlinterview.kernels.sandbox [options] -- CMD...`` is put in front of every kernel
+that runs a candidate's code: the grader's replays (:class:`~mlinterview.graders.replay.SandboxedKernelManager`)
+and the live interview kernels (started by the interview's warden, ``kernels/warden.py``). It is
+the one place that decides what candidate code can reach (CONFINEMENT.md). In order, the launcher:
 
 1. joins the replay's cgroup when the grader made one (its ``pids.max`` caps the whole process
    tree, whoever the user); sets resource limits: data memory (``RLIMIT_DATA``), file size (``RLIMIT_FSIZE``),
@@ -19,6 +19,15 @@ kills reach the kernel itself. In order, the launcher:
    as root can neither undo those mounts nor read the grader's memory through ``/proc``;
 4. drops to ``--uid``/``--gid`` (as root) and ``exec``s the command.
 
+Without ``--pid-namespace`` the launcher ``exec``s, so the kernel keeps the launcher's pid and
+jupyter_client's signals reach it directly. With ``--pid-namespace`` (live kernels; replays
+where the platform allows) the launcher also enters a fresh pid namespace: it stays outside as a
+small relay (it forwards the signals it gets and exits with the command's status), and the first
+process inside, a tiny init with the candidate's uid, mounts its own ``/proc`` (other users'
+processes do not exist there), starts the command, reaps orphans and ends with the command.
+When the init ends, or the launcher is killed (the init holds ``PR_SET_PDEATHSIG``), the kernel
+ends every process left in the namespace, detached ones included: nothing outlives its kernel.
+
 What it achieved is written as JSON to ``--status-file`` (a file of the grader's, outside the
 working copy) before the command starts, so the report can say which protections held.
 Nothing here imports beyond the standard library: it runs before every kernel.
@@ -31,14 +40,17 @@ import ctypes
 import json
 import os
 import resource
+import signal
 import sys
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWPID = 0x20000000
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
+MS_NOEXEC = 8
 MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
@@ -107,13 +119,20 @@ def _mount_points() -> list[str]:
     return points
 
 
-def confine_filesystem(libc, workdir: str, hide: list[str]) -> list[str]:
-    """Read-only everything but ``workdir`` and a private /dev/shm; cover ``hide`` paths."""
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def confine_filesystem(libc, workdir: str, hide: list[str], writable: list[str] | None = None, private_tmp: bool = False) -> list[str]:
+    """Read-only everything but ``workdir``, the ``writable`` paths and a private /dev/shm (and
+    /tmp with ``private_tmp``); cover ``hide`` paths with empty read-only filesystems."""
     notes = []
+    keep = [workdir, *(writable or [])]
     _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
-    _mount(libc, workdir, workdir, None, MS_BIND | MS_REC)
+    for path in keep:
+        _mount(libc, path, path, None, MS_BIND | MS_REC)
     for point in _mount_points():
-        if point == workdir or point.startswith(workdir.rstrip("/") + "/"):
+        if any(_within(point, path) for path in keep):
             continue
         try:
             _mount(libc, None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
@@ -125,6 +144,16 @@ def confine_filesystem(libc, workdir: str, hide: list[str]) -> list[str]:
             _mount(libc, "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=256m,mode=1777")
         except OSError as error:
             notes.append(f"no private /dev/shm ({error.strerror})")
+    if private_tmp:
+        # a fresh /tmp; read-write paths that lived under it are bound back from a descriptor
+        # opened before it was covered
+        under_tmp = [path for path in keep if _within(path, "/tmp")]
+        handles = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in under_tmp}
+        _mount(libc, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=1g,mode=1777")
+        for path, handle in handles.items():
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            _mount(libc, f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC)
+            os.close(handle)
     for path in hide:
         if not os.path.exists(path):
             continue
@@ -155,16 +184,75 @@ def drop_capabilities(libc) -> None:
     _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
 
 
+RELAYED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+PR_SET_PDEATHSIG = 1
+
+
+def _relay_signals_to(pid: int) -> None:
+    def relay(signum, _frame):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for signum in RELAYED_SIGNALS:
+        signal.signal(signum, relay)
+
+
+def _exit_like(status: int) -> None:
+    """End this process the way a child with wait ``status`` ended."""
+    code = os.waitstatus_to_exitcode(status)
+    os._exit(code if code >= 0 else 128 - code)
+
+
+def _wait_for(pid: int) -> int:
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            return status
+        except ChildProcessError:
+            return 0
+
+
+def run_as_init(command: list[str]) -> None:
+    """pid 1 of the namespace: start the command, relay signals to it, reap orphans, end with it."""
+    child = os.fork()
+    if child == 0:
+        for signum in RELAYED_SIGNALS:
+            signal.signal(signum, signal.SIG_DFL)
+        _exec(command)
+    _relay_signals_to(child)
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(0)
+        if pid == child:
+            _exit_like(status)
+
+
+def _exec(command: list[str]) -> None:
+    try:
+        os.execvp(command[0], command)
+    except OSError as error:
+        print(f"sandbox: cannot start {command[0]}: {error}", file=sys.stderr)
+        os._exit(127)
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m mlinterview.graders.sandbox", description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", required=True, help="the working copy: the only writable place")
+    parser = argparse.ArgumentParser(prog="python -m mlinterview.kernels.sandbox", description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", required=True, help="the working copy: the only writable place (with --writable)")
+    parser.add_argument("--writable", action="append", default=[], help="another read-write path (e.g. the kernel's home)")
+    parser.add_argument("--private-tmp", action="store_true", help="a fresh, private /tmp")
+    parser.add_argument("--pid-namespace", action="store_true", help="run under an init of its own in a fresh pid namespace")
     parser.add_argument("--status-file", default=None, help="where to write what was achieved (JSON)")
     parser.add_argument("--uid", type=int, default=None, help="run the command as this uid (needs root)")
     parser.add_argument("--gid", type=int, default=None, help="and this gid")
+    parser.add_argument("--umask", type=lambda text: int(text, 8), default=None, help="file mode creation mask (octal)")
     parser.add_argument("--memory-bytes", type=int, default=None)
     parser.add_argument("--max-file-bytes", type=int, default=None)
     parser.add_argument("--nproc", type=int, default=None, help="RLIMIT_NPROC (tasks of the uid)")
-    parser.add_argument("--cgroup", default=None, help="join this cgroup (its pids.max caps the process tree)")
+    parser.add_argument("--cgroup", action="append", default=[], help="join this cgroup (one per cgroup v1 controller)")
     parser.add_argument("--hide", action="append", default=[], help="path covered by an empty filesystem")
     parser.add_argument("--no-network", action="store_true", help="enter a network namespace without interfaces")
     parser.add_argument("--no-filesystem", action="store_true", help="skip the mount namespace")
@@ -174,29 +262,59 @@ def main(argv: list[str] | None = None) -> None:
     if not command:
         parser.error("no command after --")
 
-    status = {"network_isolated": False, "filesystem_confined": False, "user": "same as grader", "notes": []}
+    status = {"network_isolated": False, "filesystem_confined": False, "pid_namespace": False, "user": "same as grader", "notes": []}
     # Opened before the mounts turn read-only: the descriptor keeps writing to the grader's file.
     status_handle = open(args.status_file, "w") if args.status_file else None
     workdir = os.path.realpath(args.workdir)
-    if args.cgroup:
+    for cgroup in args.cgroup:
         try:
-            with open(os.path.join(args.cgroup, "cgroup.procs"), "w") as handle:
+            with open(os.path.join(cgroup, "cgroup.procs"), "w") as handle:
                 handle.write(str(os.getpid()))
-            status["cgroup"] = args.cgroup
+            status.setdefault("cgroups", []).append(cgroup)
         except OSError as error:
-            status["notes"].append(f"could not join cgroup {args.cgroup} ({error.strerror})")
+            status["notes"].append(f"could not join cgroup {cgroup} ({error.strerror})")
+    if args.cgroup:
+        status["cgroup"] = args.cgroup[0]
     libc = _libc()
     flags = (CLONE_NEWNET if args.no_network else 0) | (0 if args.no_filesystem else CLONE_NEWNS)
+    if args.pid_namespace:
+        flags |= CLONE_NEWPID | CLONE_NEWNS
     real_uid, real_gid = os.getuid(), os.getgid()
     if flags:
         try:
             _enter_namespaces(libc, flags, real_uid, real_gid)
             status["network_isolated"] = bool(flags & CLONE_NEWNET)
-            if flags & CLONE_NEWNS:
-                status["notes"] += confine_filesystem(libc, workdir, [os.path.realpath(p) for p in args.hide])
-                status["filesystem_confined"] = True
         except (OSError, ValueError) as error:
-            status["notes"].append(f"namespaces unavailable ({error}); the kernel shares the grader's network and filesystem view")
+            flags = 0
+            status["notes"].append(f"namespaces unavailable ({error}); the kernel shares the grader's network, filesystem and processes")
+    if flags & CLONE_NEWPID:
+        init = os.fork()
+        if init:
+            # the relay, outside: the caller's signals go to the init; the launcher ends with it
+            if status_handle is not None:
+                status_handle.close()
+            _relay_signals_to(init)
+            _exit_like(_wait_for(init))
+        libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        os.setsid()  # a group of its own: a signal to the launcher's group reaches the kernel once, through the relay
+    if flags & CLONE_NEWNS:
+        try:
+            status["notes"] += confine_filesystem(
+                libc, workdir, [os.path.realpath(p) for p in args.hide],
+                [os.path.realpath(p) for p in args.writable], private_tmp=args.private_tmp,
+            )
+            status["filesystem_confined"] = True
+        except OSError as error:
+            print(f"sandbox: cannot confine the filesystem ({error}); not starting the kernel", file=sys.stderr)
+            os._exit(126)
+    if flags & CLONE_NEWPID:
+        try:
+            _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            status["pid_namespace"] = True
+        except OSError as error:
+            print(f"sandbox: cannot mount /proc for the kernel's pid namespace ({error}); not starting it", file=sys.stderr)
+            os._exit(126)
     try:
         status["limits"] = set_limits(args.memory_bytes, args.max_file_bytes, args.nproc)
     except (OSError, ValueError) as error:
@@ -217,12 +335,12 @@ def main(argv: list[str] | None = None) -> None:
         os.setgroups([])
         os.setgid(args.gid if args.gid is not None else args.uid)
         os.setuid(args.uid)
+    if args.umask is not None:
+        os.umask(args.umask)
     os.chdir(workdir)
-    try:
-        os.execvp(command[0], command)
-    except OSError as error:
-        print(f"sandbox: cannot start {command[0]}: {error}", file=sys.stderr)
-        os._exit(127)
+    if flags & CLONE_NEWPID:
+        run_as_init(command)
+    _exec(command)
 
 
 if __name__ == "__main__":
