@@ -12,10 +12,33 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 PACKAGE_SOURCES := $(shell find mlinterview scenarios extension kernels graders -type f -not -path '*/__pycache__/*' 2>/dev/null) pyproject.toml setup.py
 PYTEST_ARGS ?=
+# The candidate runtime (kernels/runtime.py): under root, candidates' servers and kernels run as
+# their own users, who cannot reach a Python inside /root (pyenv's); so root's setup also builds
+# this environment from the system's Python at a prefix everyone can traverse.
+RUNTIME ?= /opt/mlinterview/runtime
+RUNTIME_PYTHON ?= /usr/bin/python3
+ifeq ($(shell id -u),0)
+RUNTIME_TARGET := $(RUNTIME)/.installed
+endif
 
-.PHONY: setup demo test calibrate browser clean
+.PHONY: setup runtime demo test calibrate browser clean
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed $(RUNTIME_TARGET)
+
+runtime: $(RUNTIME)/.installed
+
+$(RUNTIME)/.installed: $(PACKAGE_SOURCES)
+	test -x $(RUNTIME)/bin/python || $(RUNTIME_PYTHON) -m venv $(RUNTIME)
+	$(RUNTIME)/bin/python -m pip install --quiet --upgrade pip
+	$(RUNTIME)/bin/python -m pip install --quiet "$(TORCH)"
+	# a regular install (not editable): the runtime must not depend on this checkout's location
+	$(RUNTIME)/bin/python -m pip install --quiet .
+	$(RUNTIME)/bin/python -m pip install --quiet --no-deps --force-reinstall .
+	$(RUNTIME)/bin/mlinterview kernels install --prefix $(RUNTIME) --with-server-extension
+	# readable and executable by everyone, except the packs' private parts (the hub's user only)
+	chmod -R go+rX,go-w $(RUNTIME)
+	chmod 0700 $(RUNTIME)/share/mlinterview/scenarios/*/private
+	touch $@
 
 $(VENV)/.installed: $(PACKAGE_SOURCES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

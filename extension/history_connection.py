@@ -16,6 +16,14 @@ trait). ``HistoryRecordingConnection`` subclasses the default
   request's ``idle`` status is held back until that status (a browser waits for both anyway) or
   ``reply_hold_seconds``, so the outputs summary is complete; later shell messages queue behind it.
 
+Every message from a browser is recorded or refused (``incoming_verdict``, CONFINEMENT.md): an
+``execute_request`` is recorded, and refused if it carries ``user_expressions`` (code evaluated
+after the cell, which JupyterLab never sends); messages that hand data to the candidate's own
+code (widget ``comm_*``, ``input_reply``) are recorded as ``kernel_input``; introspection
+(completion, inspection, kernel info, interrupt, shutdown) passes; anything else, on any
+channel (``execute_request`` on the control channel, ``debug_request``, ...), is refused and
+the refusal recorded.
+
 Both websocket protocols are handled (the JSON one and ``v1.kernel.websocket.jupyter.org``). When
 the server extension is not loaded (no recorder in the web app's settings) the class behaves
 exactly like its parent. Messages that concern no pending execution cost one dict lookup.
@@ -40,6 +48,31 @@ from .history_recorder import OUTPUT_KINDS, HistoryRecorder, text_of_output
 
 RECORDER_SETTING = "mlinterview_history_recorder"
 V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
+# what a browser may send, per channel; everything else is refused (and the refusal recorded)
+PASSED_INCOMING = {
+    "shell": frozenset({
+        "execute_request", "complete_request", "inspect_request", "is_complete_request", "history_request",
+        "kernel_info_request", "comm_info_request", "comm_open", "comm_msg", "comm_close",
+    }),
+    "control": frozenset({"kernel_info_request", "interrupt_request", "shutdown_request"}),
+    "stdin": frozenset({"input_reply"}),
+}
+# messages that hand data to code the candidate defined (a widget callback, input()): recorded
+RECORDED_INPUT = frozenset({"comm_open", "comm_msg", "input_reply"})
+INPUT_CONTENT_LIMIT = 4000
+
+
+def incoming_verdict(channel: str, msg_type: str | None, content: dict) -> tuple[str, str | None]:
+    """('execute' | 'input' | 'pass' | 'refuse', reason) for a browser's message."""
+    if msg_type not in PASSED_INCOMING.get(channel, ()):
+        return "refuse", f"a {msg_type!r} message on the {channel} channel could run code outside the record"
+    if msg_type == "execute_request":
+        if content.get("user_expressions"):
+            return "refuse", "user_expressions are code run outside the cell; send it as the cell's code"
+        return "execute", None
+    if msg_type in RECORDED_INPUT:
+        return "input", None
+    return "pass", None
 
 
 def _user_name(user: Any) -> str | None:
@@ -98,31 +131,41 @@ class HistoryRecordingConnection(ZMQChannelsWebsocketConnection):
         recorder = self.recorder
         if recorder is not None and self.channels:
             try:
-                self._record_incoming(recorder, incoming_msg)
-            except Exception:  # recording must never stop the candidate's traffic
-                self.log.error("mlinterview: could not record an incoming message", exc_info=True)
+                verdict = self._record_incoming(recorder, incoming_msg)
+            except Exception:
+                # a message we cannot even read is not passed on: it could be code we did not record
+                self.log.error("mlinterview: refused a kernel message that could not be read", exc_info=True)
+                return
+            if verdict == "refuse":
+                return
         super().handle_incoming_message(incoming_msg)
 
-    def _record_incoming(self, recorder: HistoryRecorder, ws_msg: Any) -> None:
+    def _record_incoming(self, recorder: HistoryRecorder, ws_msg: Any) -> str:
         if self.subprotocol == V1_PROTOCOL:
             channel, parts = deserialize_msg_from_ws_v1(ws_msg)
-            if channel != "shell":
-                return
             header = self.session.unpack(parts[0])
-            if header.get("msg_type") != "execute_request":
-                return
             metadata, content = self.session.unpack(parts[2]), self.session.unpack(parts[3])
         else:
             msg = deserialize_binary_message(ws_msg) if isinstance(ws_msg, bytes) else json.loads(ws_msg)
-            if msg.get("channel", "shell") != "shell" or msg["header"].get("msg_type") != "execute_request":
-                return
+            channel = msg.get("channel") or "shell"
             header, metadata, content = msg["header"], msg.get("metadata") or {}, msg.get("content") or {}
-        recorder.request(
-            msg_id=header["msg_id"], kernel_id=self.kernel_id, owner=self.session_key,
-            user=getattr(self, "_hub_user", None), code=str(content.get("code", "")),
-            cell_id=metadata.get("cellId") or metadata.get("cell_id"),
-        )
-        refresh_notebook_path_soon(recorder, self.websocket_handler.session_manager, self.kernel_id)
+        msg_type = header.get("msg_type")
+        verdict, reason = incoming_verdict(channel, msg_type, content if isinstance(content, dict) else {})
+        user = getattr(self, "_hub_user", None)
+        if verdict == "refuse":
+            recorder.refused(kernel_id=self.kernel_id, user=user, channel=channel, msg_type=msg_type, reason=reason)
+            self.log.warning("mlinterview: refused %s on %s from %s: %s", msg_type, channel, user, reason)
+        elif verdict == "input":
+            recorder.kernel_input(kernel_id=self.kernel_id, user=user, channel=channel, msg_type=msg_type,
+                                  content=json.dumps(content, default=str)[:INPUT_CONTENT_LIMIT])
+        elif verdict == "execute":
+            recorder.request(
+                msg_id=header["msg_id"], kernel_id=self.kernel_id, owner=self.session_key,
+                user=user, code=str(content.get("code", "")),
+                cell_id=metadata.get("cellId") or metadata.get("cell_id"),
+            )
+            refresh_notebook_path_soon(recorder, self.websocket_handler.session_manager, self.kernel_id)
+        return verdict
 
     # -- kernel -> browser ------------------------------------------------------------------
 

@@ -301,6 +301,16 @@ class HistoryRecorder(LoggingConfigurable):
                          user=execution.user, role=execution.role)
         self.record(event)
 
+    def refused(self, *, kernel_id: str, user: str | None, channel: str, msg_type: str | None, reason: str | None) -> None:
+        """A browser's message the server did not pass to the kernel (CONFINEMENT.md)."""
+        self.record({"kind": "refused", "kernel_id": kernel_id, "notebook": self.notebooks.get(kernel_id), "user": user,
+                     "role": self.role_of(user), "detail": {"channel": channel, "msg_type": msg_type, "reason": reason}})
+
+    def kernel_input(self, *, kernel_id: str, user: str | None, channel: str, msg_type: str | None, content: str) -> None:
+        """Data a browser handed to the candidate's own code (a widget message, an input() reply)."""
+        self.record({"kind": "kernel_input", "kernel_id": kernel_id, "notebook": self.notebooks.get(kernel_id), "user": user,
+                     "role": self.role_of(user), "detail": {"channel": channel, "msg_type": msg_type, "content": content}})
+
     # -- kernels ----------------------------------------------------------------------------
 
     def kernel_event(self, kernel_id: str, what: str, **detail: Any) -> None:

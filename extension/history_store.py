@@ -44,6 +44,9 @@ from ..graders.history import HistoryChain, dumps_line, read_events
 # kinds whose event is fsync-ed under the policy "replies" before the causing message is forwarded
 CLOSING_KINDS = frozenset({"execute_reply", "execute_lost", "kernel_event", "session_start"})
 
+HISTORY_SECRET_ENV = "MLINTERVIEW_HISTORY_SECRET"
+HISTORY_SECRET_HEADER = "X-Mlinterview-History-Secret"
+
 
 def repair_torn_tail(path: Path) -> int:
     """Cut a partial last line (a write torn by a power loss); returns the bytes removed."""
@@ -145,6 +148,15 @@ class HubStreamer(LoggingConfigurable):
     def _default_token(self) -> str:
         return os.environ.get("JUPYTERHUB_API_TOKEN", "")
 
+    secret = Unicode(help="This server's history secret (from the spawner), sent with every request.").tag(config=True)
+
+    @default("secret")
+    def _default_secret(self) -> str:
+        return os.environ.get(HISTORY_SECRET_ENV, "")
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"token {self.token}", HISTORY_SECRET_HEADER: self.secret}
+
     def __init__(self, history: HistoryFile, **kwargs: Any):
         super().__init__(**kwargs)
         spawner_url = os.environ.get("MLINTERVIEW_HISTORY_URL")
@@ -214,29 +226,41 @@ class HubStreamer(LoggingConfigurable):
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
             backoff = 0.5
-            self._acknowledge(stored)
+            if stored is not None:
+                self._acknowledge(stored)
 
     async def _sync_with_service(self, client: AsyncHTTPClient) -> None:
         """Ask the service what it holds (``GET`` answers ``{"stored_seq": N}``), so a restarted server
         resends exactly what is missing; without an answer the local ``.acked`` seq stands."""
         try:
             response = await client.fetch(HTTPRequest(
-                self.url, method="GET", headers={"Authorization": f"token {self.token}"}, request_timeout=self.request_timeout,
+                self.url, method="GET", headers=self.headers(), request_timeout=self.request_timeout,
             ))
             self._acknowledge(int(json.loads(response.body)["stored_seq"]))
         except Exception as error:
             self.log.debug("mlinterview: could not ask %s for its last seq (%s)", self.url, error)
 
-    async def _post(self, client: AsyncHTTPClient, batch: list[dict[str, Any]]) -> int:
+    async def _post(self, client: AsyncHTTPClient, batch: list[dict[str, Any]]) -> int | None:
         request = HTTPRequest(
             self.url, method="POST", body=json.dumps({"events": batch}),
-            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+            headers={**self.headers(), "Content-Type": "application/json"},
             request_timeout=self.request_timeout,
         )
         response = await client.fetch(request, raise_error=False)
         if response.code == 409:
-            # the batch does not continue the service's chain: it says what it holds, resend from there
-            return int(json.loads(response.body)["stored_seq"])
+            answer = json.loads(response.body)
+            if answer.get("kept_as_divergent") == len(batch):
+                # the service's chain holds something else at these seqs (an alarm there): our events
+                # are kept beside it, so they are delivered, but never counted as acknowledged by the chain
+                self.log.error("mlinterview: the interview service's history diverges from %s (%s); seq %d-%d kept as a divergence",
+                               self.history.path, answer.get("error"), batch[0]["seq"], batch[-1]["seq"])
+                for _ in batch:
+                    self.queue.popleft()
+                return None
+            if batch[0]["seq"] > int(answer["stored_seq"]) + 1:
+                # a gap: the service lacks earlier events; resend from what it holds
+                return int(answer["stored_seq"])
+            raise RuntimeError(f"the interview service refused the history: {answer.get('error')}")
         response.rethrow()
         return int(json.loads(response.body)["stored_seq"])
 

@@ -18,7 +18,7 @@ def hub_command(config_file: Path) -> list[str]:
     return [str(jupyterhub) if jupyterhub.exists() else (shutil.which("jupyterhub") or "jupyterhub"), "-f", str(config_file)]
 
 
-def banner(settings, isolated: bool, why_not: str | None = None) -> str:
+def banner(settings, isolated: bool) -> str:
     lines = [
         "",
         f"  mlinterview hub: open {settings.public_url}/",
@@ -27,8 +27,7 @@ def banner(settings, isolated: bool, why_not: str | None = None) -> str:
         names = ", ".join(settings.interviewers) or "(none configured)"
         lines.append(f"  interviewer login: {names} / password '{settings.interviewer_password}'")
     lines += [
-        f"  mode: {'isolated (a system user per candidate)' if isolated else 'TRUSTED (demo: candidates run as your user)'}",
-        *([f"        (not isolated: {why_not})"] if why_not else []),
+        f"  mode: {'isolated (each candidate confined: own users, namespaces and limits; see CONFINEMENT.md)' if isolated else 'TRUSTED (demo: candidates run as your user)'}",
         f"  state: {settings.state_dir}",
         "  stop with Ctrl-C",
         "",
@@ -81,14 +80,14 @@ def cmd_hub(args) -> int:
         env["MLINTERVIEW_HUB_PORT"] = str(args.port)
     try:
         settings = load_settings(environ=env)
-        isolated, why_not = decide_isolation(settings, os.geteuid() == 0)
+        isolated = decide_isolation(settings, os.geteuid() == 0)
     except SettingsError as error:
         raise CommandError(str(error)) from None
     bin_dir = str(Path(sys.executable).parent)
     node_bin = str(REPO_ROOT / "node_modules" / ".bin")
     env["PATH"] = os.pathsep.join([bin_dir, node_bin, env.get("PATH", "")])
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    print(banner(settings, isolated, why_not), flush=True)
+    print(banner(settings, isolated), flush=True)
     if args.demo_interview:
         invite = ensure_demo_interview(settings, args.demo_interview)
         print(f"  demo interview ({args.demo_interview}): the candidate opens {invite}\n"

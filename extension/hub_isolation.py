@@ -1,9 +1,17 @@
-"""Isolated mode: one system user per candidate, and private files only the hub's user reads.
+"""Isolated mode: two system users per interview, and private files only the hub's user reads.
 
-Used when the hub runs as root (DESIGN.md, "Isolation modes"). A candidate's system user has
-the candidate's hub name (``cand-<id>``), no password, no login shell, a home under the hub's
-``homes/`` folder; it is created before the candidate's server first starts and removed when
-the interview is cleaned up. Everything under the private store stays mode 0700, owned by root.
+Used whenever the hub runs as root (DESIGN.md, "Isolation modes"; CONFINEMENT.md). Per interview:
+
+- the *candidate's user* has the candidate's hub name (``cand-<id>``): their kernels, so all of
+  their code, run as it; its group is the interview's group;
+- the *server user* (``cand-<id>-srv``, primary group the interview's group) runs the
+  single-user server, which holds the hub token and records the history; the candidate's code
+  cannot read, trace or signal it.
+
+Both have no password and no login shell, are created before the candidate's server first starts
+and removed when the interview is cleaned up. The workspace is shared through the group (folders
+2770, files 0660); the kernels' socket folder is root's, group-writable and sticky (1770); the
+server's home is its own (0700). Everything under the private store stays mode 0700, owned by root.
 """
 
 from __future__ import annotations
@@ -39,12 +47,21 @@ def system_user_exists(name: str) -> bool:
         return False
 
 
-def ensure_system_user(name: str, home: Path) -> pwd.struct_passwd:
-    """Create the candidate's system user (and home) if missing; return its passwd entry."""
+SERVER_SUFFIX = "-srv"
+
+
+def server_user_name(candidate: str) -> str:
+    """The system user that runs a candidate's single-user server."""
+    return candidate + SERVER_SUFFIX
+
+
+def ensure_system_user(name: str, home: Path, group: str | None = None) -> pwd.struct_passwd:
+    """Create a system user (and home, mode 0700) if missing; its own group, or ``group``; return its entry."""
     _candidate_only(name)
     home = Path(home)
     if not system_user_exists(name):
-        command = ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", str(home), "--shell", "/usr/sbin/nologin", name]
+        grouping = ["--gid", group, "--no-user-group"] if group else ["--user-group"]
+        command = ["useradd", "--system", *grouping, "--no-create-home", "--home-dir", str(home), "--shell", "/usr/sbin/nologin", name]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0 and not system_user_exists(name):
             raise IsolationError(f"could not create system user {name}: {result.stderr.strip() or result.returncode}")
@@ -55,13 +72,60 @@ def ensure_system_user(name: str, home: Path) -> pwd.struct_passwd:
     return entry
 
 
-def chown_tree(root: Path, uid: int, gid: int) -> None:
-    """Give a candidate their workspace (not following symlinks)."""
-    root = Path(root)
-    os.chown(root, uid, gid, follow_symlinks=False)
-    for folder, dirs, files in os.walk(root):
-        for name in dirs + files:
-            os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
+def share_tree(root: Path, uid: int, gid: int) -> None:
+    """Give a workspace to the candidate's user and the interview's group: folders 2770, files 0660.
+
+    Walks by descriptor (``os.fwalk``) and changes each entry through a descriptor opened with
+    ``O_NOFOLLOW``: a link is never followed, and a folder swapped for a link mid-walk is not entered.
+    Links, FIFOs and devices are left as they are (the freeze leaves them out)."""
+    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.fchown(root_fd, uid, gid)
+        os.fchmod(root_fd, 0o2770)
+    finally:
+        os.close(root_fd)
+    for _folder, dirs, files, dir_fd in os.fwalk(root, follow_symlinks=False):
+        for name, mode in [(name, 0o2770) for name in dirs] + [(name, 0o660) for name in files]:
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY, dir_fd=dir_fd)
+            except OSError:
+                continue  # a link (ELOOP), or gone
+            try:
+                info = os.fstat(fd)
+                if stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode):
+                    os.fchown(fd, uid, gid)
+                    os.fchmod(fd, mode if stat.S_ISDIR(info.st_mode) else (0o770 if info.st_mode & 0o100 else 0o660))
+            finally:
+                os.close(fd)
+
+
+def prepare_candidate(candidate: str, *, workspace: Path, homes_dir: Path, socket_dir: Path) -> tuple[pwd.struct_passwd, pwd.struct_passwd]:
+    """Both users of an interview, the shared workspace, the server's home and the kernels' socket folder."""
+    kernel_user = ensure_system_user(candidate, Path(homes_dir) / candidate)
+    server = server_user_name(candidate)
+    server_user = ensure_system_user(server, Path(homes_dir) / server, group=candidate)
+    share_tree(Path(workspace), kernel_user.pw_uid, kernel_user.pw_gid)
+    socket_dir = Path(socket_dir)
+    socket_dir.parent.mkdir(parents=True, exist_ok=True)
+    socket_dir.parent.chmod(0o711)
+    socket_dir.mkdir(exist_ok=True)
+    os.chown(socket_dir, 0, kernel_user.pw_gid, follow_symlinks=False)
+    socket_dir.chmod(0o1770)
+    return kernel_user, server_user
+
+
+def remove_candidate(candidate: str, *, homes_dir: Path, socket_dir: Path) -> None:
+    """Stop every process left of the interview's two users, then remove the users and their folders."""
+    from ..kernels.warden import kill_processes_of_users
+
+    users = [candidate, server_user_name(candidate)]
+    uids = {pwd.getpwnam(name).pw_uid for name in users if system_user_exists(name)}
+    if uids:
+        kill_processes_of_users(uids)
+    for name in (server_user_name(candidate), candidate):
+        remove_system_user(name)
+        remove_tree(Path(homes_dir) / name)
+    remove_tree(Path(socket_dir))
 
 
 def remove_system_user(name: str) -> bool:

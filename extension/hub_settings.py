@@ -16,7 +16,8 @@ Folders under ``state_dir``:
 ``private/``     mode 0700, the hub's user only: hub and interview databases, cookie secret,
                  holdout seed, frozen submissions, reports, grader logs
 ``workspaces/``  one folder per candidate (their notebook, scaffold, data); mode 0711
-``homes/``       one home per candidate (jupyter runtime files, caches); mode 0711
+``homes/``       one home per system user of an interview (isolated mode); mode 0711
+``sockets/``     isolated mode: one folder per candidate for their kernels' ipc sockets; mode 0711
 """
 
 from __future__ import annotations
@@ -43,8 +44,12 @@ HOLDOUT_SEED_FILE = "holdout_seed"
 
 
 def default_state_dir() -> Path:
-    """var/ in a checkout (gitignored); /var/lib/mlinterview for root, else ~/.local/share/mlinterview."""
-    if (REPO_ROOT / "jupyterhub_config.py").exists():
+    """var/ in a checkout (gitignored) that candidates' users can reach; /var/lib/mlinterview for
+    root otherwise; else ~/.local/share/mlinterview."""
+    from ..kernels.runtime import folders_closed_to_others
+
+    in_checkout = (REPO_ROOT / "jupyterhub_config.py").exists()
+    if in_checkout and (os.geteuid() != 0 or not folders_closed_to_others(REPO_ROOT)):
         return REPO_ROOT / "var"
     if os.geteuid() == 0:
         return Path("/var/lib/mlinterview")
@@ -68,8 +73,13 @@ class HubSettings(BaseModel):
     proxy_api_port: int = Field(default=8001, ge=1, le=65535, description="configurable-http-proxy's API port (loopback).")
     service_port: int = Field(default=8090, ge=1, le=65535, description="The interview service's port (loopback).")
     isolation: Literal["auto", "isolated", "trusted"] = Field(
-        default="auto", description="auto: isolated when the hub runs as root, trusted otherwise."
+        default="auto", description="auto: isolated when the hub runs as root (always), trusted otherwise."
     )
+    candidate_runtime: Path | None = Field(
+        default=None, description="Prefix of the Python environment candidates' servers and kernels run (default: kernels/runtime.py)."
+    )
+    candidate_memory_mb: int = Field(default=4096, ge=256, description="Memory of everything one candidate runs, in MiB (isolated).")
+    candidate_max_processes: int = Field(default=512, ge=32, description="Processes and threads one candidate may hold at once (isolated).")
     gpus: list[str] = Field(default_factory=list, description="GPU ids in the pool; each GPU candidate gets one of its own.")
     interviewers: list[str] = Field(default_factory=lambda: ["interviewer"], description="Hub users who run interviews.")
     admins: list[str] = Field(default_factory=list, description="Hub users who see every interview (and the hub admin page).")
@@ -121,6 +131,10 @@ class HubSettings(BaseModel):
     @property
     def homes_dir(self) -> Path:
         return self.state_dir / "homes"
+
+    @property
+    def sockets_dir(self) -> Path:
+        return self.state_dir / "sockets"
 
     @property
     def interview_store_url(self) -> str:
@@ -182,20 +196,29 @@ class Installation:
     proxy_command: str
     running_as_root: bool = False
     python: str = sys.executable
+    runtime: Path = Path(sys.prefix)
 
     @property
     def bin_dir(self) -> Path:
         return Path(self.python).parent
 
+    @property
+    def server_bin_dir(self) -> Path:
+        """Where candidates' servers find jupyterhub-singleuser: the candidate runtime when isolated."""
+        return self.runtime / "bin" if self.isolated else self.bin_dir
+
 
 def isolation_mode(settings: HubSettings, running_as_root: bool) -> bool:
-    """True for isolated mode (a system user per candidate), False for trusted mode."""
-    if settings.isolation == "isolated":
-        if not running_as_root:
-            raise SettingsError("isolation = 'isolated' needs the hub to run as root (it creates a system user per candidate); run as root or set isolation = 'trusted'")
-        return True
-    if settings.isolation == "trusted":
-        return False
+    """True for isolated mode (system users per interview), False for trusted mode.
+
+    Under root it is always isolated: trusted mode would run every candidate's code as root."""
+    if settings.isolation == "isolated" and not running_as_root:
+        raise SettingsError("isolation = 'isolated' needs the hub to run as root (it creates system users per interview); run as root or set isolation = 'trusted'")
+    if settings.isolation == "trusted" and running_as_root:
+        raise SettingsError(
+            "isolation = 'trusted' under root would run every candidate's code as root; run the hub as an unprivileged "
+            "user for a trusted demo, or leave isolation = 'auto' (isolated under root)"
+        )
     return running_as_root
 
 
@@ -229,58 +252,69 @@ def prepare_installation(settings: HubSettings, *, running_as_root: bool | None 
     Idempotent: a restart finds everything in place and changes nothing (the seed never changes).
     """
     running_as_root = (os.geteuid() == 0) if running_as_root is None else running_as_root
-    isolated, why_not = decide_isolation(settings, running_as_root)
-    if why_not and log is not None:
-        log.warning("isolation 'auto': cannot isolate candidates on this machine: %s", why_not)
+    isolated = decide_isolation(settings, running_as_root)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     settings.state_dir.chmod(0o711)
     settings.private_dir.mkdir(exist_ok=True)
     settings.private_dir.chmod(0o700)
-    for folder in (settings.workspaces_dir, settings.homes_dir):
+    for folder in (settings.workspaces_dir, settings.homes_dir, settings.sockets_dir):
         folder.mkdir(exist_ok=True)
         folder.chmod(0o711)
     ensure_holdout_seed(settings.private_dir)
+    runtime = runtime_of(settings)
     if isolated:
+        from ..kernels.cgroups import CandidateCgroup
         from .hub_isolation import protect_scenario_private_parts
 
-        protect_scenario_private_parts(scenarios_dir_of(settings), log=log)
+        for scenarios in candidate_hidden_paths(settings, runtime)[1:]:
+            if Path(scenarios).is_dir():
+                protect_scenario_private_parts(Path(scenarios), log=log)
+        if log is not None:
+            log.warning("isolated mode: a server user and a kernel user per interview; candidates' limits by %s", CandidateCgroup("probe").description)
     elif log is not None:
         log.warning(TRUSTED_MODE_WARNING.format(private=settings.private_dir))
-    return Installation(isolated=isolated, proxy_command=find_proxy_command(settings), running_as_root=running_as_root)
+    return Installation(isolated=isolated, proxy_command=find_proxy_command(settings), running_as_root=running_as_root, runtime=runtime)
 
 
-def decide_isolation(settings: HubSettings, running_as_root: bool) -> tuple[bool, str | None]:
-    """(isolated?, why not) - 'auto' under root falls back to trusted, with the reason, where
-    candidates' users could not reach Python or their workspace (e.g. a Python under /root)."""
+def runtime_of(settings: HubSettings) -> Path:
+    from ..kernels.runtime import candidate_runtime
+
+    return Path(settings.candidate_runtime) if settings.candidate_runtime else candidate_runtime()
+
+
+def decide_isolation(settings: HubSettings, running_as_root: bool) -> bool:
+    """Isolated or trusted; isolated never falls back: it refuses, saying what to fix."""
     isolated = isolation_mode(settings, running_as_root)
     if isolated:
-        try:
-            check_reachable_by_candidates(settings.state_dir)
-        except SettingsError as unreachable:
-            if settings.isolation == "isolated":
-                raise
-            return False, str(unreachable)
-    return isolated, None
+        check_reachable_by_candidates(settings)
+    return isolated
 
 
-def folders_closed_to_others(path: Path) -> list[Path]:
-    """The existing folders on the way to ``path`` that other users cannot traverse (no o+x)."""
-    return [parent for parent in reversed(Path(path).resolve().parents) if parent.exists() and not parent.stat().st_mode & 0o001]
+def check_reachable_by_candidates(settings: HubSettings) -> None:
+    """Isolated mode: candidates' users must reach the candidate runtime and their workspaces."""
+    from ..kernels.runtime import RuntimeUnreachable, check_runtime_reachable, folders_closed_to_others
+
+    try:
+        check_runtime_reachable(runtime_of(settings))
+    except RuntimeUnreachable as error:
+        raise SettingsError(f"isolated mode: {error}") from None
+    closed = folders_closed_to_others(settings.state_dir.parent)
+    if closed:
+        raise SettingsError(
+            f"isolated mode: candidates' system users cannot reach their workspaces under {settings.state_dir} because "
+            f"{', '.join(map(str, closed))} is not searchable by other users (mode o+x); choose a state_dir under a "
+            "folder everyone can traverse (e.g. /var/lib/mlinterview), or chmod o+x those folders"
+        )
 
 
-def check_reachable_by_candidates(state_dir: Path) -> None:
-    """Isolated mode: candidates' own users must reach Python, this installation and their workspace."""
-    for what, path, fix in (
-        ("the Python interpreter", Path(sys.executable).resolve(), "install mlinterview in a virtualenv made from a system-wide Python (e.g. /usr/bin/python3)"),
-        ("the mlinterview environment", Path(sys.prefix), "put the virtualenv in a folder everyone can traverse"),
-        ("their workspaces", Path(state_dir), "choose a state_dir under a folder everyone can traverse (e.g. /var/lib/mlinterview)"),
-    ):
-        closed = folders_closed_to_others(path)
-        if closed:
-            raise SettingsError(
-                f"isolated mode: candidates' system users cannot reach {what} ({path}) because "
-                f"{', '.join(map(str, closed))} is not searchable by other users (mode o+x); {fix}, or chmod o+x those folders"
-            )
+def candidate_hidden_paths(settings: HubSettings, runtime: Path) -> list[str]:
+    """What a candidate's kernel must not see: the private store, and the scenario packs wherever
+    they are installed (their private parts are readable by the hub's user only as well)."""
+    paths = [str(settings.private_dir), str(scenarios_dir_of(settings))]
+    shipped = runtime / "share" / "mlinterview" / "scenarios"
+    if str(shipped) not in paths:
+        paths.append(str(shipped))
+    return paths
 
 
 def ensure_holdout_seed(private_dir: Path) -> int:
@@ -310,6 +344,7 @@ def service_settings(settings: HubSettings, installation: Installation) -> dict[
         "public_url": settings.public_url,
         "port": settings.service_port,
         "isolated": installation.isolated,
+        "sockets_dir": str(settings.sockets_dir),
         "invite_ttl_hours": settings.invite_ttl_hours,
         "gpu_available": bool(settings.gpus),
         "grade_command": settings.grade_command or [installation.python, "-m", "mlinterview.cli", "grade"],
@@ -359,11 +394,8 @@ def hub_config(settings: HubSettings, installation: Installation) -> Config:
 
     # -- the candidate's server: JupyterLab with real-time collaboration ------------------------
     c.JupyterHub.spawner_class = InterviewLocalProcessSpawner if installation.isolated else InterviewSimpleLocalProcessSpawner
-    c.Spawner.cmd = [str(installation.bin_dir / "jupyterhub-singleuser")]
+    c.Spawner.cmd = [str(installation.server_bin_dir / "jupyterhub-singleuser")]
     c.Spawner.default_url = "/lab"
-    if installation.running_as_root and not installation.isolated:
-        # trusted mode under root (containers, CI): the servers run as root too
-        c.Spawner.args = ["--allow-root"]
     c.Spawner.start_timeout = 120
     c.Spawner.http_timeout = 60
     c.InterviewSpawnerMixin.store_url = settings.interview_store_url
@@ -373,9 +405,18 @@ def hub_config(settings: HubSettings, installation: Installation) -> Config:
     c.InterviewSpawnerMixin.history_url = f"http://{loopback}:{settings.service_port}/services/{SERVICE_NAME}/api/history"
     c.InterviewSpawnerMixin.gpu_ids = list(settings.gpus)
     c.InterviewSpawnerMixin.isolated = installation.isolated
+    c.InterviewSpawnerMixin.sockets_dir = str(settings.sockets_dir)
+    c.InterviewSpawnerMixin.history_secrets_dir = str(private / "history_secrets")
+    if installation.isolated:
+        c.InterviewLocalProcessSpawner.runtime = str(installation.runtime)
+        c.InterviewLocalProcessSpawner.hidden_paths = candidate_hidden_paths(settings, installation.runtime)
+        c.InterviewLocalProcessSpawner.candidate_memory_bytes = settings.candidate_memory_mb * 2**20
+        c.InterviewLocalProcessSpawner.candidate_max_processes = settings.candidate_max_processes
+        # the warden stops everything within seconds (CONFINEMENT.md, "End")
+        c.LocalProcessSpawner.interrupt_timeout = 8
     c.SimpleLocalProcessSpawner.home_dir_template = str(settings.homes_dir / "{username}")
     # PATH keeps the venv's bin first so the kernel and jupyter find this installation
-    c.Spawner.environment = {"PATH": f"{installation.bin_dir}:/usr/local/bin:/usr/bin:/bin"}
+    c.Spawner.environment = {"PATH": f"{installation.server_bin_dir}:/usr/local/bin:/usr/bin:/bin"}
 
     # -- the interview service, managed by the hub ----------------------------------------------
     c.JupyterHub.services = [

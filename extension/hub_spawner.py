@@ -12,13 +12,16 @@ Classes and functions:
   scenario into the candidate's workspace (``scenarios.materialize``; an existing workspace is
   kept, so a restarted server finds the candidate's work), applies the plan and, in isolated
   mode, creates the candidate's system user.
-- ``InterviewLocalProcessSpawner`` (isolated mode) and ``InterviewSimpleLocalProcessSpawner``
-  (trusted mode): the mixin on JupyterHub's local spawners.
+- ``InterviewLocalProcessSpawner`` (isolated mode): the server is started by the interview's
+  warden (``kernels/warden.py``, root), which runs it as the interview's server user and every
+  kernel as the candidate's own user, confined (CONFINEMENT.md);
+  ``InterviewSimpleLocalProcessSpawner`` (trusted mode): the mixin on JupyterHub's simple spawner.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -26,13 +29,16 @@ from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner
 from traitlets.config import LoggingConfigurable
-from traitlets import Bool, List, Unicode
+from traitlets import Bool, Int, List, Unicode
 
 from .service_store import InterviewStore, State
 
 KERNEL_NAMES = {"cpu": "mlinterview-cpu", "gpu": "mlinterview-gpu"}
 FALLBACK_KERNEL = "python3"
 RECORDING_CONNECTION = "mlinterview.extension.history_connection.HistoryRecordingConnection"
+CONFINED_CONTENTS = "mlinterview.extension.confined_contents.ConfinedContentsManager"
+WARDEN_PROVISIONER = "mlinterview-warden"
+HISTORY_SECRET_ENV = "MLINTERVIEW_HISTORY_SECRET"
 
 
 class SpawnRefused(Exception):
@@ -121,6 +127,7 @@ def server_plan(
     gpu: str | None,
     available_kernels: set[str],
     started_at: str | None = None,
+    kernel_socket_dir: str | None = None,
 ) -> ServerPlan:
     """The kernel, environment, arguments and URL of a candidate's server. Pure."""
     if kernel not in KERNEL_NAMES:
@@ -138,6 +145,8 @@ def server_plan(
         "MLINTERVIEW_KERNEL": kernel,
         # a CPU candidate sees no GPU; a GPU candidate sees only their own
         "CUDA_VISIBLE_DEVICES": gpu if gpu is not None else "",
+        # nothing the workspace holds is imported before the first recorded cell
+        "PYTHONSAFEPATH": "1",
     }
     if started_at:
         # the status panel's clock counts from the interview's start, not from the first kernel
@@ -158,7 +167,17 @@ def server_plan(
         f"--MappingKernelManager.default_kernel_name={kernel_name}",
         # the interview kernel only: a plain kernel would bypass the constraint guard
         f"--KernelSpecManager.allowed_kernelspecs={kernel_name}",
+        # files only from the workspace: a link in it to a file elsewhere is not served
+        f"--ServerApp.contents_manager_class={CONFINED_CONTENTS}",
     ]
+    if kernel_socket_dir:
+        # isolated: the warden starts every kernel (as the candidate's user, confined); the kernel
+        # has no network, so server and kernel talk over ipc sockets in the candidate's socket folder
+        args += [
+            f"--KernelProvisionerFactory.default_provisioner_name={WARDEN_PROVISIONER}",
+            "--KernelManager.transport=ipc",
+            f"--KernelManager.ip={kernel_socket_dir}/k",
+        ]
     return ServerPlan(kernel_name=kernel_name, default_url=f"/lab/tree/{notebook}", environment=environment, args=args)
 
 
@@ -201,6 +220,19 @@ class InterviewSpawnerMixin(LoggingConfigurable):
     ).tag(config=True)
 
     gpu = Unicode(None, allow_none=True, help="The GPU this server holds (kept in spawner state across hub restarts).")
+
+    history_secrets_dir = Unicode(
+        "", help="Private folder (the hub's user only) where each interview's history secret is kept for the interview "
+        "service: only the server holding it may add to the authoritative history, not a token the candidate made.",
+    ).tag(config=True)
+
+    sockets_dir = Unicode(
+        "", help="Isolated mode: each candidate's kernel sockets live in <sockets_dir>/<hub user> (root:candidate, mode 1770)."
+    ).tag(config=True)
+
+    @property
+    def kernel_socket_dir(self) -> Path:
+        return Path(self.sockets_dir) / self.user.name
 
     @cached_property
     def store(self) -> InterviewStore:
@@ -266,11 +298,9 @@ class InterviewSpawnerMixin(LoggingConfigurable):
             set_notebook_kernel(self.workspace / pack.manifest.candidate.notebook, kernel_name)
         self.candidate_home.mkdir(parents=True, exist_ok=True)
         if self.isolated:
-            from .hub_isolation import chown_tree, ensure_system_user
+            from .hub_isolation import prepare_candidate
 
-            entry = ensure_system_user(self.user.name, self.candidate_home)
-            chown_tree(self.workspace, entry.pw_uid, entry.pw_gid)
-            self.workspace.chmod(0o700)
+            prepare_candidate(self.user.name, workspace=self.workspace, homes_dir=Path(self.homes_dir), socket_dir=self.kernel_socket_dir)
 
     def notebook_of(self, interview) -> str:
         from ..scenarios.pack import load_pack
@@ -293,24 +323,48 @@ class InterviewSpawnerMixin(LoggingConfigurable):
                 gpu=self.gpu,
                 available_kernels=available,
                 started_at=interview.started_at.isoformat() + "Z" if interview.started_at else None,
+                kernel_socket_dir=str(self.kernel_socket_dir) if self.isolated else None,
             )
             await asyncio.to_thread(self.prepare_workspace, interview, self.plan.kernel_name)
         except BaseException:
             self.release_gpu()
             raise
+        self.history_secret = await asyncio.to_thread(self.new_history_secret, interview.id)
         self.notebook_dir = str(self.workspace)
         self.default_url = self.plan.default_url
+        self.prepare_command()
         self.log.info(
             "Starting %s for interview %s (%s, kernel %s%s)",
             self.user.name, interview.id, interview.scenario, self.plan.kernel_name, f", GPU {self.gpu}" if self.gpu else "",
         )
         return await super().start()
 
+    def new_history_secret(self, interview_id: str) -> str:
+        """A fresh secret for this server's history stream, kept where the interview service checks it."""
+        import secrets
+
+        secret = secrets.token_urlsafe(32)
+        if self.history_secrets_dir:
+            folder = Path(self.history_secrets_dir)
+            folder.mkdir(mode=0o700, exist_ok=True)
+            staging = folder / f".{interview_id}.new"
+            staging.unlink(missing_ok=True)
+            fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secret)
+            staging.replace(folder / interview_id)
+        return secret
+
+    def prepare_command(self) -> None:
+        """Adjust ``cmd`` for this candidate just before the server starts (isolated mode puts the warden first)."""
+
     def get_env(self):
         env = super().get_env()
         plan = getattr(self, "plan", None)
         if plan is not None:
             env.update(plan.environment)
+        if getattr(self, "history_secret", None):
+            env[HISTORY_SECRET_ENV] = self.history_secret
         return env
 
     def get_args(self):
@@ -324,7 +378,45 @@ class InterviewSpawnerMixin(LoggingConfigurable):
 
 
 class InterviewLocalProcessSpawner(InterviewSpawnerMixin, LocalProcessSpawner):
-    """Isolated mode: each candidate's server runs as their own system user."""
+    """Isolated mode: the interview's warden (root) runs the server as the interview's server user
+    and each kernel as the candidate's own user, in the candidate's cgroup (CONFINEMENT.md)."""
+
+    runtime = Unicode(
+        "", help="Prefix of the candidate runtime (kernels/runtime.py): the Python the warden, server and kernels run, "
+        "which every user can execute.",
+    ).tag(config=True)
+    hidden_paths = List(
+        Unicode(), help="Paths a candidate's kernel must not see (the private store, the packs' private parts): covered "
+        "in the kernel's mount namespace, on top of their permissions.",
+    ).tag(config=True)
+    candidate_memory_bytes = Int(4 * 2**30, help="Memory of everything a candidate runs (server and kernels), in bytes.").tag(config=True)
+    candidate_max_processes = Int(512, help="Processes and threads a candidate's tree may hold at once (stops fork bombs).").tag(config=True)
+
+    def make_preexec_fn(self, name):
+        # the warden starts as root and starts the server and kernels as their users itself
+        return lambda: os.chdir("/")
+
+    def warden_command(self) -> list[str]:
+        from .hub_isolation import server_user_name
+
+        python = str(Path(self.runtime) / "bin" / "python") if self.runtime else "python3"
+        command = [
+            python, "-I", "-m", "mlinterview.kernels.warden",
+            "--server-user", server_user_name(self.user.name), "--kernel-user", self.user.name,
+            "--server-home", str(Path(self.homes_dir) / server_user_name(self.user.name)),
+            "--workspace", str(self.workspace), "--rundir", str(self.kernel_socket_dir),
+            "--kernel-name", self.plan.kernel_name, "--cgroup-name", self.user.name,
+            "--memory-bytes", str(self.candidate_memory_bytes), "--max-processes", str(self.candidate_max_processes),
+        ]
+        for path in self.hidden_paths:
+            command += ["--hide", path]
+        return command + ["--"]
+
+    def prepare_command(self) -> None:
+        # per candidate: the warden, then the configured server command, which it runs as the server user
+        if not hasattr(self, "_server_cmd"):
+            self._server_cmd = list(self.cmd)
+        self.cmd = self.warden_command() + self._server_cmd
 
 
 class InterviewSimpleLocalProcessSpawner(InterviewSpawnerMixin, SimpleLocalProcessSpawner):

@@ -164,8 +164,15 @@ class HistoryExtensionApp(ExtensionApp):
         self.recorder.kernel_event(kernel_id, what, kernel_name=data.get("kernel_name"))
         if action == "start":
             manager = self.serverapp.kernel_manager
-            manager.add_restart_callback(kernel_id, lambda: self.recorder.kernel_event(kernel_id, "died", restarting=True), "restart")
-            manager.add_restart_callback(kernel_id, lambda: self.recorder.kernel_event(kernel_id, "died", restarting=False), "dead")
+
+            def died(restarting: bool) -> None:
+                # the warden says why it stopped a kernel (a memory or process limit); None for a crash
+                provisioner = getattr(manager.get_kernel(kernel_id), "provisioner", None) if kernel_id in manager else None
+                reason = getattr(provisioner, "stop_reason", None)
+                self.recorder.kernel_event(kernel_id, "died", restarting=restarting, **({"reason": reason} if reason else {}))
+
+            manager.add_restart_callback(kernel_id, lambda: died(True), "restart")
+            manager.add_restart_callback(kernel_id, lambda: died(False), "dead")
 
     async def stop_extension(self) -> None:
         if self.recorder is not None and self.recorder.store is not None:

@@ -23,6 +23,7 @@ the *server's* hub token, checked for chain continuity, stored as the authoritat
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import os
@@ -37,6 +38,7 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 
+from .history_store import HISTORY_SECRET_HEADER
 from .hub_settings import SERVICE_SETTINGS_ENV
 from .service_hub_client import HubAPIError, HubClient
 from .service_lifecycle import InterviewLifecycle
@@ -356,6 +358,11 @@ class HistoryInboxHandler(web.RequestHandler):
         interview = self.settings["store"].for_candidate(model["name"])
         if interview is None or interview.state not in (State.live.value, State.ending.value):
             raise web.HTTPError(403, f"{model['name']} is not the candidate of a live interview")
+        # the hub token alone is not enough: a candidate can make tokens of their own; only the
+        # server the spawner started holds the interview's history secret (CONFINEMENT.md)
+        if not history_secret_matches(Path(self.settings["service_settings"]["private_dir"]) / "history_secrets" / interview.id,
+                                      self.request.headers.get(HISTORY_SECRET_HEADER, "")):
+            raise web.HTTPError(403, "only the interview's own server may add to its history")
         return interview
 
     async def get(self):
@@ -377,11 +384,23 @@ class HistoryInboxHandler(web.RequestHandler):
         try:
             stored = await asyncio.to_thread(store.append_history, interview.id, events)
         except HistoryConflict as conflict:
-            log.warning("interview %s: history refused: %s", interview.id, conflict)
+            # never silently accepted, never lost: kept apart as a divergence, and an alarm
+            kept = await asyncio.to_thread(store.record_divergence, interview.id, str(conflict), events)
+            log.error("interview %s: HISTORY DIVERGES from the stored chain (%s); %s", interview.id, conflict,
+                      "kept as a divergence" if kept else "divergence store full, not kept")
             self.set_status(409)
-            self.finish({"error": str(conflict), "stored_seq": conflict.stored_seq, "last_hash": conflict.last_hash})
+            self.finish({"error": str(conflict), "stored_seq": conflict.stored_seq, "last_hash": conflict.last_hash,
+                         "kept_as_divergent": len(events) if kept else 0})
             return
         self.finish({"stored_seq": stored})
+
+
+def history_secret_matches(path: Path, offered: str) -> bool:
+    try:
+        expected = path.read_text().strip()
+    except OSError:
+        return False
+    return bool(expected) and hmac.compare_digest(expected.encode(), offered.encode())
 
 
 def load_service_settings() -> dict:

@@ -30,7 +30,6 @@ from .service_hub_client import HubAPIError, HubClient
 from .service_store import InterviewStore, State, utcnow
 
 log = logging.getLogger("mlinterview.service")
-USERDEL_ATTEMPTS = 30
 # Not part of a submission: runtime files and caches, however the candidate made them.
 WORKSPACE_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".cache", ".local", ".ipython", ".jupyter")
 
@@ -135,6 +134,10 @@ class InterviewLifecycle:
         with open(staging / "history.jsonl", "w", encoding="utf-8") as handle:
             for event in self.store.history(interview_id):
                 handle.write(dumps_line(event))
+        divergences = self.store.divergences(interview_id)
+        if divergences:
+            # what a server sent that conflicted with the chain: the grader raises the alarm in the report
+            (staging / "history-divergent.json").write_text(json.dumps(divergences, indent=1) + "\n", encoding="utf-8")
         notes = [note.to_json() for note in self.store.notes(interview_id)]
         twist_record = self.twist_record(interview_id)
         submission = {
@@ -171,25 +174,21 @@ class InterviewLifecycle:
         return bundle
 
     async def cleanup_candidate(self, interview) -> None:
-        """Remove the candidate's hub user (their tokens die with it) and, isolated, their system user."""
+        """Remove the candidate's hub user (their tokens die with it) and, isolated, the interview's
+        system users (every process of theirs is stopped first), folders and socket folder."""
         await self.hub.delete_user(interview.candidate_user)
         if self.settings.get("isolated"):
-            from .hub_isolation import remove_system_user, remove_tree
+            from .hub_isolation import IsolationError, remove_candidate, remove_tree
 
-            from .hub_isolation import IsolationError
-
-            # a kernel orphaned by the server's shutdown can hold the user for a few seconds
-            for attempt in range(USERDEL_ATTEMPTS):
-                try:
-                    await asyncio.to_thread(remove_system_user, interview.candidate_user)
-                    break
-                except IsolationError as error:
-                    if attempt == USERDEL_ATTEMPTS - 1:
-                        # the submission is frozen: grade it anyway, and say what is left to clean
-                        log.error("interview %s: %s; remove the user by hand (userdel %s)", interview.id, error, interview.candidate_user)
-                    await asyncio.sleep(1)
+            try:
+                await asyncio.to_thread(
+                    remove_candidate, interview.candidate_user, homes_dir=self.homes_dir,
+                    socket_dir=Path(self.settings["sockets_dir"]) / interview.candidate_user,
+                )
+            except IsolationError as error:
+                # the submission is frozen: grade it anyway, and say what is left to clean
+                log.error("interview %s: %s; remove the users by hand (userdel)", interview.id, error)
             await asyncio.to_thread(remove_tree, self.workspaces_dir / interview.candidate_user)
-            await asyncio.to_thread(remove_tree, self.homes_dir / interview.candidate_user)
 
     # -- grading ---------------------------------------------------------------------------------
     def grade_command(self, interview) -> list[str]:

@@ -34,6 +34,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    func,
     select,
     update,
 )
@@ -129,6 +130,22 @@ class HistoryRecord(Base):
     kind: Mapped[str] = mapped_column(String(32))
     event: Mapped[str] = mapped_column(Text)  # the sealed event, canonical JSON
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class HistoryDivergence(Base):
+    """Events a server sent that do not continue the stored chain: kept, never merged, and shown as
+    an alarm (live view, report). Real events are never dropped because something else got in first."""
+
+    __tablename__ = "history_divergence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    interview_id: Mapped[str] = mapped_column(ForeignKey("interviews.id"), index=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    reason: Mapped[str] = mapped_column(Text)
+    events: Mapped[str] = mapped_column(Text)  # JSON list of the sealed events as received
+
+
+DIVERGENCE_LIMIT_BYTES = 16 * 2**20  # what a hostile sender can make the store keep, per interview
 
 
 class Note(Base):
@@ -369,6 +386,23 @@ class InterviewStore:
                 )
                 last_seq, last_hash = seq, sealed["hash"]
             return last_seq
+
+    def record_divergence(self, interview_id: str, reason: str, events: list[dict[str, Any]]) -> bool:
+        """Keep events that conflicted with the chain (bounded per interview); True when kept."""
+        text = json.dumps(events, sort_keys=True, ensure_ascii=False)
+        with self.session.begin() as db:
+            kept = db.scalar(select(func.coalesce(func.sum(func.length(HistoryDivergence.events)), 0)).where(
+                HistoryDivergence.interview_id == interview_id))
+            if kept + len(text) > DIVERGENCE_LIMIT_BYTES:
+                return False
+            db.add(HistoryDivergence(interview_id=interview_id, reason=reason, events=text))
+            return True
+
+    def divergences(self, interview_id: str) -> list[dict[str, Any]]:
+        """The conflicting batches received for an interview, oldest first."""
+        with self.session() as db:
+            rows = db.scalars(select(HistoryDivergence).where(HistoryDivergence.interview_id == interview_id).order_by(HistoryDivergence.id))
+            return [{"received_at": _iso(row.received_at), "reason": row.reason, "events": json.loads(row.events)} for row in rows]
 
     def history(self, interview_id: str, after: int = -1, limit: int | None = None) -> list[dict[str, Any]]:
         """Stored events with seq > ``after``, in order."""

@@ -18,6 +18,11 @@ Kinds of events (``kind``) and the fields they use beyond the common ones:
 ``kernel_event``     ``kernel_id``, ``detail``: started, restarted, interrupted, died, shutdown
 ``constraint``       ``kernel_id``, ``detail``: {event: violation|near_limit|time_budget, model, count, limit, message}
 ``note``             ``detail``: {text}: an interviewer's note pinned to this moment
+``kernel_input``     ``kernel_id``, ``detail``: {channel, msg_type, content (bounded)}: a message from a browser
+                     other than an execute request that hands data to the candidate's code (widget
+                     comm messages, ``input()`` replies)
+``refused``          ``kernel_id``, ``detail``: {channel, msg_type, reason}: a message from a browser the
+                     server did not pass to the kernel (e.g. code sent on the control channel)
 
 Common fields: ``schema`` (``SCHEMA``), ``seq``, ``time`` (ISO 8601, UTC), ``session`` (one id per
 recorded session), ``kind``, ``user`` (hub user name who caused it, or null), ``role``
@@ -44,6 +49,8 @@ EVENT_KINDS = (
     "kernel_event",
     "constraint",
     "note",
+    "kernel_input",
+    "refused",
 )
 # Outputs are summarised, never stored whole: a cell that prints 100 MB must not make a 100 MB history.
 OUTPUT_TEXT_LIMIT = 2000
@@ -75,7 +82,8 @@ class HistoryEvent(BaseModel):
     time: str
     session: str
     kind: Literal[
-        "session_start", "execute_request", "execute_reply", "execute_lost", "kernel_event", "constraint", "note"
+        "session_start", "execute_request", "execute_reply", "execute_lost", "kernel_event", "constraint", "note",
+        "kernel_input", "refused",
     ]
     user: str | None = None
     role: Literal["candidate", "interviewer", "system"] = "system"

@@ -4,9 +4,10 @@ Fixtures:
 
 - ``scenario_id``: the scenario pack the hub tests interview on (``churn`` when it is shipped,
   else the first pack found).
-- ``make_hub``: factory ``make_hub(isolation="trusted", gpus=[])`` -> a started ``RunningHub``
+- ``make_hub``: factory ``make_hub(isolation="auto", gpus=[])`` -> a started ``RunningHub``
   (``hubtools.py``) in its own folder on free loopback ports; stopped (servers first) at teardown.
-- ``hub``: one started hub (trusted mode) shared by a test module.
+  ``auto`` is isolated under root (as CI runs), trusted for an ordinary user.
+- ``hub``: one started hub shared by a test module.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def scenario_id() -> str:
 def make_hub(tmp_path_factory):
     started: list[RunningHub] = []
 
-    def make(isolation: str = "trusted", gpus: list[str] | None = None) -> RunningHub:
+    def make(isolation: str = "auto", gpus: list[str] | None = None) -> RunningHub:
         hub = RunningHub(tmp_path_factory.mktemp("hub"), default_scenarios_dir(), isolation=isolation, gpus=gpus or [])
         started.append(hub)
         return hub.start()

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -63,19 +64,24 @@ class RunningHub:
 
     root: Path
     scenarios_dir: Path
-    isolation: str = "trusted"
+    isolation: str = "auto"  # isolated under root (CI), trusted otherwise
     gpus: list[str] = field(default_factory=list)
+    extra_settings: dict = field(default_factory=dict)  # more hub.toml fields (values as TOML literals)
     process: subprocess.Popen | None = None
     admin_token: str = field(default_factory=lambda: secrets.token_hex(16))
     clients: list = field(default_factory=list)
 
     def __post_init__(self):
         self.port, self.hub_port, self.proxy_api_port, self.service_port = free_ports(4)
+        # the state lives where candidates' system users can traverse to their workspaces (pytest's
+        # own temporary folders are closed to other users)
+        self.state_root = Path(tempfile.mkdtemp(prefix="mlinterview-hub-state-"))
+        self.state_root.chmod(0o711)
         self.settings_file = self.root / "hub.toml"
         self.settings_file.write_text(
             "\n".join(
                 [
-                    f'state_dir = "{self.root / "state"}"',
+                    f'state_dir = "{self.state}"',
                     f'scenarios_dir = "{self.scenarios_dir}"',
                     f"port = {self.port}",
                     f"hub_port = {self.hub_port}",
@@ -87,6 +93,7 @@ class RunningHub:
                     'admins = ["boss"]',
                     f'interviewer_password = "{INTERVIEWER_PASSWORD}"',
                     f'admin_password = "{ADMIN_PASSWORD}"',
+                    *(f"{key} = {value}" for key, value in self.extra_settings.items()),
                 ]
             )
             + "\n"
@@ -99,7 +106,7 @@ class RunningHub:
 
     @property
     def state(self) -> Path:
-        return self.root / "state"
+        return self.state_root / "state"
 
     # -- process ---------------------------------------------------------------------------------
     def start(self, timeout: float = 60) -> "RunningHub":
@@ -149,6 +156,9 @@ class RunningHub:
                 os.killpg(self.process.pid, signal.SIGKILL)  # the group this test started
                 self.process.wait(10)
         self.process = None
+        if stop_servers:
+            remove_leftover_candidates(self.state)
+
 
     def service_pid(self) -> int | None:
         """The interview service's process id (a child of the hub), None while it is not running."""
@@ -221,6 +231,18 @@ def authorize_if_asked(client: httpx.Client, response: httpx.Response) -> httpx.
     return client.post(str(response.url), data={"_xsrf": xsrf_of(response.text), "scopes": scopes})
 
 
+def reply_result(text: str | None):
+    """The cell's value (its text/plain), as a Python literal when it is one."""
+    import ast
+
+    if text is None:
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
 def run_code(
     hub: RunningHub, user: str, token: str, code: str, kernel_id: str | None = None, timeout: float = 120, expressions: dict | None = None
 ) -> tuple[str, dict]:
@@ -252,13 +274,22 @@ def run_code(
             "buffers": [],
         }
         await connection.write_message(json.dumps(message))
+        printed, result = [], None
         try:
             while True:
                 raw = await connection.read_message()
                 assert raw is not None, "the kernel websocket closed before the reply"
                 reply = json.loads(raw)
-                if reply.get("msg_type") == "execute_reply" and reply["parent_header"].get("msg_id") == msg_id:
-                    return reply["content"]
+                if reply["parent_header"].get("msg_id") != msg_id:
+                    continue
+                if reply.get("msg_type") == "stream":
+                    printed.append(reply["content"]["text"])
+                elif reply.get("msg_type") == "execute_result":
+                    result = reply["content"]["data"].get("text/plain")
+                elif reply.get("msg_type") == "execute_reply":
+                    # the recording server forwards a reply after the kernel's idle status, so the
+                    # outputs are in by now
+                    return dict(reply["content"], stdout="".join(printed), result=reply_result(result))
         finally:
             connection.close()
             try:  # wait for the server's close frame, so the socket is closed before the loop ends
@@ -270,3 +301,56 @@ def run_code(
                 connection.stream.close()
 
     return kernel_id, asyncio.run(asyncio.wait_for(execute(), timeout))
+
+
+def kernel_message(msg_type: str, content: dict, channel: str = "shell", user: str = "someone") -> dict:
+    """A kernel message as a browser sends it over the websocket (JSON protocol)."""
+    return {
+        "header": {"msg_id": uuid.uuid4().hex, "username": user, "session": uuid.uuid4().hex, "msg_type": msg_type,
+                   "version": "5.3", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+        "parent_header": {}, "metadata": {}, "content": content, "channel": channel, "buffers": [],
+    }
+
+
+def send_kernel_messages(hub: RunningHub, user: str, token: str, kernel_id: str, messages: list[dict], listen: float = 3.0) -> list[dict]:
+    """Send raw messages on a kernel's websocket as a browser could; returns what came back within ``listen`` s."""
+    import asyncio
+
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    async def exchange():
+        request = HTTPRequest(f"ws://127.0.0.1:{hub.port}/user/{user}/api/kernels/{kernel_id}/channels",
+                              headers={"Authorization": f"token {token}"})
+        connection = await websocket_connect(request)
+        for message in messages:
+            await connection.write_message(json.dumps(message))
+        received = []
+        deadline = time.monotonic() + listen
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    raw = await asyncio.wait_for(connection.read_message(), left)
+                except asyncio.TimeoutError:
+                    break
+                if raw is None:
+                    break
+                received.append(json.loads(raw))
+        finally:
+            connection.close()
+        return received
+
+    return asyncio.run(exchange())
+
+
+def remove_leftover_candidates(state: Path) -> None:
+    """Remove the system users (and processes) a failed test left behind for this hub's candidates."""
+    if os.geteuid() != 0:
+        return
+    import pwd
+
+    from mlinterview.extension.hub_isolation import remove_candidate
+
+    for entry in pwd.getpwall():
+        if entry.pw_name.startswith("cand-") and not entry.pw_name.endswith("-srv") and entry.pw_dir.startswith(str(state)):
+            remove_candidate(entry.pw_name, homes_dir=state / "homes", socket_dir=state / "sockets" / entry.pw_name)

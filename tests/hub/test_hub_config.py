@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import stat
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -58,7 +61,8 @@ def test_isolation_auto_follows_the_user_the_hub_runs_as():
     auto = load_settings(None, {})
     assert isolation_mode(auto, running_as_root=True) is True
     assert isolation_mode(auto, running_as_root=False) is False
-    assert isolation_mode(load_settings(None, {"MLINTERVIEW_HUB_ISOLATION": "trusted"}), running_as_root=True) is False
+    with pytest.raises(SettingsError, match="would run every candidate's code as root"):
+        isolation_mode(load_settings(None, {"MLINTERVIEW_HUB_ISOLATION": "trusted"}), running_as_root=True)
     with pytest.raises(SettingsError, match="needs the hub to run as root"):
         isolation_mode(load_settings(None, {"MLINTERVIEW_HUB_ISOLATION": "isolated"}), running_as_root=False)
 
@@ -135,15 +139,26 @@ def test_first_start_creates_private_store_and_a_stable_holdout_seed(tmp_path):
     assert ensure_holdout_seed(settings.private_dir) == seed > 0
 
 
-def test_auto_isolation_falls_back_to_trusted_where_candidates_cannot_reach_python(tmp_path, monkeypatch):
+def test_isolation_under_root_never_falls_back_it_refuses_saying_what_to_fix(tmp_path, monkeypatch):
     from mlinterview.extension import hub_settings
+    from mlinterview.kernels import runtime
 
     closed = tmp_path / "closed"
-    closed.mkdir(mode=0o700)
-    monkeypatch.setattr(hub_settings.sys, "executable", str(closed / "python"))
-    auto = settings_from(tmp_path, 'state_dir = "state"\n')
-    isolated, why_not = hub_settings.decide_isolation(auto, running_as_root=True)
-    assert isolated is False and str(closed) in why_not and "chmod o+x" in why_not
-    explicit = settings_from(tmp_path, 'state_dir = "state"\nisolation = "isolated"\n')
-    with pytest.raises(SettingsError, match="cannot reach the Python interpreter"):
-        hub_settings.decide_isolation(explicit, running_as_root=True)
+    (closed / "bin").mkdir(parents=True)
+    (closed / "bin" / "python").symlink_to(sys.executable)
+    closed.chmod(0o700)
+    monkeypatch.setenv(runtime.RUNTIME_ENV, str(closed))
+    for isolation in ("auto", "isolated"):
+        settings = settings_from(tmp_path, f'state_dir = "state"\nisolation = "{isolation}"\n')
+        with pytest.raises(SettingsError, match="make runtime") as refused:
+            hub_settings.decide_isolation(settings, running_as_root=True)
+        assert "not searchable by other users" in str(refused.value)
+    shared = Path(tempfile.mkdtemp(prefix="mlinterview-test-"))  # under /tmp, which everyone traverses
+    try:
+        shared.chmod(0o711)
+        (shared / "runtime" / "bin").mkdir(parents=True)
+        (shared / "runtime" / "bin" / "python").symlink_to("/usr/bin/python3")
+        monkeypatch.setenv(runtime.RUNTIME_ENV, str(shared / "runtime"))
+        assert hub_settings.decide_isolation(settings_from(shared, 'state_dir = "state"\n'), running_as_root=True) is True
+    finally:
+        shutil.rmtree(shared)
