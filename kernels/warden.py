@@ -48,6 +48,8 @@ from .cgroups import CandidateCgroup
 from .install import kernelspec_for_interpreter
 
 WARDEN_FD_ENV = "MLINTERVIEW_WARDEN_FD"
+SERVER_SUFFIX = "-server"
+SERVER_MAX_PROCESSES = 1024  # the server's threads; far from what a fork bomb reaches
 KERNEL_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 KERNEL_LOG_LIMIT = 64 * 1024
 # what the kernel's environment may take from the warden's (the hub's spawner set these)
@@ -76,7 +78,10 @@ class Warden:
         self.server_user = pwd.getpwnam(args.server_user)
         self.python = sys.executable
         self.kernels: dict[str, Kernel] = {}
+        # the candidate's code and the server have limits of their own: a fork bomb in a kernel
+        # must not leave the server (or the warden) unable to start a thread or a new kernel
         self.cgroup = CandidateCgroup(args.cgroup_name)
+        self.server_cgroup = CandidateCgroup(args.cgroup_name + SERVER_SUFFIX)
         self.counters = {"oom_kill": 0, "pids_max": 0}
         self.stopping = False
         self.server: subprocess.Popen | None = None
@@ -85,7 +90,8 @@ class Warden:
     def start(self) -> None:
         if self.cgroup.available():
             self.cgroup.create(memory_bytes=self.args.memory_bytes, max_processes=self.args.max_processes)
-            for path in self.cgroup.join_paths():
+            self.server_cgroup.create(memory_bytes=self.args.memory_bytes, max_processes=SERVER_MAX_PROCESSES)
+            for path in self.server_cgroup.join_paths():
                 Path(path, "cgroup.procs").write_text(str(os.getpid()))
             self.counters = self.cgroup.counters()
             log(f"limits by {self.cgroup.description}: memory {self.args.memory_bytes} bytes, {self.args.max_processes} processes")
@@ -138,7 +144,9 @@ class Warden:
             "--private-tmp", "--pid-namespace", "--no-network",
             "--uid", str(self.kernel_user.pw_uid), "--gid", str(self.kernel_user.pw_gid), "--umask", "007",
         ]
-        # the launcher inherits the warden's cgroup; without cgroups, limits per process instead
+        # the launcher joins the candidate's cgroup before anything; without cgroups, limits per process
+        for path in self.cgroup.join_paths() if self.cgroup.available() else []:
+            sandbox += ["--cgroup", path]
         if not self.cgroup.available():
             sandbox += ["--memory-bytes", str(self.args.memory_bytes), "--nproc", str(self.args.max_processes)]
         for path in self.args.hide:
@@ -253,6 +261,10 @@ class Warden:
             if kernel.process.poll() is None:
                 kernel.stop_reason = f"{reason}: the kernel was stopped"
                 kernel.process.kill()  # the launcher; its init dies with it, and so does the whole namespace
+        self.cgroup.kill_all()  # and whatever is left, before a restarted kernel joins the group
+        for kernel in self.kernels.values():
+            kernel.process.wait()
+        self.counters = self.cgroup.counters()
 
     # -- stop --------------------------------------------------------------------------------------------
     def shutdown(self) -> int:
@@ -270,22 +282,20 @@ class Warden:
                 kernel.process.kill()
         own = os.getpid()
         if self.cgroup.available():
-            for pid in self.cgroup.pids() - {own}:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        kill_processes_of_users({self.kernel_user.pw_uid, self.server_user.pw_uid})
-        for kernel in self.kernels.values():
-            kernel.process.wait()
-        if self.cgroup.available():
-            # leave the group first, then remove it
-            for path in self.cgroup.join_paths():
+            self.cgroup.kill_all()
+            # leave the server's group, then empty and remove it
+            for path in self.server_cgroup.join_paths():
                 try:
                     Path(path).parent.parent.joinpath("cgroup.procs").write_text(str(own))
                 except OSError:
                     pass
+            self.server_cgroup.kill_all()
+        kill_processes_of_users({self.kernel_user.pw_uid, self.server_user.pw_uid})
+        for kernel in self.kernels.values():
+            kernel.process.wait()
+        if self.cgroup.available():
             self.cgroup.remove()
+            self.server_cgroup.remove()
         log(f"stopped: server exited with {code}; no process of {self.kernel_user.pw_name} or {self.server_user.pw_name} is left")
         return code if isinstance(code, int) and code >= 0 else 0
 

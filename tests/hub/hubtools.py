@@ -291,16 +291,23 @@ def run_code(
                     # outputs are in by now
                     return dict(reply["content"], stdout="".join(printed), result=reply_result(result))
         finally:
-            connection.close()
-            try:  # wait for the server's close frame, so the socket is closed before the loop ends
-                while await asyncio.wait_for(connection.read_message(), 5) is not None:
-                    pass
-            except asyncio.TimeoutError:
-                pass
-            if connection.stream is not None and not connection.stream.closed():
-                connection.stream.close()
+            await close_websocket(connection)
 
     return kernel_id, asyncio.run(asyncio.wait_for(execute(), timeout))
+
+
+async def close_websocket(connection) -> None:
+    """Close and wait for the server's close frame, so the socket is closed before the loop ends."""
+    import asyncio
+
+    connection.close()
+    try:
+        while await asyncio.wait_for(connection.read_message(), 5) is not None:
+            pass
+    except asyncio.TimeoutError:
+        pass
+    if connection.stream is not None and not connection.stream.closed():
+        connection.stream.close()
 
 
 def kernel_message(msg_type: str, content: dict, channel: str = "shell", user: str = "someone") -> dict:
@@ -337,7 +344,7 @@ def send_kernel_messages(hub: RunningHub, user: str, token: str, kernel_id: str,
                     break
                 received.append(json.loads(raw))
         finally:
-            connection.close()
+            await close_websocket(connection)
         return received
 
     return asyncio.run(exchange())

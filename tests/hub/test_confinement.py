@@ -268,7 +268,7 @@ while time.time() < end:
 import time
 hoard, end = [], time.time() + 25
 while time.time() < end and len(hoard) < 40:
-    hoard.append(bytearray(100 * 2**20)); time.sleep(0.05)
+    hoard.append(b'x' * (100 * 2**20)); time.sleep(0.05)
 """,
     "output": """
 import time
@@ -282,6 +282,7 @@ while time.time() < end:
 @pytest.mark.parametrize("flood", list(FLOODS))
 def test_a_flood_ends_the_floods_kernel_and_leaves_the_other_candidate_working(confined, flood):
     hub, alice, mallory, victor = confined
+    before = mallory.history(alice)[-1]["seq"]
     timings, errors = [], []
     victim = threading.Thread(target=round_trips, args=(victor, 30, timings, errors))
     victim.start()
@@ -293,8 +294,8 @@ def test_a_flood_ends_the_floods_kernel_and_leaves_the_other_candidate_working(c
     assert not errors, errors[:3]
     assert statistics.quantiles(timings, n=20)[-1] < 5.0, timings
     if flood in ("processes", "memory"):
-        stopped = wait_for(lambda: [e for e in mallory.history(alice) if e["kind"] == "kernel_event" and (e.get("detail") or {}).get("reason")],
-                           60, "the limit in the history")
+        stopped = wait_for(lambda: [e for e in mallory.history(alice) if e["seq"] > before and e["kind"] == "kernel_event"
+                                    and (e.get("detail") or {}).get("reason")], 60, "the limit in the history")
         assert ("processes" if flood == "processes" else "memory") in stopped[-1]["detail"]["reason"]
         wait_for(lambda: mallory.run("1", timeout=30)["status"] == "ok", 120, "the restarted kernel")
     else:
@@ -335,4 +336,6 @@ def test_end_stops_every_process_of_the_candidate_before_the_freeze(confined):
     frozen = (bundle / "late.txt").read_bytes()
     time.sleep(1)
     assert (bundle / "late.txt").read_bytes() == frozen and not mallory.workspace.exists()
+    history = bundle / "history.jsonl"  # the frozen bundle is the hub's alone
+    assert history.stat().st_uid == 0 and history.stat().st_mode & 0o077 == 0
     print(f"end to ended: {time.monotonic() - started:.1f} s")
