@@ -44,7 +44,7 @@ from tornado.websocket import WebSocketClosedError
 from traitlets import Bool, Float
 
 from ..kernels.signals import constraint_signal
-from .history_recorder import OUTPUT_KINDS, HistoryRecorder, text_of_output
+from .history_recorder import OUTPUT_KINDS, HistoryRecorder, text_of_output, utc_now
 
 RECORDER_SETTING = "mlinterview_history_recorder"
 V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
@@ -123,6 +123,7 @@ class HistoryRecordingConnection(ZMQChannelsWebsocketConnection):
         await super().prepare()
         if recorder is not None:
             self._hub_user = _user_name(self.websocket_handler.current_user)
+            recorder.connections.setdefault(self.kernel_id, set()).add(self)
             await refresh_notebook_path(recorder, self.websocket_handler.session_manager, self.kernel_id)
 
     # -- browser -> kernel ------------------------------------------------------------------
@@ -264,7 +265,24 @@ class HistoryRecordingConnection(ZMQChannelsWebsocketConnection):
 
     def disconnect(self):
         self._release_held()
+        recorder = self.recorder
+        if recorder is not None:
+            recorder.connections.get(self.kernel_id, set()).discard(self)
         return super().disconnect()
+
+    def tell_running_cells(self, text: str) -> None:
+        """Show ``text`` (stderr) in the output of every cell this browser is running on the kernel."""
+        recorder, iopub = self.recorder, (self.channels or {}).get("iopub")
+        if recorder is None or iopub is None:
+            return
+        for execution in [e for e in recorder.pending.values() if e.kernel_id == self.kernel_id and e.owner == self.session_key]:
+            parent = {"msg_id": execution.msg_id, "msg_type": "execute_request", "session": self.session_key.split(":")[-1],
+                      "username": execution.user or "", "date": utc_now(), "version": "5.3"}
+            message = self.session.msg("stream", {"name": "stderr", "text": f"\n{text}\n"}, parent=parent)
+            try:
+                super().handle_outgoing_message(iopub, self.session.serialize(message))
+            except Exception:  # the browser may be gone already
+                self.log.debug("mlinterview: could not tell the browser why the kernel stopped", exc_info=True)
 
 
 def _channel_of(stream: Any) -> str | None:

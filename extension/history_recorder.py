@@ -157,6 +157,8 @@ class HistoryRecorder(LoggingConfigurable):
         self.notebooks: dict[str, str] = {}
         self.notebook_checked: dict[str, float] = {}
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        # the browsers' kernel connections, so a kernel stopped for a limit can say why in the running cell
+        self.connections: dict[str, set[Any]] = {}
 
     @property
     def path(self) -> Path:
@@ -315,6 +317,9 @@ class HistoryRecorder(LoggingConfigurable):
 
     def kernel_event(self, kernel_id: str, what: str, **detail: Any) -> None:
         """A kernel started, restarted, was interrupted, died or shut down; a restart or death loses what ran."""
+        if what == "died" and detail.get("reason"):
+            for connection in list(self.connections.get(kernel_id, ())):
+                connection.tell_running_cells(f"mlinterview: {detail['reason']}. The kernel restarts: run your cells again.")
         if what in ("restarted", "died", "shutdown"):
             for msg_id, execution in list(self.pending.items()):
                 if execution.kernel_id == kernel_id:

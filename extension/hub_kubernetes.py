@@ -35,7 +35,7 @@ from typing import Any
 
 from kubespawner import KubeSpawner
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from traitlets import Integer, Unicode, default
+from traitlets import Integer, List, Unicode, default
 from traitlets.config import Config
 
 from .hub_settings import (
@@ -48,7 +48,7 @@ from .hub_settings import (
     hub_config,
     service_settings,
 )
-from .hub_spawner import KERNEL_NAMES, InterviewSpawnerMixin, SpawnRefused
+from .hub_spawner import KERNEL_NAMES, InterviewSpawnerMixin, SpawnRefused, warden_command
 
 KUBERNETES_SETTINGS_ENV = "MLINTERVIEW_KUBERNETES_SETTINGS"
 WORKSPACE_VOLUME = "mlinterview-workspace"
@@ -181,6 +181,11 @@ def kubernetes_hub_config(settings: HubSettings, kube: KubernetesSettings, insta
     c.KubeSpawner.profile_list = candidate_profiles(kube)
     c.KubeSpawner.start_timeout = kube.start_timeout
     c.InterviewKubeSpawner.workspaces_claim = kube.workspaces_claim
+    # the same rule as on one machine (CONFINEMENT.md): the pod starts as root only to run the
+    # warden, which runs the server as the image's server user and each kernel as its candidate user
+    c.InterviewKubeSpawner.uid = 0
+    c.InterviewKubeSpawner.gid = 0
+    c.InterviewKubeSpawner.container_security_context = WARDEN_SECURITY_CONTEXT
     c.InterviewKubeSpawner.gpus_per_candidate = kube.gpus_per_candidate
     # a pod per candidate is the isolation; the scheduler hands out GPUs (no pool in the hub)
     c.InterviewSpawnerMixin.gpu_ids = []
@@ -222,6 +227,17 @@ def prepare_kubernetes_installation(settings: HubSettings) -> Installation:
     return Installation(isolated=False, proxy_command="configurable-http-proxy")
 
 
+# What the warden needs in the candidate's container, and nothing more: to start the server and
+# the kernels as their users, give them the workspace, signal them, and (where the cluster allows
+# it) put each kernel into namespaces of its own; without SYS_ADMIN the sandbox says so and the
+# users, the pod's network policy and its resource limits still hold.
+WARDEN_SECURITY_CONTEXT = {
+    "runAsUser": 0, "runAsGroup": 0, "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"], "add": ["CHOWN", "FOWNER", "DAC_OVERRIDE", "SETUID", "SETGID", "KILL", "SYS_ADMIN"]},
+}
+POD_SOCKETS_DIR = "/run/mlinterview/sockets"
+
+
 # -- the spawner ---------------------------------------------------------------------------------
 class ScheduledGPUs:
     """Stands in for the GPU pool on Kubernetes: the scheduler gives each GPU pod GPUs of its own,
@@ -245,6 +261,23 @@ class InterviewKubeSpawner(InterviewSpawnerMixin, KubeSpawner):
         help="ReadWriteMany claim with every workspace; a candidate pod mounts only its own folder (subPath).",
     ).tag(config=True)
     gpus_per_candidate = Integer(1, help="GPUs in a GPU candidate's pod (the GPU profile's nvidia.com/gpu limit).").tag(config=True)
+    kernel_user = Unicode("mlcandidate", help="The image's user that runs the candidate's kernels (deploy/kubernetes/Dockerfile).").tag(config=True)
+    server_user = Unicode("mlserver", help="The image's user that runs the single-user server and holds the hub token.").tag(config=True)
+    server_home = Unicode("/home/mlserver", help="The server user's home in the image.").tag(config=True)
+    candidate_memory_bytes = Integer(4 * 2**30, help="Memory of the candidate's kernels (the pod's own limit holds too).").tag(config=True)
+    candidate_max_processes = Integer(512, help="Processes of the candidate's kernels.").tag(config=True)
+
+    def warden_socket_dir(self) -> str:
+        return POD_SOCKETS_DIR
+
+    def prepare_command(self) -> None:
+        if not hasattr(self, "_server_cmd"):
+            self._server_cmd = list(self.cmd or ["jupyterhub-singleuser"])
+        self.cmd = warden_command(
+            "python", server_user=self.server_user, kernel_user=self.kernel_user, server_home=self.server_home,
+            workspace=str(self.workspace), rundir=POD_SOCKETS_DIR, kernel_name=self.plan.kernel_name, cgroup_name="candidate",
+            memory_bytes=self.candidate_memory_bytes, max_processes=self.candidate_max_processes, prepare_folders=True,
+        ) + self._server_cmd
 
     @default("options_form")
     def _no_options_form(self):

@@ -181,6 +181,23 @@ def server_plan(
     return ServerPlan(kernel_name=kernel_name, default_url=f"/lab/tree/{notebook}", environment=environment, args=args)
 
 
+def warden_command(
+    python: str, *, server_user: str, kernel_user: str, server_home: str, workspace: str, rundir: str, kernel_name: str,
+    cgroup_name: str, memory_bytes: int, max_processes: int, hidden: list[str] = (), prepare_folders: bool = False,
+) -> list[str]:
+    """The command that starts a candidate's server through the interview's warden (the server's command follows). Pure."""
+    command = [
+        python, "-I", "-m", "mlinterview.kernels.warden", "--server-user", server_user, "--kernel-user", kernel_user,
+        "--server-home", server_home, "--workspace", workspace, "--rundir", rundir, "--kernel-name", kernel_name,
+        "--cgroup-name", cgroup_name, "--memory-bytes", str(memory_bytes), "--max-processes", str(max_processes),
+    ]
+    for path in hidden:
+        command += ["--hide", path]
+    if prepare_folders:
+        command.append("--prepare-folders")
+    return command + ["--"]
+
+
 def installed_kernelspecs() -> set[str]:
     from jupyter_client.kernelspec import KernelSpecManager
 
@@ -323,7 +340,7 @@ class InterviewSpawnerMixin(LoggingConfigurable):
                 gpu=self.gpu,
                 available_kernels=available,
                 started_at=interview.started_at.isoformat() + "Z" if interview.started_at else None,
-                kernel_socket_dir=str(self.kernel_socket_dir) if self.isolated else None,
+                kernel_socket_dir=self.warden_socket_dir(),
             )
             await asyncio.to_thread(self.prepare_workspace, interview, self.plan.kernel_name)
         except BaseException:
@@ -354,6 +371,10 @@ class InterviewSpawnerMixin(LoggingConfigurable):
                 handle.write(secret)
             staging.replace(folder / interview_id)
         return secret
+
+    def warden_socket_dir(self) -> str | None:
+        """Where the warden's kernels put their sockets (None: no warden, kernels started by the server)."""
+        return str(self.kernel_socket_dir) if self.isolated else None
 
     def prepare_command(self) -> None:
         """Adjust ``cmd`` for this candidate just before the server starts (isolated mode puts the warden first)."""
@@ -399,18 +420,13 @@ class InterviewLocalProcessSpawner(InterviewSpawnerMixin, LocalProcessSpawner):
     def warden_command(self) -> list[str]:
         from .hub_isolation import server_user_name
 
-        python = str(Path(self.runtime) / "bin" / "python") if self.runtime else "python3"
-        command = [
-            python, "-I", "-m", "mlinterview.kernels.warden",
-            "--server-user", server_user_name(self.user.name), "--kernel-user", self.user.name,
-            "--server-home", str(Path(self.homes_dir) / server_user_name(self.user.name)),
-            "--workspace", str(self.workspace), "--rundir", str(self.kernel_socket_dir),
-            "--kernel-name", self.plan.kernel_name, "--cgroup-name", self.user.name,
-            "--memory-bytes", str(self.candidate_memory_bytes), "--max-processes", str(self.candidate_max_processes),
-        ]
-        for path in self.hidden_paths:
-            command += ["--hide", path]
-        return command + ["--"]
+        return warden_command(
+            str(Path(self.runtime) / "bin" / "python") if self.runtime else "python3",
+            server_user=server_user_name(self.user.name), kernel_user=self.user.name,
+            server_home=str(Path(self.homes_dir) / server_user_name(self.user.name)), workspace=str(self.workspace),
+            rundir=str(self.kernel_socket_dir), kernel_name=self.plan.kernel_name, cgroup_name=self.user.name,
+            memory_bytes=self.candidate_memory_bytes, max_processes=self.candidate_max_processes, hidden=self.hidden_paths,
+        )
 
     def prepare_command(self) -> None:
         # per candidate: the warden, then the configured server command, which it runs as the server user

@@ -55,7 +55,11 @@ class CandidateCgroup:
         return []
 
     def available(self) -> bool:
-        return self.version is not None and os.geteuid() == 0
+        """Root, and a hierarchy we may write (a container's is often mounted read-only)."""
+        if self.version is None or os.geteuid() != 0:
+            return False
+        writable = self.root if self.version == 2 else self.root / "memory"
+        return os.access(writable, os.W_OK)
 
     def create(self, *, memory_bytes: int | None, max_processes: int | None, cpu_weight: int = 100) -> None:
         """Make the group and set its limits (idempotent)."""

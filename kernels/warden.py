@@ -88,6 +88,8 @@ class Warden:
 
     # -- start ---------------------------------------------------------------------------------------
     def start(self) -> None:
+        if self.args.prepare_folders:
+            self.prepare_folders()
         if self.cgroup.available():
             self.cgroup.create(memory_bytes=self.args.memory_bytes, max_processes=self.args.max_processes)
             self.server_cgroup.create(memory_bytes=self.args.memory_bytes, max_processes=SERVER_MAX_PROCESSES)
@@ -116,6 +118,18 @@ class Warden:
         with os.fdopen(secrets_write, "w") as handle:
             json.dump(secrets, handle)
         server_end.close()
+
+    def prepare_folders(self) -> None:
+        """Where no hub prepared them (a pod on Kubernetes): the shared workspace, the socket folder, the server's home."""
+        from ..extension.hub_isolation import share_tree
+
+        share_tree(Path(self.args.workspace), self.kernel_user.pw_uid, self.kernel_user.pw_gid)
+        os.makedirs(self.args.rundir, exist_ok=True)
+        os.chown(self.args.rundir, 0, self.kernel_user.pw_gid)
+        os.chmod(self.args.rundir, 0o1770)
+        os.makedirs(self.args.server_home, exist_ok=True)
+        os.chown(self.args.server_home, self.server_user.pw_uid, self.server_user.pw_gid)
+        os.chmod(self.args.server_home, 0o700)
 
     def server_environment(self, fd: int) -> dict[str, str]:
         home = self.args.server_home
@@ -364,6 +378,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-processes", type=int, default=512)
     parser.add_argument("--stop-grace", type=float, default=3.0, help="seconds the server gets to flush before it is killed")
     parser.add_argument("--hide", action="append", default=[], help="path the kernel must not see (covered in its mount namespace)")
+    parser.add_argument("--prepare-folders", action="store_true", help="share the workspace and make the socket folder and server home (no hub did)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     args.command = args.command[1:] if args.command[:1] == ["--"] else args.command

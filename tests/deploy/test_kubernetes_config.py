@@ -207,3 +207,23 @@ def test_kubernetes_settings_errors_name_the_field(tmp_path):
     assert "'cpu_image'" in str(error.value) and "'gpus_per_candidate'" in str(error.value)
     with pytest.raises(SettingsError, match="MLINTERVIEW_KUBERNETES_SETTINGS is not set"):
         load_kubernetes_settings(environ={})
+
+
+async def test_candidate_pod_follows_the_confinement_rule_server_and_kernel_as_other_users(make_candidate_spawner, rendered):
+    spawner = await make_candidate_spawner("cpu")
+    container = spawner.pod.to_dict()["spec"]["containers"][0]
+    command = (container.get("command") or []) + (container.get("args") or [])
+    warden = command.index("mlinterview.kernels.warden")
+    option = lambda name: command[command.index(name, warden) + 1]  # noqa: E731
+    assert option("--server-user") == "mlserver" and option("--kernel-user") == "mlcandidate"
+    assert "--prepare-folders" in command and option("--kernel-name") == "mlinterview-cpu"
+    server = command[command.index("--", warden) + 1:]
+    assert server[0].endswith("jupyterhub-singleuser")
+    assert "--KernelProvisionerFactory.default_provisioner_name=mlinterview-warden" in server
+    assert "--KernelManager.transport=ipc" in server
+    security = container["security_context"]  # as KubeSpawner passes it through (camelCase)
+    assert security["runAsUser"] == 0 and security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"] and "SYS_ADMIN" in security["capabilities"]["add"]
+    # the image has both users, the server's home closed to the kernel's
+    dockerfile = (Path(__file__).resolve().parents[2] / "deploy" / "kubernetes" / "Dockerfile").read_text()
+    assert "useradd --uid 1000 --gid 1000" in dockerfile and "mlcandidate" in dockerfile and "chmod 0700 /home/mlserver" in dockerfile

@@ -286,17 +286,22 @@ def test_a_flood_ends_the_floods_kernel_and_leaves_the_other_candidate_working(c
     timings, errors = [], []
     victim = threading.Thread(target=round_trips, args=(victor, 30, timings, errors))
     victim.start()
-    try:
-        run_code(hub, mallory.user, mallory.token, FLOODS[flood], kernel_id=mallory.kernel_id, timeout=60)
-    except Exception:
-        pass  # the flooding kernel may die under it: that is the point
+    cell = kernel_message("execute_request", {"code": FLOODS[flood], "silent": False, "store_history": True, "user_expressions": {},
+                                              "allow_stdin": False, "stop_on_error": True})
+    cell["metadata"] = {"cellId": f"flood-{flood}"}
+    # the flooding kernel may die under it (that is the point): listen to what its browser is told
+    received = send_kernel_messages(hub, mallory.user, mallory.token, mallory.kernel_id, [cell], listen=40)
     victim.join()
     assert not errors, errors[:3]
     assert statistics.quantiles(timings, n=20)[-1] < 5.0, timings
     if flood in ("processes", "memory"):
         stopped = wait_for(lambda: [e for e in mallory.history(alice) if e["seq"] > before and e["kind"] == "kernel_event"
                                     and (e.get("detail") or {}).get("reason")], 60, "the limit in the history")
-        assert ("processes" if flood == "processes" else "memory") in stopped[-1]["detail"]["reason"]
+        word = "processes" if flood == "processes" else "memory"
+        assert word in stopped[-1]["detail"]["reason"]
+        told = [m["content"]["text"] for m in received if m.get("msg_type") == "stream"
+                and m["parent_header"].get("msg_id") == cell["header"]["msg_id"] and "mlinterview:" in m["content"]["text"]]
+        assert told and word in told[0], told  # the reason, in the cell that hit the limit
         wait_for(lambda: mallory.run("1", timeout=30)["status"] == "ok", 120, "the restarted kernel")
     else:
         server_uid = pwd.getpwnam(server_user_name(mallory.user)).pw_uid

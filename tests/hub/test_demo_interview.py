@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from mlinterview.cli import CommandError
@@ -11,8 +15,12 @@ from mlinterview.extension.service_store import InterviewStore, InviteRefused
 
 
 @pytest.fixture
-def settings(tmp_path):
-    return load_settings(environ={"MLINTERVIEW_HUB_STATE_DIR": str(tmp_path / "state"), "MLINTERVIEW_HUB_ISOLATION": "trusted"})
+def settings():
+    # a state folder candidates' users could reach (isolated under root, as CI runs)
+    root = Path(tempfile.mkdtemp(prefix="mlinterview-demo-"))
+    root.chmod(0o711)
+    yield load_settings(environ={"MLINTERVIEW_HUB_STATE_DIR": str(root / "state")})
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_demo_interview_is_made_once_and_its_link_renewed(settings):
