@@ -397,7 +397,8 @@ def hub_config(settings: HubSettings, installation: Installation) -> Config:
     c.Spawner.cmd = [str(installation.server_bin_dir / "jupyterhub-singleuser")]
     c.Spawner.default_url = "/lab"
     c.Spawner.start_timeout = 120
-    c.Spawner.http_timeout = 60
+    # a candidate's server imports JupyterLab and its extensions: on a loaded machine that takes a while
+    c.Spawner.http_timeout = 120
     c.InterviewSpawnerMixin.store_url = settings.interview_store_url
     c.InterviewSpawnerMixin.scenarios_dir = str(scenarios_dir_of(settings))
     c.InterviewSpawnerMixin.workspaces_dir = str(settings.workspaces_dir)

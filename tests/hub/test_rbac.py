@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from hubtools import INTERVIEWER_PASSWORD, SERVICE, run_code, xsrf_of
+from mlinterview.extension.history_store import HISTORY_SECRET_HEADER
 from mlinterview.graders.history import HistoryChain
 
 pytestmark = pytest.mark.slow
@@ -121,8 +122,10 @@ def test_unauthenticated_visitors_are_sent_to_log_in(hub):
 
 
 # -- the history inbox ------------------------------------------------------------------------------
-def post_history(hub, token, events):
+def post_history(hub, token, events, secret=None):
     headers = {"Authorization": f"token {token}"} if token else {}
+    if secret:
+        headers[HISTORY_SECRET_HEADER] = secret
     return httpx.post(f"{hub.url}{SERVICE}api/history", headers=headers, json={"events": events}, timeout=30)
 
 
@@ -132,13 +135,18 @@ def test_history_inbox_takes_only_the_candidates_own_chain(hub, people):
     assert post_history(hub, None, []).status_code == 401
     assert post_history(hub, people["tokens"]["alice"], []).status_code == 403  # an interviewer is no candidate
     assert post_history(hub, people["tokens"]["boss"], []).status_code == 403
-    # the candidate's server has been streaming its chain: a second chain from seq 0 is refused
-    kernel_id, reply = run_code(hub, people["cand_b"], people["tokens"][people["cand_b"]], "1 + 1")
+    # the candidate's server has been streaming its chain
+    token_b = people["tokens"][people["cand_b"]]
+    kernel_id, reply = run_code(hub, people["cand_b"], token_b, "1 + 1")
     assert reply["status"] == "ok"
-    head = httpx.get(f"{hub.url}{SERVICE}api/history", headers={"Authorization": f"token {people['tokens'][people['cand_b']]}"}, timeout=30).json()
+    # a token of the candidate's own is not their server: without the interview's history secret, refused
+    assert post_history(hub, token_b, [chain.append(event)]).status_code == 403
+    secret = (hub.state / "private" / "history_secrets" / people["b"]["id"]).read_text()
+    head = httpx.get(f"{hub.url}{SERVICE}api/history", headers={"Authorization": f"token {token_b}", HISTORY_SECRET_HEADER: secret}, timeout=30).json()
     assert head["stored_seq"] >= 1
-    rewrite = post_history(hub, people["tokens"][people["cand_b"]], [chain.append(event)])
-    assert rewrite.status_code == 409 and "append-only" in rewrite.json()["error"]
+    # even with it, a second chain from seq 0 is never merged: kept apart as a divergence (an alarm)
+    rewrite = post_history(hub, token_b, [HistoryChain().append(event)], secret=secret)
+    assert rewrite.status_code == 409 and "append-only" in rewrite.json()["error"] and rewrite.json()["kept_as_divergent"] == 1
     events_b = hub.service_api(people["tokens"]["bob"], "GET", f"interviews/{people['b']['id']}/events").json()["events"]
     assert all(e.get("session") != "forged" for e in events_b)
     assert any(e.get("code") == "1 + 1" for e in events_b)

@@ -1,0 +1,108 @@
+"""The sandbox launcher and the warden, one piece at a time (the whole is tests/hub/test_confinement.py).
+
+As root (CI): a command run through ``--pid-namespace`` sees only its own processes, writes only
+where it may, and takes every process it left behind with it; the warden refuses any kernel but
+the interview's and any socket outside the candidate's folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from mlinterview.kernels.warden import Warden, kill_processes_of_users
+
+NOBODY = 65534
+
+
+@pytest.fixture
+def root_only():
+    if os.geteuid() != 0:
+        pytest.fail("namespaces and other users need root (CI runs the tests as root; `sudo make test` elsewhere)")
+
+
+def sandboxed(workdir: Path, code: str, *options: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-P", "-m", "mlinterview.kernels.sandbox", "--workdir", str(workdir), *options,
+               "--", "/usr/bin/python3", "-c", code]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+def test_a_pid_namespace_shows_only_its_own_tree_and_nothing_outlives_it(root_only):
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp) / "work"
+        workdir.mkdir()
+        workdir.chmod(0o777)
+        Path(tmp).chmod(0o755)
+        code = (
+            "import os, subprocess\n"
+            "subprocess.Popen(['sleep', '300'], start_new_session=True)\n"
+            "print(os.getuid(), sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
+            "open('written', 'w').write('x')\n"
+            "for path in ('/etc/hostname-sandbox-test', '/tmp/outside'):\n"
+            "    try:\n        open(path, 'w')\n        print('wrote', path)\n    except OSError as error:\n        print('refused', path, error.errno)\n"
+        )
+        done = sandboxed(workdir, code, "--pid-namespace", "--private-tmp", "--no-network", "--uid", str(NOBODY), "--gid", str(NOBODY))
+        assert done.returncode == 0, done.stderr
+        first, *rest = done.stdout.splitlines()
+        uid, pids = first.split(" ", 1)
+        # the init, the command and the sleep it started: nothing of anyone else
+        assert int(uid) == NOBODY and len(json.loads(pids)) <= 3 and min(json.loads(pids)) == 1, first
+        assert (workdir / "written").read_text() == "x"
+        assert "refused /etc/hostname-sandbox-test" in done.stdout and not Path("/tmp/outside").exists()
+        time.sleep(0.5)
+        survivors = subprocess.run(["pgrep", "-u", str(NOBODY), "-f", "sleep 300"], capture_output=True, text=True).stdout
+        assert survivors.strip() == "", "a detached process outlived its sandbox"
+
+
+def warden(tmp: Path) -> Warden:
+    rundir = tmp / "sockets"
+    rundir.mkdir()
+    args = argparse.Namespace(
+        server_user="nobody", kernel_user="nobody", server_home=str(tmp), workspace=str(tmp), rundir=str(rundir),
+        kernel_name="mlinterview-cpu", cgroup_name="warden-test", memory_bytes=2**30, max_processes=64, stop_grace=1.0,
+        hide=[], prepare_folders=False, command=["true"],
+    )
+    return Warden(args)
+
+
+@pytest.mark.parametrize("request_, refusal", [
+    ({"kernel_name": "python3"}, "a 'python3' kernel is refused"),
+    ({"connection_info": {"transport": "tcp", "ip": "127.0.0.1"}}, "ipc sockets"),
+    ({"connection_info": {"transport": "ipc", "ip": "/tmp/elsewhere/k"}}, "ipc sockets"),
+    ({"kernel_id": "../../etc/passwd"}, "kernel_id"),
+])
+def test_the_warden_starts_only_the_interviews_kernel_with_its_sockets_in_the_candidates_folder(root_only, request_, refusal):
+    with tempfile.TemporaryDirectory() as tmp:
+        keeper = warden(Path(tmp))
+        launch = {"op": "launch", "kernel_id": "0f0e-1", "kernel_name": "mlinterview-cpu",
+                  "connection_info": {"transport": "ipc", "ip": f"{tmp}/sockets/k"}} | request_
+        answer = keeper.answer(launch)
+        assert answer["ok"] is False and refusal in answer["error"], answer
+        assert keeper.kernels == {}
+
+
+def test_a_kernel_gets_no_secret_and_a_fresh_home_from_the_warden(root_only, monkeypatch):
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "hub-token")
+    monkeypatch.setenv("MLINTERVIEW_HISTORY_SECRET", "history-secret")
+    monkeypatch.setenv("MLINTERVIEW_INTERVIEW", "abc")
+    with tempfile.TemporaryDirectory() as tmp:
+        command, env = warden(Path(tmp)).kernel_command(f"{tmp}/sockets/kernel.json")
+    assert "hub-token" not in json.dumps(env) and "history-secret" not in json.dumps(env)
+    assert env["MLINTERVIEW_INTERVIEW"] == "abc" and env["HOME"].startswith("/tmp/") and env["IPYTHONDIR"].startswith("/tmp/")
+    sandbox, kernel = command[:command.index("--")], command[command.index("--") + 1:]
+    assert {"--pid-namespace", "--no-network", "--private-tmp"} <= set(sandbox)
+    assert kernel[1] == "-I" and "--HistoryManager.hist_file=:memory:" in kernel
+
+
+def test_kill_processes_of_users_leaves_none(root_only):
+    sleeper = subprocess.Popen(["sleep", "300"], user=NOBODY, group=NOBODY, start_new_session=True)
+    kill_processes_of_users({NOBODY})
+    assert sleeper.wait(5) == -9
