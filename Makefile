@@ -31,9 +31,11 @@ $(RUNTIME)/.installed: $(PACKAGE_SOURCES)
 	test -x $(RUNTIME)/bin/python || $(RUNTIME_PYTHON) -m venv $(RUNTIME)
 	$(RUNTIME)/bin/python -m pip install --quiet --upgrade pip
 	$(RUNTIME)/bin/python -m pip install --quiet "$(TORCH)"
-	# a regular install (not editable): the runtime must not depend on this checkout's location
-	$(RUNTIME)/bin/python -m pip install --quiet .
-	$(RUNTIME)/bin/python -m pip install --quiet --no-deps --force-reinstall .
+	# a regular install (not editable) of a wheel built once: the runtime must not depend on this
+	# checkout's location, and a changed source must replace the installed copy
+	rm -rf $(RUNTIME)/.wheel && $(RUNTIME)/bin/python -m pip wheel --quiet --no-deps --wheel-dir $(RUNTIME)/.wheel .
+	$(RUNTIME)/bin/python -m pip install --quiet $(RUNTIME)/.wheel/mlinterview-*.whl
+	$(RUNTIME)/bin/python -m pip install --quiet --no-deps --force-reinstall $(RUNTIME)/.wheel/mlinterview-*.whl
 	$(RUNTIME)/bin/mlinterview kernels install --prefix $(RUNTIME) --with-server-extension
 	# readable and executable by everyone, except the packs' private parts (the hub's user only)
 	chmod -R go+rX,go-w $(RUNTIME)
