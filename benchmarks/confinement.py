@@ -76,7 +76,7 @@ class Session:
         from tornado.websocket import websocket_connect
 
         request = HTTPRequest(f"ws://127.0.0.1:{self.hub.port}/user/{self.user}/api/kernels/{self.kernel_id}/channels",
-                              headers={"Authorization": f"token {self.token}"})
+                              headers={"Authorization": f"token {self.token}"}, connect_timeout=60, request_timeout=120)
         self.connection = await websocket_connect(request)
 
     async def cell(self) -> float:

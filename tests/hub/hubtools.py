@@ -262,7 +262,8 @@ def run_code(
         kernel_id = response.json()["id"]
 
     async def execute():
-        request = HTTPRequest(f"ws://127.0.0.1:{hub.port}/user/{user}/api/kernels/{kernel_id}/channels", headers=headers)
+        request = HTTPRequest(f"ws://127.0.0.1:{hub.port}/user/{user}/api/kernels/{kernel_id}/channels", headers=headers,
+                              connect_timeout=60, request_timeout=120)  # a kernel starting on a loaded machine
         connection = await websocket_connect(request)
         msg_id = uuid.uuid4().hex
         message = {
@@ -328,7 +329,7 @@ def send_kernel_messages(hub: RunningHub, user: str, token: str, kernel_id: str,
 
     async def exchange():
         request = HTTPRequest(f"ws://127.0.0.1:{hub.port}/user/{user}/api/kernels/{kernel_id}/channels",
-                              headers={"Authorization": f"token {token}"})
+                              headers={"Authorization": f"token {token}"}, connect_timeout=60, request_timeout=120)
         connection = await websocket_connect(request)
         for message in messages:
             await connection.write_message(json.dumps(message))
