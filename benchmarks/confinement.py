@@ -50,13 +50,8 @@ c.Spawner.args = ["--allow-root"]  # a baseline only: candidates' servers never 
 
 
 def start_hub(root: Path, config_file: Path | None = None) -> RunningHub:
-    hub = RunningHub(root, default_scenarios_dir())
-    default_config = hubtools.TEST_CONFIG
-    hubtools.TEST_CONFIG = config_file or default_config
-    try:
-        return hub.start(timeout=120)
-    finally:
-        hubtools.TEST_CONFIG = default_config
+    """A started hub; ``config_file`` replaces the hub tests' configuration file for this hub."""
+    return RunningHub(root, default_scenarios_dir(), config_file=config_file or hubtools.TEST_CONFIG).start(timeout=120)
 
 
 class Session:

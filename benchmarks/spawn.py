@@ -54,13 +54,7 @@ if os.geteuid() == 0:  # the baseline is JupyterHub's plain spawner, which runs 
 
 def start_hub(root: Path, config_file: Path | None = None) -> RunningHub:
     """A started hub; ``config_file`` replaces the hub tests' configuration file for this hub."""
-    hub = RunningHub(root, default_scenarios_dir())
-    default_config = hubtools.TEST_CONFIG
-    hubtools.TEST_CONFIG = config_file or default_config
-    try:
-        return hub.start(timeout=120)
-    finally:
-        hubtools.TEST_CONFIG = default_config
+    return RunningHub(root, default_scenarios_dir(), config_file=config_file or hubtools.TEST_CONFIG).start(timeout=120)
 
 
 def time_spawn_to_first_cell(hub: RunningHub, user: str, first_cell: str) -> tuple[float, float, str]:

@@ -67,6 +67,7 @@ class RunningHub:
     isolation: str = "auto"  # isolated under root (CI), trusted otherwise
     gpus: list[str] = field(default_factory=list)
     extra_settings: dict = field(default_factory=dict)  # more hub.toml fields (values as TOML literals)
+    config_file: Path = TEST_CONFIG  # the jupyterhub config file (a benchmark's baseline may load this one and change it)
     process: subprocess.Popen | None = None
     admin_token: str = field(default_factory=lambda: secrets.token_hex(16))
     clients: list = field(default_factory=list)
@@ -118,7 +119,7 @@ class RunningHub:
         )
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [str(BIN / "jupyterhub"), "-f", str(TEST_CONFIG)],
+            [str(BIN / "jupyterhub"), "-f", str(self.config_file)],
             cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         log.close()
