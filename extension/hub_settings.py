@@ -69,6 +69,11 @@ class HubSettings(BaseModel):
     scenarios_dir: Path | None = Field(default=None, description="Folder of scenario packs (default: the packs shipped with mlinterview).")
     ip: str = Field(default="127.0.0.1", description="Address the proxy listens on; loopback unless you put TLS in front.")
     port: int = Field(default=8000, ge=1, le=65535, description="Public port: the URL interviewers and candidates open.")
+    subdomain_host: str = Field(
+        default="",
+        description="Full URL of the hub (e.g. http://localhost:8000) to give every candidate server and the interview "
+        "service an origin of their own (<user>.<host>, needs a wildcard name); empty: one origin for all.",
+    )
     hub_port: int = Field(default=8081, ge=1, le=65535, description="The hub's own API port (loopback).")
     proxy_api_port: int = Field(default=8001, ge=1, le=65535, description="configurable-http-proxy's API port (loopback).")
     service_port: int = Field(default=8090, ge=1, le=65535, description="The interview service's port (loopback).")
@@ -347,6 +352,7 @@ def service_settings(settings: HubSettings, installation: Installation) -> dict[
         "sockets_dir": str(settings.sockets_dir),
         "invite_ttl_hours": settings.invite_ttl_hours,
         "gpu_available": bool(settings.gpus),
+        "subdomain_host": settings.subdomain_host,
         "grade_command": settings.grade_command or [installation.python, "-m", "mlinterview.cli", "grade"],
     }
 
@@ -376,6 +382,9 @@ def hub_config(settings: HubSettings, installation: Installation) -> Config:
     c.JupyterHub.cookie_secret_file = str(private / "jupyterhub_cookie_secret")
     c.JupyterHub.cleanup_servers = not settings.keep_servers_on_restart
     c.JupyterHub.default_url = default_url_for_user
+    if settings.subdomain_host:
+        # a script in a candidate's notebook then runs on <user>.<host>, never on the hub's or the service's origin
+        c.JupyterHub.subdomain_host = settings.subdomain_host
     c.JupyterHub.allow_named_servers = False
     c.ConfigurableHTTPProxy.command = [installation.proxy_command]
     c.ConfigurableHTTPProxy.api_url = f"http://{loopback}:{settings.proxy_api_port}"

@@ -9,15 +9,27 @@ interviewer sees the interviews they run (admins see all). Candidates get a 403 
 Pages (``extension/templates/``):
 
 ``/``                         interviews, with their state, and the form to create one
-``/interviews/<id>``           live view: elapsed time, executions as they happen, constraint
-                              events, notes pinned to the timeline, open the candidate's
-                              notebook (a hub share), End interview, grading progress, report
+``/interviews/<id>``           live view: elapsed time, the candidate's notebook read-only (rendered
+                              and sanitized here, ``service_watch.py``), executions as they
+                              happen, constraint events, notes pinned to the timeline, End
+                              interview, grading progress, report
+``/interviews/<id>/join``      the explicit, confirmed way into the candidate's JupyterLab (a hub
+                              share), recorded in the timeline
 ``/interviews/<id>/report``    the grader's report.html
 
-JSON API (same auth, token or cookie): ``api/interviews`` (GET list, POST create),
-``api/interviews/<id>`` (GET), ``api/interviews/<id>/events?after=N`` (GET), and the history
-inbox ``api/history`` where the candidate's server streams sealed events: authenticated by
+JSON API (token or cookie): ``api/interviews`` (GET list; POST create with a hub token only),
+``api/interviews/<id>`` (GET), ``api/interviews/<id>/events?after=N`` (GET),
+``api/interviews/<id>/notebook?stamp=S`` (GET, the rendered notebook when it changed), and the
+history inbox ``api/history`` where the candidate's server streams sealed events: authenticated by
 the *server's* hub token, checked for chain continuity, stored as the authoritative copy.
+
+The pages defend themselves against whatever runs in a candidate's notebook: every response
+carries a content security policy that admits only the service's own scripts and no framing
+(``frame-ancestors 'none'``), ``Cross-Origin-Opener-Policy: same-origin`` (a window the candidate's
+page opens gets no handle on it) and ``Cache-Control: no-store``; a state-changing request made
+with the interviewer's cookies must carry the xsrf token (bound to their hub session) and come
+from a page of this origin, as a top-level form submission; an invite code appears only in the
+page that answers the interviewer's own form (or in the answer to a hub-token API call).
 """
 
 from __future__ import annotations
@@ -30,6 +42,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
@@ -43,18 +56,93 @@ from .hub_settings import SERVICE_SETTINGS_ENV
 from .service_hub_client import HubAPIError, HubClient
 from .service_lifecycle import InterviewLifecycle
 from .service_store import HistoryConflict, InterviewStore, State, utcnow
+from .service_watch import read_notebook, render_notebook
 
 log = logging.getLogger("mlinterview.service")
 TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
 MAX_EVENTS_PER_POST = 1000
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ]
+)
+# the grader's self-contained report: its own inline styles, no script at all, in a sandbox (an opaque origin)
+REPORT_CONTENT_SECURITY_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
 
 
-class ServiceHandler(HubOAuthenticated, web.RequestHandler):
+class DefendedResponses(web.RequestHandler):
+    """Every response of the service (pages, API, static files, errors) carries the security headers."""
+
+    def set_default_headers(self):
+        super().set_default_headers()
+        for name, value in SECURITY_HEADERS.items():
+            self.set_header(name, value)
+
+
+class ServiceStaticHandler(DefendedResponses, web.StaticFileHandler):
+    """The service's own scripts and styles: the only ones its pages run."""
+
+    def set_extra_headers(self, path):
+        self.set_header("Cache-Control", "no-cache")
+
+
+class ServiceOAuthCallbackHandler(DefendedResponses, HubOAuthCallbackHandler):
+    pass
+
+
+class ServiceHandler(HubOAuthenticated, DefendedResponses):
     """Base of the interviewer's pages: hub login, the store, templates, who may see what."""
 
     @property
     def store(self) -> InterviewStore:
         return self.settings["store"]
+
+    def prepare(self):
+        if self.request.method not in ("GET", "HEAD", "OPTIONS") and not self.request.headers.get("Authorization"):
+            self.refuse_unless_own_page()
+
+    def refuse_unless_own_page(self) -> None:
+        """A cookie-authenticated change must be a top-level form submission from this origin.
+
+        Browsers set Origin and Sec-Fetch-* themselves (a script cannot forge them): a form on
+        another site (a candidate's server on its own origin), a fetch() from any script, a
+        submission into a frame are refused before anything happens. The xsrf token is checked
+        on top of this (tornado, with the hub's session-bound token).
+        """
+        headers = self.request.headers
+        site = headers.get("Sec-Fetch-Site")
+        if site is not None and site != "same-origin":
+            raise web.HTTPError(403, f"cross-site request refused ({site}): use the interview service's own pages")
+        origin = headers.get("Origin")
+        if origin is not None and origin != "null" and urlsplit(origin).netloc != self.request.host:
+            raise web.HTTPError(403, f"cross-site request refused (from {origin}): use the interview service's own pages")
+        if origin == "null":
+            raise web.HTTPError(403, "request from an opaque origin refused: use the interview service's own pages")
+        mode, dest = headers.get("Sec-Fetch-Mode"), headers.get("Sec-Fetch-Dest")
+        if (mode is not None and mode != "navigate") or (dest is not None and dest != "document"):
+            raise web.HTTPError(403, "actions are taken only with the service's own forms, in a page of their own")
+
+    @property
+    def token_authenticated(self) -> bool:
+        return bool(getattr(self, "_token_authenticated", False))
 
     def check_xsrf_cookie(self):
         if self.request.headers.get("Authorization"):
@@ -88,6 +176,10 @@ class ServiceHandler(HubOAuthenticated, web.RequestHandler):
             raise web.HTTPError(403, f"interview {interview_id} is run by another interviewer")
         return interview
 
+    @property
+    def xsrf_text(self) -> str:
+        return self.xsrf_token.decode("ascii") if isinstance(self.xsrf_token, bytes) else self.xsrf_token
+
     def render_page(self, template: str, **namespace) -> None:
         page = self.settings["jinja"].get_template(template)
         self.finish(
@@ -95,7 +187,8 @@ class ServiceHandler(HubOAuthenticated, web.RequestHandler):
                 prefix=self.prefix,
                 hub_prefix=self.settings["hub_prefix"],
                 user=self.current_user,
-                xsrf_token=self.xsrf_token.decode("ascii") if isinstance(self.xsrf_token, bytes) else self.xsrf_token,
+                xsrf_token=self.xsrf_text,
+                static_url=self.static_url,
                 **namespace,
             )
         )
@@ -108,7 +201,12 @@ class ServiceHandler(HubOAuthenticated, web.RequestHandler):
             return
         self.set_header("Content-Type", "text/html")
         page = self.settings["jinja"].get_template("error.html")
-        self.finish(page.render(prefix=self.prefix, hub_prefix=self.settings["hub_prefix"], status_code=status_code, message=message, user=None))
+        self.finish(
+            page.render(
+                prefix=self.prefix, hub_prefix=self.settings["hub_prefix"], status_code=status_code, message=message, user=None,
+                static_url=self.static_url,
+            )
+        )
 
     def invite_url(self, code: str) -> str:
         base = f"{self.request.protocol}://{self.request.host}"
@@ -191,18 +289,69 @@ class LiveViewHandler(ServiceHandler):
 
         interview = self.interview_or_refuse(interview_id)
         try:
-            manifest = load_pack(interview.scenario, Path(self.settings["service_settings"]["scenarios_dir"])).manifest
-            notebook, twist = manifest.candidate.notebook, manifest.twist
+            twist = load_pack(interview.scenario, Path(self.settings["service_settings"]["scenarios_dir"])).manifest.twist
         except PackError:
-            notebook, twist = "", None
+            twist = None
+        api = url_path_join(self.prefix, "api", "interviews", interview.id)
+        live_config = {
+            "events_url": url_path_join(api, "events"),
+            "notebook_url": url_path_join(api, "notebook"),
+            "xsrf_token": self.xsrf_text,
+            "budget_seconds": interview.time_budget_minutes * 60,
+            "display_names": {interview.candidate_user: interview.candidate_name},
+            "started_at": interview.started_at.isoformat() + "Z" if interview.started_at else None,
+            "ended_at": interview.ended_at.isoformat() + "Z" if interview.ended_at else None,
+            "state": interview.state,
+        }
         self.render_page(
-            "live.html", interview=interview, notebook=notebook, twist=twist,
+            "live.html", interview=interview, twist=twist, live_config=live_config,
             has_report=self.lifecycle.report_html(interview.id) is not None,
         )
 
 
+class JoinHandler(ServiceHandler):
+    """GET: what joining means, and a confirm button; POST (confirmed): share, record, link to JupyterLab."""
+
+    @property
+    def separate_origin(self) -> bool:
+        return bool(self.settings["service_settings"].get("subdomain_host"))
+
+    def live_interview(self, interview_id: str):
+        interview = self.interview_or_refuse(interview_id)
+        if interview.state != State.live.value:
+            raise web.HTTPError(409, "the candidate's notebook can be joined only while the interview is live")
+        return interview
+
+    @web.authenticated
+    def get(self, interview_id):
+        interview = self.live_interview(interview_id)
+        self.render_page("join.html", interview=interview, joined_url=None, separate_origin=self.separate_origin)
+
+    @web.authenticated
+    async def post(self, interview_id):
+        interview = self.live_interview(interview_id)
+        if self.get_body_argument("confirm", "") != "yes":
+            raise web.HTTPError(400, "joining the candidate's notebook needs the confirmation on the join page")
+        try:
+            await self.lifecycle.share_with(interview, self.user_name)
+            server_url = await self.settings["hub"].server_url(interview.candidate_user)
+        except HubAPIError as error:
+            raise web.HTTPError(409, f"could not share the candidate's server (is it running?): {error}")
+        at_seq, _ = self.store.history_head(interview.id)
+        elapsed = (utcnow() - interview.started_at).total_seconds() if interview.started_at else None
+        self.store.add_note(
+            interview.id, self.user_name,
+            f"{self.user_name} joined the candidate's live notebook (what they type or run there is recorded as theirs)",
+            at_seq, elapsed,
+        )
+        notebook = self.lifecycle.notebook_of(interview.scenario)
+        lab = url_path_join(server_url or url_path_join(self.settings["base_url"], "user", interview.candidate_user), "lab")
+        joined_url = url_path_join(lab, "tree", notebook) if notebook else lab
+        self.render_page("join.html", interview=interview, joined_url=joined_url, separate_origin=self.separate_origin)
+
+
 class InterviewActionHandler(ServiceHandler):
-    """POST /interviews/<id>/<action>: end, share, note, twist, invite, revoke, regrade."""
+    """POST /interviews/<id>/<action>: end, note, twist, invite, revoke, regrade."""
 
     @web.authenticated
     async def post(self, interview_id, action):
@@ -211,16 +360,6 @@ class InterviewActionHandler(ServiceHandler):
         if action == "end":
             self.lifecycle.start_end(interview.id, self.user_name)
             self.redirect(live_view)
-        elif action == "share":
-            if interview.state != State.live.value:
-                raise web.HTTPError(409, "the candidate's notebook can be opened only while the interview is live")
-            try:
-                await self.lifecycle.share_with(interview, self.user_name)
-            except HubAPIError as error:
-                raise web.HTTPError(409, f"could not share the candidate's server (is it running?): {error}")
-            notebook = self.get_body_argument("notebook", "")
-            user_url = url_path_join(self.settings["base_url"], "user", interview.candidate_user, "lab")
-            self.redirect(url_path_join(user_url, "tree", notebook) if notebook else user_url)
         elif action == "note":
             text = self.get_body_argument("text", "").strip()
             if not text:
@@ -281,7 +420,7 @@ class ReportHandler(ServiceHandler):
         if report is None:
             raise web.HTTPError(404, f"interview {interview.id} has no report yet ({interview.state}: {interview.grade_progress})")
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.set_header("Content-Security-Policy", "frame-ancestors 'self'")
+        self.set_header("Content-Security-Policy", REPORT_CONTENT_SECURITY_POLICY)
         self.finish(report.read_bytes())
 
 
@@ -294,6 +433,9 @@ class InterviewsAPIHandler(ServiceHandler):
 
     @web.authenticated
     def post(self):
+        if not self.token_authenticated:
+            # the invite code is never handed to a script running in someone's browser
+            raise web.HTTPError(403, "create interviews with the form on the interview service's page, or from automation with a hub token (Authorization: token ...)")
         try:
             body = json.loads(self.request.body or b"{}")
         except ValueError:
@@ -332,7 +474,27 @@ class EventsAPIHandler(ServiceHandler):
         )
 
 
-class HistoryInboxHandler(web.RequestHandler):
+class NotebookAPIHandler(ServiceHandler):
+    """GET api/interviews/<id>/notebook?stamp=S: the candidate's notebook, rendered inert, when it changed since S."""
+
+    @web.authenticated
+    async def get(self, interview_id):
+        interview = self.interview_or_refuse(interview_id)
+        notebook = self.lifecycle.notebook_of(interview.scenario)
+        if not notebook:
+            raise web.HTTPError(404, f"the scenario '{interview.scenario}' of interview {interview.id} is not installed")
+        workspace = self.lifecycle.workspaces_dir / interview.candidate_user
+        if not workspace.is_dir():  # after the end: the frozen submission
+            workspace = self.lifecycle.submission_dir(interview.id)
+        snapshot = await asyncio.to_thread(read_notebook, workspace, notebook)
+        if snapshot.notebook is None or snapshot.stamp == self.get_argument("stamp", ""):
+            self.finish({"changed": False, "stamp": snapshot.stamp, "problem": snapshot.problem})
+            return
+        html = await asyncio.to_thread(render_notebook, snapshot.notebook)
+        self.finish({"changed": True, "stamp": snapshot.stamp, "html": str(html), "saved_at": snapshot.saved_at, "problem": None})
+
+
+class HistoryInboxHandler(DefendedResponses):
     """POST/GET api/history: the candidate server's extension streams sealed events here.
 
     Authenticated with the single-user server's hub token (``Authorization: token ...``); the
@@ -403,6 +565,13 @@ def history_secret_matches(path: Path, offered: str) -> bool:
     return bool(expected) and hmac.compare_digest(expected.encode(), offered.encode())
 
 
+class NotFoundHandler(ServiceHandler):
+    """Anything else under the service's prefix: a 404 with the same headers as every page."""
+
+    def prepare(self):
+        raise web.HTTPError(404, f"no page {self.request.path} in the interview service")
+
+
 def load_service_settings() -> dict:
     raw = os.environ.get(SERVICE_SETTINGS_ENV)
     if not raw:
@@ -430,14 +599,16 @@ def make_app(settings: dict) -> web.Application:
     interview_id = r"([a-f0-9]{12})"
     routes = [
         (prefix, HomeHandler),
-        (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
+        (url_path_join(prefix, "oauth_callback"), ServiceOAuthCallbackHandler),
         (url_path_join(prefix, "interviews"), CreateInterviewHandler),
         (url_path_join(prefix, "interviews", interview_id), LiveViewHandler),
         (url_path_join(prefix, "interviews", interview_id, "report"), ReportHandler),
-        (url_path_join(prefix, "interviews", interview_id, r"(end|share|note|twist|invite|revoke|regrade)"), InterviewActionHandler),
+        (url_path_join(prefix, "interviews", interview_id, "join"), JoinHandler),
+        (url_path_join(prefix, "interviews", interview_id, r"(end|note|twist|invite|revoke|regrade)"), InterviewActionHandler),
         (url_path_join(prefix, "api", "interviews"), InterviewsAPIHandler),
         (url_path_join(prefix, "api", "interviews", interview_id), InterviewAPIHandler),
         (url_path_join(prefix, "api", "interviews", interview_id, "events"), EventsAPIHandler),
+        (url_path_join(prefix, "api", "interviews", interview_id, "notebook"), NotebookAPIHandler),
         (url_path_join(prefix, "api", "history"), HistoryInboxHandler),
     ]
     return web.Application(
@@ -454,6 +625,10 @@ def make_app(settings: dict) -> web.Application:
         cookie_secret=persistent_secret(Path(settings["private_dir"]) / "service_cookie_secret"),
         xsrf_cookies=True,
         login_url=hub_auth.login_url,
+        static_path=str(STATIC),
+        static_url_prefix=url_path_join(prefix, "static") + "/",
+        static_handler_class=ServiceStaticHandler,
+        default_handler_class=NotFoundHandler,
     )
 
 

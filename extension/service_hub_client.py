@@ -44,6 +44,13 @@ class HubClient:
         code, model = await self.request("GET", f"users/{quote(name)}", allow=(200, 404))
         return model if code == 200 else None
 
+    async def server_url(self, name: str) -> str | None:
+        """Where the user's default server is reached: a full URL on its own origin under
+        ``subdomain_host``, else the path under the hub's; None when it is not running."""
+        model = await self.user(name)
+        server = ((model or {}).get("servers") or {}).get("") or {}
+        return server.get("url") if server.get("ready") else None
+
     async def identify_token(self, token: str) -> dict | None:
         """The user model of whoever owns ``token`` (None for an invalid token)."""
         request = HTTPRequest(f"{self.api_url}/user", headers={"Authorization": f"token {token}"}, request_timeout=30)

@@ -3,7 +3,7 @@
 An interviewer logs in and creates an interview with the service's form; the candidate opens the
 invite link and lands in their prepared workspace; code runs in the candidate's kernel through
 the proxy; the interviewer sees each execution in the live feed within seconds, pins a note,
-opens the candidate's notebook through a hub share, ends the interview; the share is revoked,
+joins the candidate's notebook (confirmed, recorded; a hub share), ends the interview; the share is revoked,
 the server is stopped, and the frozen bundle holds the workspace and a verified history.
 """
 
@@ -110,9 +110,20 @@ def test_interview_from_invite_to_frozen_submission(hub, scenario_id):
             )
             assert blocked["status"] == "error" and blocked["ename"] == "ConstraintViolation", blocked
 
-    # before the share the interviewer cannot reach the candidate's server; after it they can
+    # before joining the interviewer cannot reach the candidate's server; joining asks to confirm,
+    # is recorded in the timeline, and then they can
     assert alice.get(f"/user/{candidate}/api/contents").status_code in (403, 404)
-    shared = alice.post(f"{SERVICE}interviews/{interview_id}/share", data={"_xsrf": xsrf_of(live.text), "notebook": ""})
+    asked = alice.get(f"{SERVICE}interviews/{interview_id}/join")
+    assert asked.status_code == 200 and "recorded in the interview" in asked.text and 'id="confirm-join"' in asked.text
+    unconfirmed = alice.post(f"{SERVICE}interviews/{interview_id}/join", data={"_xsrf": xsrf_of(asked.text)})
+    assert unconfirmed.status_code == 400
+    assert hub.api("GET", f"shares/{candidate}/").json()["items"] == []
+    joined = alice.post(f"{SERVICE}interviews/{interview_id}/join", data={"_xsrf": xsrf_of(asked.text), "confirm": "yes"})
+    assert joined.status_code == 200
+    lab_url = re.search(r'href="([^"]+)"[^>]*id="open-joined-notebook"', joined.text).group(1)
+    notes = alice.get(f"{SERVICE}api/interviews/{interview_id}/events?after=-1").json()["notes"]
+    assert any(note["author"] == "alice" and "joined the candidate's live notebook" in note["text"] for note in notes)
+    shared = alice.get(lab_url)
     assert "Authorize" in shared.text  # the hub asks the interviewer once to accept the share
     shared = authorize_if_asked(alice, shared)
     assert shared.status_code == 200 and shared.url.path.startswith(f"/user/{candidate}/")

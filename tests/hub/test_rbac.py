@@ -97,8 +97,10 @@ def test_interviewer_reaches_only_their_interviews(hub, people):
     assert hub.service_api(bob, "GET", f"interviews/{a}").status_code == 403
     assert hub.service_api(bob, "GET", f"interviews/{a}/events").status_code == 403
     assert get(hub, f"{SERVICE}interviews/{a}", bob).status_code == 403
-    for action in ("end", "share", "note", "invite"):
-        refused = httpx.post(f"{hub.url}{SERVICE}interviews/{a}/{action}", headers={"Authorization": f"token {bob}"}, data={"text": "x"}, timeout=30)
+    assert get(hub, f"{SERVICE}interviews/{a}/join", bob).status_code == 403
+    assert hub.service_api(bob, "GET", f"interviews/{a}/notebook").status_code == 403
+    for action in ("end", "join", "note", "invite", "twist"):
+        refused = httpx.post(f"{hub.url}{SERVICE}interviews/{a}/{action}", headers={"Authorization": f"token {bob}"}, data={"text": "x", "confirm": "yes"}, timeout=30)
         assert refused.status_code == 403, action
     assert hub.service_api(people["tokens"]["alice"], "GET", f"interviews/{a}").json()["state"] == "live"
 
