@@ -60,7 +60,8 @@ from .service_watch import read_notebook, render_notebook
 
 log = logging.getLogger("mlinterview.service")
 TEMPLATES = Path(__file__).parent / "templates"
-STATIC = Path(__file__).parent / "static"
+# resolved: an editable install links each file, and tornado serves no link that leaves the folder
+STATIC = Path(__file__).resolve().parent / "static"
 MAX_EVENTS_PER_POST = 1000
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -209,8 +210,9 @@ class ServiceHandler(HubOAuthenticated, DefendedResponses):
         )
 
     def invite_url(self, code: str) -> str:
-        base = f"{self.request.protocol}://{self.request.host}"
-        return base + url_path_join(self.settings["hub_prefix"], "invite", code)
+        invite = url_path_join(self.settings["hub_prefix"], "invite", code)
+        # under subdomain_host the hub prefix is already a full URL (this service has an origin of its own)
+        return invite if "://" in invite else f"{self.request.protocol}://{self.request.host}{invite}"
 
     def create_interview(self, scenario: str, kernel: str, candidate_name: str, time_budget: str | int | None):
         """Validate the form and create the interview; returns (interview, invite code)."""
@@ -594,7 +596,8 @@ def make_app(settings: dict) -> web.Application:
     store = InterviewStore(settings["store_url"])
     hub = HubClient()
     lifecycle = InterviewLifecycle(store, hub, settings)
-    hub_prefix = os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/"
+    # the hub's pages: on this origin, or (subdomain_host) on the hub's own
+    hub_prefix = settings.get("subdomain_host", "").rstrip("/") + os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/"
     jinja = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
     interview_id = r"([a-f0-9]{12})"
     routes = [

@@ -131,6 +131,8 @@ def test_every_response_carries_the_policy(hub, live):
                 assert 'type="application/json"' in tag or f'src="{SERVICE}static/' in tag, (path, tag)
             assert not re.search(r"\son[a-z]+=", response.text), path
     assert alice.get(f"{SERVICE}no/such/page").status_code == 404
+    script = alice.get(f"{SERVICE}static/live.js")
+    assert script.status_code == 200 and "javascript" in script.headers["Content-Type"]
 
 
 def test_a_cross_site_or_scripted_post_is_refused(hub, live):
