@@ -141,9 +141,14 @@ def test_interview_in_the_browser(hub, browser, scenario_id):
     assert seen_after < 15
     shot(page, "05-live-view")
 
-    # open the candidate's notebook through the share; the candidate's new cell is there live
+    # the read-only view of the notebook already shows the candidate's new cell
+    page.locator("#notebook-view .cell.code", has_text="torch.nn.Linear(200").first.wait_for(timeout=30_000)
+
+    # joining the live notebook is explicit (confirmed, in the timeline); the new cell is there live
+    page.click("#join-notebook")
+    page.click("#confirm-join")
     with interviewer.expect_page() as opened:
-        page.click("#open-notebook")
+        page.click("#open-joined-notebook")
     shared = opened.value
     shared.wait_for_load_state()
     if "oauth2/authorize" in shared.url:
@@ -155,6 +160,8 @@ def test_interview_in_the_browser(hub, browser, scenario_id):
 
     # End interview -> graded report
     page.bring_to_front()
+    page.click("text=Back to the live view")
+    page.wait_for_selector("#end-interview")
     page.click("#end-interview")
     assert dialogs and "End the interview" in dialogs[0]
     page.wait_for_selector("#report-link:not([hidden]) a", timeout=300_000)
