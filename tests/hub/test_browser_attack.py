@@ -11,7 +11,8 @@
    ``interview--service.localhost``): the interviewer confirms the join and opens the candidate's
    JupyterLab; a script there, with the interviewer's cookies for that origin, tries to read the
    service's pages and the hub's, to open and frame them, and to post actions. Every read is
-   blocked, every action refused; the join itself is in the timeline.
+   blocked, every action refused; the join itself is in the timeline, and a cell the interviewer
+   runs there is shown as theirs.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pytest
 
 from hubtools import INTERVIEWER_PASSWORD, SERVICE, RunningHub, free_ports
 from mlinterview.scenarios.pack import default_scenarios_dir, load_pack
-from test_browser_e2e import CHROMIUM, CHROMIUM_ARGS, browser, shot  # noqa: F401  (the browser fixture)
+from test_browser_e2e import browser, join_live_notebook, run_new_cell, shot  # noqa: F401  (the browser fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -104,15 +105,6 @@ def create_interview(page, scenario_id: str, name: str) -> tuple[str, str]:
     return invite_url, page.url.rstrip("/").split("/")[-1]
 
 
-def run_cell(lab, code: str) -> None:
-    lab.locator(".jp-NotebookPanel .jp-Cell").last.click()
-    lab.keyboard.press("Escape")
-    lab.keyboard.press("b")
-    lab.keyboard.press("Enter")
-    lab.keyboard.type(code)
-    lab.keyboard.press("Shift+Enter")
-
-
 def test_a_planted_script_never_runs_in_the_watch_view(hub, browser, scenario_id, beacons):  # noqa: F811
     beacon = f"http://127.0.0.1:{beacons.port}"
     interviewer = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -129,7 +121,7 @@ def test_a_planted_script_never_runs_in_the_watch_view(hub, browser, scenario_id
     candidate = lab.url.split("/user/")[1].split("/")[0]
     (hub.state / "workspaces" / candidate / "planted.html").write_text(payload(beacon))
     lab.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-    run_cell(lab, "from IPython.display import HTML, display; display(HTML(open('planted.html').read()))")
+    run_new_cell(lab, "from IPython.display import HTML, display; display(HTML(open('planted.html').read()))")
     ran_at = time.monotonic()
     lab.locator(".jp-OutputArea-output .planted-bold").first.wait_for(timeout=60_000)
 
@@ -249,15 +241,9 @@ def test_a_script_in_the_joined_notebook_cannot_reach_the_service_or_the_hub(sub
     page.click("#join-notebook")
     page.wait_for_selector("#confirm-join")
     assert page.locator("#same-origin-warning").count() == 0
-    page.click("#confirm-join")
-    with interviewer.expect_page() as opened:
-        page.click("#open-joined-notebook")
-    joined = opened.value
-    joined.wait_for_load_state()
-    if "oauth2/authorize" in joined.url:
-        joined.click("button:has-text('Authorize')")
-    joined.wait_for_url(f"http://{candidate}.localhost:{hub.port}/user/{candidate}/**", timeout=120_000)
-    joined.wait_for_selector(".jp-LabShell", timeout=120_000)
+    page.go_back()
+    joined = join_live_notebook(interviewer, page)
+    assert joined.url.startswith(f"http://{candidate}.localhost:{hub.port}/user/{candidate}/")
     shot(joined, "attack-02-joined-notebook")
 
     # a script on the candidate's origin, with every cookie the interviewer has there
@@ -270,6 +256,17 @@ def test_a_script_in_the_joined_notebook_cannot_reach_the_service_or_the_hub(sub
     assert len(answers) == 3, list(answers)
     for url, content in answers.items():
         assert "/hub/invite/" not in content and ("403" in content or "log in" in content.lower() or "Sign in" in content), (url, content[:300])
+
+    # what the interviewer runs in the joined notebook is theirs in the timeline
+    joined.bring_to_front()
+    joined.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    run_new_cell(joined, "interviewer_was_here = 6 * 7")
+    page.bring_to_front()
+    page.goto(f"{service_url}interviews/{interview_id}")
+    row = page.locator("#executions tr.execution", has_text="interviewer_was_here")
+    row.locator(".status.ok").wait_for(timeout=60_000)
+    assert "(interviewer)" in row.locator(".who").inner_text()
+    shot(page, "attack-03-live-view-after-join")
 
     token = hub.token_for("alice")
     api = {"Authorization": f"token {token}", "Host": f"interview--service.localhost:{hub.port}"}

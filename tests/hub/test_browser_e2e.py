@@ -72,6 +72,30 @@ def save_fixed_files(page, hub_url: str, candidate: str, scenario_id: str) -> li
     return breaking
 
 
+def join_live_notebook(interviewer, page):
+    """From the live view: Join, confirm, open the candidate's JupyterLab (authorizing the share); returns its page."""
+    page.click("#join-notebook")
+    page.click("#confirm-join")
+    with interviewer.expect_page() as opened:
+        page.click("#open-joined-notebook")
+    joined = opened.value
+    joined.wait_for_load_state()
+    if "oauth2/authorize" in joined.url:
+        joined.click("button:has-text('Authorize')")
+    joined.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-CodeCell", timeout=120_000)
+    return joined
+
+
+def run_new_cell(lab, code: str) -> None:
+    """Add a cell below the last one, type ``code`` and run it (Shift+Enter)."""
+    lab.locator(".jp-NotebookPanel .jp-Cell").last.click()
+    lab.keyboard.press("Escape")
+    lab.keyboard.press("b")
+    lab.keyboard.press("Enter")
+    lab.keyboard.type(code)
+    lab.keyboard.press("Shift+Enter")
+
+
 def menu(page, top: str, item: str) -> None:
     page.locator(".lm-MenuBar-itemLabel", has_text=top).first.click()
     page.locator(".lm-Menu-itemLabel", has_text=item).first.click()
@@ -117,12 +141,7 @@ def test_interview_in_the_browser(hub, browser, scenario_id):
         shot(lab, "03-candidate-ran-notebook")
 
     # a model over the parameter limit: the candidate sees a clear error
-    lab.locator(".jp-NotebookPanel .jp-Cell").last.click()
-    lab.keyboard.press("Escape")
-    lab.keyboard.press("b")
-    lab.keyboard.press("Enter")
-    lab.keyboard.type(TOO_BIG)
-    lab.keyboard.press("Shift+Enter")
+    run_new_cell(lab, TOO_BIG)
     sent = time.monotonic()
     error = lab.locator(".jp-OutputArea-output", has_text="ConstraintViolation").first
     error.wait_for(timeout=60_000)
@@ -145,15 +164,7 @@ def test_interview_in_the_browser(hub, browser, scenario_id):
     page.locator("#notebook-view .cell.code", has_text="torch.nn.Linear(200").first.wait_for(timeout=30_000)
 
     # joining the live notebook is explicit (confirmed, in the timeline); the new cell is there live
-    page.click("#join-notebook")
-    page.click("#confirm-join")
-    with interviewer.expect_page() as opened:
-        page.click("#open-joined-notebook")
-    shared = opened.value
-    shared.wait_for_load_state()
-    if "oauth2/authorize" in shared.url:
-        shared.click("button:has-text('Authorize')")
-    shared.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-CodeCell", timeout=120_000)
+    shared = join_live_notebook(interviewer, page)
     shared.locator(".jp-NotebookPanel .jp-CodeCell", has_text="torch.nn.Linear(200").first.wait_for(timeout=30_000)
     shot(shared, "06-interviewer-shared-notebook")
     shared.close()
