@@ -177,6 +177,9 @@ def test_no_invite_code_for_a_cookie_authenticated_script(hub, live, scenario_id
     bare = alice.post(f"{SERVICE}api/interviews", json={"scenario": scenario_id, "candidate_name": "Scripted"}, headers={"X-XSRFToken": xsrf_of(page.text)})
     assert bare.status_code == 403 and "/hub/invite/" not in bare.text
     assert not [i for i in alice.get(f"{SERVICE}api/interviews").json()["interviews"] if i["candidate_name"] == "Scripted"]
+    # a script's read with the cookies but without the token is not authenticated at all
+    scripted_read = alice.get(f"{SERVICE}api/interviews", headers={"Sec-Fetch-Mode": "cors", "Sec-Fetch-Site": "same-origin"}, follow_redirects=False)
+    assert scripted_read.status_code in (302, 403) and "candidate_user" not in scripted_read.text
     invite_page = alice.post(f"{SERVICE}interviews/{live['id']}/invite", data={"_xsrf": xsrf_of(page.text)})
     assert invite_page.status_code == 200 and "/hub/invite/" in invite_page.text
     assert invite_page.headers["Cache-Control"] == "no-store"
