@@ -213,6 +213,11 @@ def test_the_twist_never_writes_through_a_planted_link(hub, live, tmp_path):
     settings_file = workspace / ".mlinterview" / "workspace.json"
     assert not settings_file.is_symlink() and stat.S_ISREG(settings_file.lstat().st_mode)
     assert json.loads(settings_file.read_text())["twist"]
+    # the new settings belong to the workspace's owner (the candidate, under isolation), like the rest
+    record = (workspace / ".mlinterview").stat()
+    written = settings_file.stat()
+    assert (written.st_uid, written.st_gid) == (record.st_uid, record.st_gid)
+    assert os.geteuid() != 0 or record.st_uid != 0, "the hub runs as root, so the candidate is a user of their own"
     after = canary.stat()
     assert canary.read_text() == "root's own\n"
     assert (after.st_uid, after.st_gid, stat.S_IMODE(after.st_mode), after.st_mtime_ns) == (before.st_uid, before.st_gid, 0o600, before.st_mtime_ns)
