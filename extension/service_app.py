@@ -168,6 +168,13 @@ class ServiceHandler(HubOAuthenticated, DefendedResponses):
     def is_admin(self) -> bool:
         return bool(self.current_user.get("admin"))
 
+    def interview_model(self, interview) -> dict:
+        """An interview as the pages' scripts read it: its fields, whether a report exists, any history alarm."""
+        model = interview.to_json()
+        model["has_report"] = self.lifecycle.report_html(interview.id) is not None
+        model["history_alarm"] = history_alarm(self.store, interview.id)
+        return model
+
     def interview_or_refuse(self, interview_id: str):
         """The interview, if this user runs it (or is an admin); 404 / 403 otherwise."""
         interview = self.store.get(interview_id)
@@ -258,6 +265,16 @@ def scenario_choices(scenarios_dir: str) -> list[dict]:
             {"id": manifest.id, "title": manifest.title, "minutes": manifest.time_budget_minutes, "kernel": manifest.kernel.default, "gpu_capable": manifest.kernel.gpu_capable}
         )
     return choices
+
+
+def history_alarm(store: InterviewStore, interview_id: str) -> str | None:
+    """What to say when a server sent history that conflicts with the stored chain (None when none did)."""
+    divergences = store.divergences(interview_id)
+    if not divergences:
+        return None
+    count = sum(len(batch["events"]) for batch in divergences)
+    return (f"the history diverges: {count} event(s) sent by the candidate's server conflict with the stored chain "
+            f"(first: {divergences[0]['reason']}); they are kept apart and shown in the report")
 
 
 class HomeHandler(ServiceHandler):
@@ -453,9 +470,7 @@ class InterviewAPIHandler(ServiceHandler):
     @web.authenticated
     def get(self, interview_id):
         interview = self.interview_or_refuse(interview_id)
-        model = interview.to_json()
-        model["has_report"] = self.lifecycle.report_html(interview.id) is not None
-        self.finish(model)
+        self.finish(self.interview_model(interview))
 
 
 class EventsAPIHandler(ServiceHandler):
@@ -464,8 +479,7 @@ class EventsAPIHandler(ServiceHandler):
         interview = self.interview_or_refuse(interview_id)
         after = int(self.get_argument("after", "-1"))
         events = self.store.history(interview.id, after=after, limit=2000)
-        model = interview.to_json()
-        model["has_report"] = self.lifecycle.report_html(interview.id) is not None
+        model = self.interview_model(interview)
         self.finish(
             {
                 "interview": model,

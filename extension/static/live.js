@@ -97,6 +97,9 @@
         endedAt = i.ended_at;
         const badge = document.getElementById("state");
         badge.textContent = i.state; badge.className = "state state-" + i.state;
+        const alarm = document.getElementById("history-alarm");
+        alarm.hidden = !i.history_alarm;
+        alarm.textContent = i.history_alarm ? "Integrity alarm: " + i.history_alarm : "";
         if (i.state !== "invited" && i.state !== "live") {
           document.getElementById("grading").hidden = false;
           document.getElementById("grade-progress").textContent = i.grade_progress;

@@ -149,6 +149,7 @@ def test_history_inbox_takes_only_the_candidates_own_chain(hub, people):
     # even with it, a second chain from seq 0 is never merged: kept apart as a divergence (an alarm)
     rewrite = post_history(hub, token_b, [HistoryChain().append(event)], secret=secret)
     assert rewrite.status_code == 409 and "append-only" in rewrite.json()["error"] and rewrite.json()["kept_as_divergent"] == 1
-    events_b = hub.service_api(people["tokens"]["bob"], "GET", f"interviews/{people['b']['id']}/events").json()["events"]
-    assert all(e.get("session") != "forged" for e in events_b)
+    feed = hub.service_api(people["tokens"]["bob"], "GET", f"interviews/{people['b']['id']}/events").json()
+    assert all(e.get("session") != "forged" for e in feed["events"])
+    assert "append-only" in feed["interview"]["history_alarm"]  # the alarm the live view shows
     assert any(e.get("code") == "1 + 1" for e in events_b)
