@@ -25,6 +25,7 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
+from .. import safe_files
 from ..graders.history import dumps_line
 from .service_hub_client import HubAPIError, HubClient
 from .service_store import InterviewStore, State, utcnow
@@ -125,8 +126,11 @@ class InterviewLifecycle:
         staging = bundle.with_name(bundle.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
         workspace = self.workspaces_dir / interview.candidate_user
-        if workspace.is_dir():
-            shutil.copytree(workspace, staging, ignore=WORKSPACE_IGNORED, symlinks=True)
+        left_out: list[safe_files.LeftOut] = []
+        if workspace.is_dir() and not workspace.is_symlink():
+            # The candidate's files, never what they point to: links, FIFOs, devices and hard links
+            # stay out (listed in submission.json); what is copied belongs to the hub's user alone.
+            left_out = safe_files.copy_tree(workspace, staging, ignore=WORKSPACE_IGNORED, file_mode=0o600, folder_mode=0o700)
         elif bundle.is_dir():
             return bundle  # frozen before a restart, workspace already cleaned up
         else:
@@ -156,19 +160,10 @@ class InterviewLifecycle:
             "ended_by": interview.ended_by,
             "notes": notes,
             "twist": json.loads(twist_record.read_text()) if twist_record.is_file() else None,
+            "left_out": [entry.to_json() for entry in left_out],
         }
         (staging / "submission.json").write_text(json.dumps(submission, indent=2) + "\n", encoding="utf-8")
-        # the bundle belongs to the hub's user alone, whatever the candidate's files said
-        for folder, _dirs, files in os.walk(staging):
-            os.chmod(folder, 0o700)
-            for name in files:
-                path = os.path.join(folder, name)
-                if not os.path.islink(path):
-                    os.chmod(path, 0o600)
-        if os.geteuid() == 0:
-            for folder, dirs, files in os.walk(staging):
-                for name in [folder] + [os.path.join(folder, n) for n in dirs + files]:
-                    os.lchown(name, 0, 0)
+        os.chmod(staging, 0o700)
         shutil.rmtree(bundle, ignore_errors=True)
         staging.rename(bundle)
         return bundle

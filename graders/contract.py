@@ -136,16 +136,10 @@ def audit_code(out_path: Path) -> str:
     return AUDIT_CODE.replace("{out!r}", repr(str(out_path)))
 
 
-def read_kernel_json(path: Path, limit: int = MAX_PREDICTIONS_FILE_BYTES) -> tuple[dict | None, str | None]:
-    """The JSON a kernel wrote, or a problem in words (missing, too large, not JSON)."""
+def parse_kernel_json(raw: bytes) -> tuple[dict | None, str | None]:
+    """The JSON object in the bytes of a kernel's result file, or a problem in words."""
     try:
-        size = path.stat().st_size
-    except OSError:
-        return None, "the kernel wrote no result file"
-    if size > limit:
-        return None, f"the kernel's result file is {size} bytes, over the {limit} byte limit"
-    try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
         return None, f"the kernel's result file is not JSON ({error})"
     if not isinstance(data, dict):

@@ -30,11 +30,12 @@ import nbformat
 from traitlets import Float, Instance, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from ..scenarios.materialize import IGNORED, materialize, write_csv
+from .. import safe_files
+from ..scenarios.materialize import IGNORED, csv_bytes, materialize
 from ..scenarios.metrics import score
 from ..scenarios.pack import ScenarioPack
 from . import report as report_module
-from .contract import audit_code, check_predictions, predict_code, read_kernel_json
+from .contract import MAX_PREDICTIONS_FILE_BYTES, audit_code, check_predictions, parse_kernel_json, predict_code
 from .replay import ReplayLimits, ReplayResult, execute_grader_code, resolve_kernel_name, run, run_replay
 from .submission import (
     HISTORY_FILE,
@@ -251,23 +252,22 @@ class Grader(LoggingConfigurable):
 
         def predict_on(frame, stem):
             async def step(client, _workdir):
-                features_path = io_dir / f"{stem}_features.csv"
-                out_path = io_dir / f"{stem}_predictions.json"
-                write_csv(frame, features_path)
-                os.chmod(features_path, 0o644)
-                outcome = await execute_grader_code(client, predict_code(features_path, out_path, contract.predict), self.predict_timeout)
+                features_name, out_name = f"{stem}_features.csv", f"{stem}_predictions.json"
+                # The kernel owns the working copy: write and read through descriptors, following nothing.
+                safe_files.write_bytes(workdir, Path(GRADER_IO) / features_name, csv_bytes(frame), mode=0o644)
+                code = predict_code(io_dir / features_name, io_dir / out_name, contract.predict)
+                outcome = await execute_grader_code(client, code, self.predict_timeout)
                 if not outcome["ok"]:
                     return outcome
-                raw, problem = read_kernel_json(out_path)
+                raw, problem = read_kernel_result(workdir, out_name)
                 return {"ok": raw is not None, "raw": raw, "problem": problem}
             return step
 
         async def audit(client, _workdir):
-            out_path = io_dir / "audit.json"
-            outcome = await execute_grader_code(client, audit_code(out_path), 120)
+            outcome = await execute_grader_code(client, audit_code(io_dir / "audit.json"), 120)
             if not outcome["ok"]:
                 return outcome
-            raw, problem = read_kernel_json(out_path)
+            raw, problem = read_kernel_result(workdir, "audit.json")
             return {"ok": raw is not None, "raw": raw, "problem": problem}
 
         async def main():
@@ -326,50 +326,48 @@ def _validation_split(candidate_data: dict, label_column: str):
     return None
 
 
-def prepare_working_copy(pack: ScenarioPack, submission: Submission, data_seed: int, workdir: Path) -> None:
-    """The scenario's workspace for the candidate's data seed, with the candidate's files on top."""
+def read_kernel_result(workdir: Path, name: str) -> tuple[dict | None, str | None]:
+    """The JSON object the kernel wrote as ``.grader-io/<name>``: only a plain regular file is read."""
+    try:
+        data = safe_files.read_bytes(workdir, Path(GRADER_IO) / name, MAX_PREDICTIONS_FILE_BYTES)
+    except FileNotFoundError:
+        return None, "the kernel wrote no result file"
+    except ValueError:
+        return None, f"the kernel's result file is over the {MAX_PREDICTIONS_FILE_BYTES} byte limit"
+    except OSError as error:
+        return None, f"the kernel's result file is not a plain file ({error.strerror}); it was not read"
+    return parse_kernel_json(data)
+
+
+def prepare_working_copy(pack: ScenarioPack, submission: Submission, data_seed: int, workdir: Path) -> list[safe_files.LeftOut]:
+    """The scenario's workspace for the candidate's data seed, with the candidate's files on top.
+
+    Only plain regular files of the submission are copied (nothing is followed); returns what was
+    left out (links, FIFOs, devices, hard links, files past the size budget)."""
     materialize(pack, workdir, data_seed)
-    scaffold_target = workdir / pack.manifest.candidate.scaffold
-    shutil.rmtree(scaffold_target, ignore_errors=True)
+    shutil.rmtree(workdir / pack.manifest.candidate.scaffold, ignore_errors=True)  # the candidate's deletions stand
     skip = {SUBMISSION_FILE, HISTORY_FILE, pack.manifest.candidate.data_dir, ".mlinterview", GRADER_IO}
-    budget = MAX_EXTRA_FILES_BYTES
-    for entry in sorted(submission.folder.iterdir()):
-        if entry.name in skip or entry.is_symlink():
-            continue
-        target = workdir / entry.name
-        if entry.is_dir():
-            size = sum(p.stat().st_size for p in entry.rglob("*") if p.is_file() and not p.is_symlink())
-            if size <= budget:
-                budget -= size
-                shutil.rmtree(target, ignore_errors=True)
-                shutil.copytree(entry, target, ignore=IGNORED, symlinks=False, ignore_dangling_symlinks=True)
-        elif entry.is_file() and entry.stat().st_size <= budget:
-            budget -= entry.stat().st_size
-            shutil.copyfile(entry, target)
+    left_out = safe_files.copy_tree(submission.folder, workdir, ignore=IGNORED, skip_top=skip, max_bytes=MAX_EXTRA_FILES_BYTES)
     (workdir / GRADER_IO).mkdir(exist_ok=True)
+    return left_out
 
 
 def scaffold_changes(pack: ScenarioPack, folder: Path) -> dict[str, Any]:
-    """Per-file diff of the submission's scaffold against the shipped one."""
+    """Per-file diff of the submission's scaffold against the shipped one (plain regular files only:
+    a link's target is never read, so never shown)."""
     import difflib
 
-    shipped_root = pack.scaffold_dir
-    submitted_root = folder / pack.manifest.candidate.scaffold
+    scaffold = pack.manifest.candidate.scaffold
 
-    def files(root: Path) -> dict[str, Path]:
-        if not root.is_dir():
-            return {}
-        return {
-            str(p.relative_to(root)): p
-            for p in sorted(root.rglob("*"))
-            if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc")
-        }
+    def files(root: Path, relative: str = "") -> dict[str, str]:
+        entries, _left_out = safe_files.survey(root, relative, ignore=IGNORED)
+        return {entry.path: entry.path for entry in entries}
 
-    shipped, submitted = files(shipped_root), files(submitted_root)
+    shipped, submitted = files(pack.scaffold_dir), files(folder, scaffold)
     changes = []
     for name in sorted(set(shipped) | set(submitted)):
-        old = _text(shipped.get(name))
-        new = _text(submitted.get(name))
+        old = _text(pack.scaffold_dir, name) if name in shipped else None
+        new = _text(folder, f"{scaffold}/{name}") if name in submitted else None
         if name not in submitted:
             status = "deleted"
         elif name not in shipped:
@@ -384,25 +382,26 @@ def scaffold_changes(pack: ScenarioPack, folder: Path) -> dict[str, Any]:
             )
         )
         changes.append({"file": name, "status": status, "diff": diff[:200_000]})
-    return {"present": submitted_root.is_dir(), "files": changes}
+    return {"present": (folder / scaffold).is_dir() and not (folder / scaffold).is_symlink(), "files": changes}
 
 
-def _text(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    data = path.read_bytes()[:1_000_000]
+def _text(root: Path, relative: str) -> str | None:
+    try:
+        data = safe_files.read_bytes(root, relative)[:1_000_000]
+    except (OSError, ValueError):
+        return None  # replaced by something else since the survey: nothing of it is shown
     return data.decode("utf-8", errors="replace")
 
 
 def run_probes(pack: ScenarioPack, folder: Path, probe_runner: Callable | None) -> dict[str, Any]:
     """Probe verdicts per bug id on a copy of the submission's scaffold: {bug: {fixed, message}}."""
     scaffold = folder / pack.manifest.candidate.scaffold
-    if not scaffold.is_dir():
+    if not scaffold.is_dir() or scaffold.is_symlink():
         return {bug.id: {"fixed": False, "message": "the scaffold folder is missing from the submission"} for bug in pack.manifest.bugs}
     runner = probe_runner or default_probe_runner()
     with tempfile.TemporaryDirectory(prefix="mlinterview-probe-") as scratch:
         copy = Path(scratch) / pack.scaffold_name
-        shutil.copytree(scaffold, copy, ignore=IGNORED, symlinks=False, ignore_dangling_symlinks=True)
+        safe_files.copy_tree(scaffold, copy, ignore=IGNORED)
         try:
             return runner(pack, copy)
         except Exception as error:  # noqa: BLE001

@@ -151,8 +151,13 @@ class HistoryChain:
 def read_events(path: Path, *, strict: bool = True) -> list[dict[str, Any]]:
     """Events of a history file, in file order. A torn last line (a crash mid-write) is skipped
     when not ``strict``; any other unreadable line raises ValueError naming the line."""
+    return parse_events(Path(path).read_bytes(), str(path), strict=strict)
+
+
+def parse_events(data: bytes, name: str = "history", *, strict: bool = True) -> list[dict[str, Any]]:
+    """The events in the bytes of a history file (see :func:`read_events`); ``name`` for errors."""
     events = []
-    lines = Path(path).read_bytes().split(b"\n")
+    lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
     for number, raw in enumerate(lines, start=1):
@@ -161,7 +166,7 @@ def read_events(path: Path, *, strict: bool = True) -> list[dict[str, Any]]:
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             if not strict and number == len(lines):
                 break
-            raise ValueError(f"{path}: line {number} is not a JSON event ({error})") from None
+            raise ValueError(f"{name}: line {number} is not a JSON event ({error})") from None
     return events
 
 

@@ -7,7 +7,9 @@
 ``scenario``         ``id``, ``version``, ``title``, ``metric`` {name, direction}, ``max_parameters``,
                      ``train_time_budget_seconds``
 ``submission``       ``folder``, ``candidate``, ``interview``, ``started``, ``ended``, ``notebook``,
-                     ``data_seed``, ``problems`` (what could not be read), ``notes`` (conversions)
+                     ``data_seed``, ``problems`` (what could not be read), ``notes`` (conversions,
+                     "left out: <path>, a symlink to ..."), ``left_out`` [{path, why}]: links, FIFOs,
+                     devices and hard links the freeze or the grader never followed
 ``verdict``          ``status`` (``graded``: everything ran; ``graded_with_problems``: a replay
                      stopped, predictions were rejected, a constraint was broken or the history is
                      not intact; ``not_gradable``: no replay could produce predictions), ``headline``
@@ -164,6 +166,9 @@ def _timeline(events: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     return entries
 
 
+PLANTED_KINDS = ("a symlink", "a hard link", "a FIFO", "a device file", "a socket")
+
+
 def _flags(submission, replays, hidden=(), manifest=None, scaffold=None) -> list[str]:
     flags = []
     sources = []
@@ -175,6 +180,9 @@ def _flags(submission, replays, hidden=(), manifest=None, scaffold=None) -> list
     for needle, what in (*SUSPICIOUS_CODE, *pack_specific):
         if any(needle in source for source in sources):
             flags.append(f"the candidate's code {what} ('{needle}')")
+    planted = [str(entry) for entry in submission.left_out if entry.why.startswith(PLANTED_KINDS)]
+    if planted:
+        flags.append("the submission held links or special files, left out and never followed: " + "; ".join(planted[:20]))
     for name, result in replays.items():
         if result is None:
             continue
@@ -307,7 +315,8 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
             "notebook": submission.notebook_name,
             "data_seed": submission.meta.get("data_seed", manifest.constraints.seed),
             "problems": sub_problems,
-            "notes": submission.notebook_notes,
+            "notes": submission.notebook_notes + [f"left out: {entry}" for entry in submission.left_out],
+            "left_out": [entry.to_json() for entry in submission.left_out],
         },
         "verdict": {"status": status, "headline": headline, "problems": problems, "rank_key": rank_key},
         "holdout": holdout,

@@ -16,6 +16,11 @@ Only ``scenario`` is required in ``submission.json`` (and ``--scenario`` on the 
 stand in for it); ``data_seed`` defaults to the scenario's seed, ``notebook`` to the scenario's
 notebook. Anything else in the folder is ignored. The grader never writes into a submission.
 
+The grader may run as root and the folder holds the candidate's files: it is read through
+:mod:`mlinterview.safe_files` only. Links, FIFOs, device files and files with more than one name
+(a hard link may lead outside) are never followed nor read; they are listed as left out
+(``Submission.left_out``, with those the hub's freeze left out, ``submission.json``'s ``left_out``).
+
 Two replay plans come out of a submission: :func:`top_to_bottom_plan` (code cells of the final
 notebook in order) and :func:`history_order_plan` (the executions recorded since the last kernel
 (re)start of the session's last kernel; without a history, the final notebook's cells in
@@ -31,6 +36,8 @@ from typing import Any
 
 import nbformat
 
+from .. import safe_files
+from ..scenarios.materialize import IGNORED
 from . import history as history_format
 from .replay import ReplayCell
 
@@ -38,6 +45,8 @@ SUBMISSION_SCHEMA = "mlinterview.submission/1"
 SUBMISSION_FILE = "submission.json"
 HISTORY_FILE = "history.jsonl"
 MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
+MAX_META_BYTES = 4 * 1024 * 1024
+MAX_HISTORY_BYTES = 512 * 1024 * 1024
 RESTART_WORDS = ("started", "restarted", "died", "shutdown", "start", "restart")
 
 
@@ -55,6 +64,7 @@ class Submission:
     notebook_notes: list[str] = field(default_factory=list)
     history_events: list[dict[str, Any]] | None = None
     history_problems: list[str] = field(default_factory=list)
+    left_out: list[safe_files.LeftOut] = field(default_factory=list)
 
     @property
     def scenario(self) -> str | None:
@@ -63,14 +73,21 @@ class Submission:
 
 def read_meta(folder: Path) -> dict[str, Any]:
     """``submission.json`` as a dict; an unreadable one is an empty dict with a ``_problem``."""
-    path = Path(folder) / SUBMISSION_FILE
-    if not path.is_file():
-        return {"_problem": f"{SUBMISSION_FILE} is missing"}
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        raw = safe_files.read_bytes(folder, SUBMISSION_FILE, MAX_META_BYTES)
+    except FileNotFoundError:
+        return {"_problem": f"{SUBMISSION_FILE} is missing"}
+    except (OSError, ValueError) as error:
+        return {"_problem": f"{SUBMISSION_FILE} cannot be read ({_why(error)})"}
+    try:
+        meta = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
         return {"_problem": f"{SUBMISSION_FILE} is not valid JSON ({error})"}
     return meta if isinstance(meta, dict) else {"_problem": f"{SUBMISSION_FILE} is not a JSON object"}
+
+
+def _why(error: Exception) -> str:
+    return error.strerror if isinstance(error, OSError) and error.strerror else str(error)
 
 
 def load_submission(folder: Path, default_notebook: str) -> Submission:
@@ -84,11 +101,18 @@ def load_submission(folder: Path, default_notebook: str) -> Submission:
         meta["_problem"] = f"{SUBMISSION_FILE} names notebook {name!r}; it must be a file name in the folder"
         name = default_notebook
     submission = Submission(folder, meta, name)
-    submission.notebook, submission.notebook_problem, submission.notebook_notes = read_notebook(folder / name)
-    history_path = folder / HISTORY_FILE
-    if history_path.is_file():
+    submission.left_out = left_out_of(folder, meta)
+    submission.notebook, submission.notebook_problem, submission.notebook_notes = read_notebook(folder, name)
+    try:
+        raw_history = safe_files.read_bytes(folder, HISTORY_FILE, MAX_HISTORY_BYTES)
+    except FileNotFoundError:
+        raw_history = None
+    except (OSError, ValueError) as error:
+        raw_history = None
+        submission.history_problems.append(f"{HISTORY_FILE} cannot be read ({_why(error)})")
+    if raw_history is not None:
         try:
-            submission.history_events = history_format.read_events(history_path, strict=False)
+            submission.history_events = history_format.parse_events(raw_history, HISTORY_FILE, strict=False)
         except ValueError as error:
             submission.history_problems.append(str(error))
         if submission.history_events is not None:
@@ -97,14 +121,30 @@ def load_submission(folder: Path, default_notebook: str) -> Submission:
     return submission
 
 
-def read_notebook(path: Path):
-    """(notebook, problem, notes): the notebook as nbformat v4, or why it cannot be replayed."""
-    if not path.is_file():
-        return None, f"the notebook {path.name} is missing from the submission", []
-    size = path.stat().st_size
-    if size > MAX_NOTEBOOK_BYTES:
+def left_out_of(folder: Path, meta: dict[str, Any]) -> list[safe_files.LeftOut]:
+    """What the grader will not read in ``folder`` (links, FIFOs, devices, hard links), with what the
+    freeze already left out of the workspace (``left_out`` in submission.json)."""
+    _files, found = safe_files.survey(folder, ignore=IGNORED)
+    entries = list(found)
+    recorded = meta.get("left_out")
+    for item in recorded if isinstance(recorded, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("path"), str) and isinstance(item.get("why"), str):
+            entries.append(safe_files.LeftOut(item["path"][:300], item["why"][:300]))
+    unique = {entry.path: entry for entry in entries}
+    return [unique[path] for path in sorted(unique)]
+
+
+def read_notebook(folder: Path, name: str):
+    """(notebook, problem, notes): the notebook ``folder/name`` as nbformat v4, or why it cannot be replayed."""
+    try:
+        raw = safe_files.read_bytes(folder, name, MAX_NOTEBOOK_BYTES)
+    except FileNotFoundError:
+        return None, f"the notebook {name} is missing from the submission", []
+    except ValueError:
+        size = (Path(folder) / name).lstat().st_size
         return None, f"the notebook is {size / 1024**2:.0f} MiB, over the {MAX_NOTEBOOK_BYTES / 1024**2:.0f} MiB limit", []
-    raw = path.read_bytes()
+    except OSError as error:
+        return None, f"the notebook {name} cannot be read ({_why(error)}); only regular files of the submission are read", []
     notes = []
     try:
         text = raw.decode("utf-8")

@@ -3,6 +3,10 @@
 Only the pack's ``candidate/`` part and the candidate's train/validation data are written;
 the output is a pure function of (pack, seed): same seed, same bytes. The holdout seed is
 not an input here at all, so it cannot leak into a workspace.
+
+The workspace may already be the candidate's (a restarted server, ``overwrite``): every read and
+write in it goes through :mod:`mlinterview.safe_files`, so nothing the candidate planted there
+(a link, a FIFO, a folder swapped for a link) is followed by the hub, which may run as root.
 """
 
 from __future__ import annotations
@@ -11,20 +15,27 @@ import json
 import shutil
 from pathlib import Path
 
+from .. import safe_files
 from .pack import ScenarioPack
 
 WORKSPACE_MANIFEST = Path(".mlinterview") / "workspace.json"
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
+MAX_SETTINGS_BYTES = 1024 * 1024
 
 
 class WorkspaceError(Exception):
     """The target folder cannot receive this scenario; the message says why and what to do."""
 
 
+def csv_bytes(frame) -> bytes:
+    """A DataFrame as CSV in a byte-stable form (fixed float format, LF line ends)."""
+    return frame.to_csv(index=False, float_format="%.6g", lineterminator="\n").encode("utf-8")
+
+
 def write_csv(frame, path: Path) -> None:
-    """Write a DataFrame as CSV in a byte-stable form (fixed float format, LF line ends)."""
+    """Write a DataFrame as CSV (:func:`csv_bytes`) into a folder of the caller's own."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False, float_format="%.6g", lineterminator="\n")
+    path.write_bytes(csv_bytes(frame))
 
 
 def workspace_settings(pack: ScenarioPack, seed: int) -> dict:
@@ -45,18 +56,23 @@ def workspace_settings(pack: ScenarioPack, seed: int) -> dict:
 
 
 def read_workspace_settings(workspace: Path) -> dict | None:
-    """The settings written by materialize, or None when the folder is not a workspace."""
-    path = Path(workspace) / WORKSPACE_MANIFEST
-    if not path.is_file():
+    """The settings written by materialize, or None when the folder is not a workspace (nor are
+    settings that are a link, a FIFO or anything but a plain file: they are never followed)."""
+    try:
+        raw = safe_files.read_bytes(workspace, WORKSPACE_MANIFEST, MAX_SETTINGS_BYTES)
+    except (OSError, ValueError):
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(raw.decode("utf-8"))
 
 
-def materialize(pack: ScenarioPack, workspace: Path, seed: int | None = None, *, overwrite: bool = False) -> Path:
+def materialize(
+    pack: ScenarioPack, workspace: Path, seed: int | None = None, *, overwrite: bool = False, owner: tuple[int, int] | None = None
+) -> Path:
     """Write brief, starter notebook, scaffold and candidate data of ``pack`` into ``workspace``.
 
     An existing workspace of the same scenario is left as it is (a restarted server must not
     erase the candidate's work) unless ``overwrite``; any other non-empty folder is refused.
+    ``owner`` (uid, gid): what is written is theirs, set on each file's descriptor.
     """
     workspace = Path(workspace)
     seed = pack.manifest.constraints.seed if seed is None else int(seed)
@@ -71,11 +87,10 @@ def materialize(pack: ScenarioPack, workspace: Path, seed: int | None = None, *,
         raise WorkspaceError(f"{workspace} is not empty; choose an empty or new folder (or pass --overwrite)")
 
     workspace.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(pack.candidate_dir, workspace, ignore=IGNORED, dirs_exist_ok=True)
-    data_dir = workspace / pack.manifest.candidate.data_dir
+    safe_files.copy_tree(pack.candidate_dir, workspace, ignore=IGNORED, owner=owner)
+    data_dir = Path(pack.manifest.candidate.data_dir)
     for filename, frame in sorted(pack.generator.make_candidate_data(seed).items()):
-        write_csv(frame, data_dir / filename)
-    settings_path = workspace / WORKSPACE_MANIFEST
-    settings_path.parent.mkdir(parents=True, exist_ok=True)
-    settings_path.write_text(json.dumps(workspace_settings(pack, seed), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        safe_files.write_bytes(workspace, data_dir / filename, csv_bytes(frame), owner=owner)
+    settings = json.dumps(workspace_settings(pack, seed), indent=2, sort_keys=True) + "\n"
+    safe_files.write_bytes(workspace, WORKSPACE_MANIFEST, settings.encode("utf-8"), owner=owner)
     return workspace
