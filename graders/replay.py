@@ -40,6 +40,9 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from traitlets import Bool, Float, Int, List, Unicode
 from traitlets.config import LoggingConfigurable
 
+from .. import safe_files
+from .kernel_users import KernelUser, KernelUserError, lease_kernel_user
+
 GIB = 1024**3
 MIB = 1024**2
 FALLBACK_KERNEL = "python3"
@@ -253,14 +256,29 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     sandbox_args = List(Unicode(), help="Options for mlinterview.kernels.sandbox, before '--'.").tag(config=True)
     kernel_uid = Int(-1, help="The uid the kernel will run as (-1: the grader's); it must read the connection file.")
+    kernel_gid = Int(-1, help="The kernel's gid (-1: the same number as kernel_uid).")
+    kernel_python = Unicode(
+        "", help="Interpreter that replaces the kernelspec's own (one the kernel's uid can execute); empty: the kernelspec's."
+    )
 
     def write_connection_file(self, **kwargs) -> None:
         super().write_connection_file(**kwargs)
         if self.kernel_uid >= 0:
-            os.chown(self.connection_file, self.kernel_uid, self.kernel_uid)
+            # written by the grader into a folder of its own: no name in it is the kernel's to plant
+            fd = os.open(self.connection_file, os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                os.fchown(fd, self.kernel_uid, self.kernel_gid if self.kernel_gid >= 0 else self.kernel_uid)
+            finally:
+                os.close(fd)
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         command = super().format_kernel_cmd(extra_arguments)
+        if self.kernel_python and command and os.path.basename(command[0]).startswith("python"):
+            command = [self.kernel_python, *command[1:]]
+        if "--pid-namespace" in self.sandbox_args and any("ipykernel" in part for part in command):
+            # its parent is the namespace's init (pid 1), which ipykernel takes for "my parent died";
+            # the namespace ends the kernel with the launcher instead
+            command.append("--IPKernelApp.parent_handle=0")
         return [sys.executable, "-m", "mlinterview.kernels.sandbox", *self.sandbox_args, "--", *command]
 
 
@@ -405,11 +423,12 @@ def _content_size(content: dict) -> int:
     return 0
 
 
-def kernel_environment(workdir: Path, limits: ReplayLimits) -> dict[str, str]:
-    """A clean environment: nothing of the grader's (no holdout seed, no hub tokens) reaches the kernel."""
+def kernel_environment(workdir: Path, limits: ReplayLimits, python: str | None = None) -> dict[str, str]:
+    """A clean environment: nothing of the grader's (no holdout seed, no hub tokens, no private path)
+    reaches the kernel; ``python``: the kernel's interpreter, whose folder comes first on PATH."""
     scratch = workdir / ".tmp"
     env = {
-        "PATH": os.path.dirname(sys.executable) + os.pathsep + "/usr/local/bin:/usr/bin:/bin",
+        "PATH": os.path.dirname(python or sys.executable) + os.pathsep + "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(workdir),
         "TMPDIR": str(scratch),
         "MPLCONFIGDIR": str(scratch / "matplotlib"),
@@ -426,14 +445,17 @@ def kernel_environment(workdir: Path, limits: ReplayLimits) -> dict[str, str]:
 
 
 def sandbox_arguments(
-    workdir: Path, status_file: Path, limits: ReplayLimits, cgroup: PidsCgroup | None, uid: int | None, hide: list[Path]
+    workdir: Path, status_file: Path, limits: ReplayLimits, cgroup: PidsCgroup | None, identity: "KernelIdentity | None", hide: list[Path]
 ) -> list[str]:
+    """The launcher's options: limits, hidden paths, and a pid namespace and a private /tmp of its
+    own (other replays' processes and working copies do not exist for the kernel; when it ends,
+    everything it started ends with it)."""
     args = ["--workdir", str(workdir), "--status-file", str(status_file), "--memory-bytes", str(limits.memory_bytes)]
-    args += ["--max-file-bytes", str(limits.max_file_bytes)]
+    args += ["--max-file-bytes", str(limits.max_file_bytes), "--pid-namespace", "--private-tmp"]
     if cgroup is not None:
         args += ["--cgroup", str(cgroup.path)]
-    if uid is not None:
-        args += ["--uid", str(uid), "--gid", str(uid), "--nproc", str(limits.max_processes + 64)]
+    if identity is not None and identity.uid is not None:
+        args += ["--uid", str(identity.uid), "--gid", str(identity.gid), "--nproc", str(limits.max_processes + 64)]
     elif cgroup is None and os.geteuid() != 0:
         # RLIMIT_NPROC counts all of this user's tasks: leave room for the ones already running.
         running = sum(p.num_threads() for p in psutil.process_iter() if _same_user(p))
@@ -452,19 +474,63 @@ def _same_user(process: psutil.Process) -> bool:
         return False
 
 
-def _choose_uid(limits: ReplayLimits, kernel_argv0: str, kernel_path: str) -> tuple[int | None, str | None]:
-    """A uid of the kernel's own (as root), when the interpreter the kernel will run is reachable for it."""
+@dataclass
+class KernelIdentity:
+    """Who the kernel runs as: a leased user of its own (as root), or the grader's user, said in ``note``."""
+
+    uid: int | None = None
+    gid: int | None = None
+    python: str | None = None  # the interpreter that replaces the kernelspec's, reachable for uid
+    user: KernelUser | None = None
+    note: str | None = None
+
+    def release(self) -> list[int]:
+        """End the lease: the pids of the user's processes that were still running, now killed."""
+        return self.user.release() if self.user is not None else []
+
+
+def kernel_interpreter(kernel_argv0: str, path: str) -> str:
+    """The program jupyter_client will start for a kernelspec's argv[0] (it maps python to sys.executable)."""
+    major, minor = sys.version_info[:2]
+    if kernel_argv0 in ("python", f"python{major}", f"python{major}.{minor}"):
+        return sys.executable
+    return shutil.which(kernel_argv0, path=path) or kernel_argv0
+
+
+def candidate_runtime_python() -> str | None:
+    """The installation's candidate runtime interpreter (kernels/runtime.py), when every user can run it."""
+    try:
+        from ..kernels.runtime import candidate_python
+    except ImportError:
+        return None
+    try:
+        python = str(candidate_python())
+    except Exception:  # noqa: BLE001 - no runtime built here: the caller says so
+        return None
+    return python if os.path.exists(python) and _reachable_by_others(python) else None
+
+
+def choose_kernel_identity(limits: ReplayLimits, kernel_argv0: str, kernel_path: str) -> KernelIdentity:
+    """As root: a user of the kernel's own (leased, :mod:`kernel_users`) and an interpreter it can run."""
     if os.geteuid() != 0:
-        return None, None
-    interpreter = shutil.which(kernel_argv0, path=kernel_path) or kernel_argv0
-    if not os.path.exists(interpreter) or not _reachable_by_others(interpreter):
-        return None, (
-            f"the kernel runs as the grader's user (root): its interpreter {kernel_argv0} is not reachable for "
-            "other users; the read-only mounts, hidden paths and cgroup still apply"
-        )
+        return KernelIdentity()
+    interpreter = kernel_interpreter(kernel_argv0, kernel_path)
+    python = None
+    if not (os.path.exists(interpreter) and _reachable_by_others(interpreter)):
+        python = candidate_runtime_python()
+        if python is None:
+            return KernelIdentity(note=(
+                f"the kernel runs as the grader's user (root): its interpreter {interpreter} is not reachable for other "
+                "users and no candidate runtime is installed (make setup builds it as root); the read-only mounts, "
+                "hidden paths, pid namespace and cgroup still apply"
+            ))
     if limits.kernel_uid >= 0:
-        return limits.kernel_uid, None
-    return 200_000 + (os.getpid() * 7 + int(time.time() * 1000)) % 800_000, None
+        return KernelIdentity(limits.kernel_uid, limits.kernel_uid, python)
+    try:
+        user = lease_kernel_user()
+    except KernelUserError as error:
+        return KernelIdentity(note=f"the kernel runs as the grader's user (root): {error}")
+    return KernelIdentity(user.uid, user.gid, python, user)
 
 
 GraderStep = Callable[["ReplayClient", Path], Awaitable[Any]]
@@ -496,21 +562,28 @@ async def run_replay(
     (workdir / ".tmp").mkdir(parents=True, exist_ok=True)
     status_file = private_dir / "sandbox.json"
     spec = KernelSpecManager().get_kernel_spec(kernel_name)
-    uid, uid_note = _choose_uid(limits, spec.argv[0], kernel_environment(workdir, limits)["PATH"])
-    if uid_note:
-        result.notes.append(uid_note)
-    if uid is not None:
-        for path in [workdir, *workdir.rglob("*")]:
-            os.lchown(path, uid, uid)
+    identity = choose_kernel_identity(limits, spec.argv[0], kernel_environment(workdir, limits)["PATH"])
+    if identity.note:
+        result.notes.append(identity.note)
+    if identity.uid is not None:
+        # the working copy is the kernel's alone (0700): another replay's kernel cannot read it
+        safe_files.chown_tree(workdir, identity.uid, identity.gid, folder_mode=0o700)
+    # the connection file (its key signs the grader's messages) lives in a folder of the grader's
+    connection_dir = private_dir.parent / f"{private_dir.name}-connection"
+    connection_dir.mkdir(mode=0o711, exist_ok=True)
     cgroup = PidsCgroup.create(f"{os.getpid()}-{name}-{time.monotonic_ns()}", limits.max_processes)
     if cgroup is None:
         result.notes.append("no pids cgroup here: processes are capped by RLIMIT_NPROC and the watchdog only")
 
     def new_kernel_manager() -> SandboxedKernelManager:
         manager = SandboxedKernelManager(kernel_name=kernel_name, transport="ipc", ip=str(workdir / ".k"))
-        manager.sandbox_args = sandbox_arguments(workdir, status_file, limits, cgroup, uid, list(hide))
-        manager.connection_file = str(workdir / ".kernel.json")
-        manager.kernel_uid = -1 if uid is None else uid
+        # the kernel reads its connection file there (a private /tmp would cover it otherwise); it
+        # cannot write there unless it runs as the grader's user
+        manager.sandbox_args = [*sandbox_arguments(workdir, status_file, limits, cgroup, identity, list(hide)), "--writable", str(connection_dir)]
+        manager.connection_file = str(connection_dir / "kernel.json")
+        manager.kernel_uid = -1 if identity.uid is None else identity.uid
+        manager.kernel_gid = -1 if identity.gid is None else identity.gid
+        manager.kernel_python = identity.python or ""
         return manager
 
     km = new_kernel_manager()
@@ -539,7 +612,8 @@ async def run_replay(
                     km = new_kernel_manager()
                 client.km, client.kc = km, None  # nbclient drops its manager when a start fails
                 try:
-                    await km.start_kernel(cwd=str(workdir), env=kernel_environment(workdir, limits), stdout=kernel_log, stderr=kernel_log)
+                    env = kernel_environment(workdir, limits, identity.python)
+                    await km.start_kernel(cwd=str(workdir), env=env, stdout=kernel_log, stderr=kernel_log)
                     await client.async_start_new_kernel_client()
                     break
                 except Exception as error:  # noqa: BLE001 - a kernel that cannot start is a verdict
@@ -590,6 +664,9 @@ async def run_replay(
             await _shutdown(client, km)
             if cgroup is not None:
                 cgroup.remove()
+            survivors = identity.release()
+            if survivors:
+                result.notes.append(f"{len(survivors)} process(es) of the kernel's user outlived the kernel and were killed")
     result.kernel_log_tail = log_path.read_bytes()[-4000:].decode("utf-8", "replace")
     return result
 
@@ -656,6 +733,8 @@ def _death_detail(client: ReplayClient) -> str:
             time.sleep(0.05)
     if code is None:
         return "the kernel stopped answering"
+    if code > 128 and code - 128 in signal.Signals._value2member_map_:
+        code = 128 - code  # the launcher's relay ends with 128+N when the kernel died of signal N
     if code < 0:
         name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
         return f"the kernel was killed by signal {name}" + (" (a crash, e.g. a segmentation fault)" if name == "SIGSEGV" else "")

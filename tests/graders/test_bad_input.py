@@ -146,7 +146,8 @@ def test_bad_predictions_are_rejected(make_submission, grade, code, words):
 
 def test_writes_outside_the_working_copy_are_refused(make_submission, grade, tiny_pack, tmp_path):
     folder = make_submission()
-    targets = [folder / "planted.txt", tiny_pack.private_dir / "planted.txt", tmp_path / "planted.txt", "/tmp/planted-by-candidate.txt"]
+    targets = [folder / "planted.txt", tiny_pack.private_dir / "planted.txt", tiny_pack.candidate_dir / "planted.txt",
+               tmp_path / "planted.txt", "/tmp/planted-by-candidate.txt"]
     code = (
         "import pathlib\n"
         f"for target in {[str(t) for t in targets]!r}:\n"
@@ -155,12 +156,14 @@ def test_writes_outside_the_working_copy_are_refused(make_submission, grade, tin
         "        print('WROTE', target)\n"
         "    except OSError as error:\n"
         "        print('REFUSED', target, type(error).__name__)\n"
-        f"pathlib.Path({str(tiny_pack.candidate_dir / 'planted.txt')!r}).write_text('x')"
+        "pathlib.Path('/usr/lib/planted-by-candidate.txt').write_text('x')"
     )
     report, out = grade(make_submission([*TINY_OK_CELLS, code]))
-    assert not any(pathlib.Path(t).exists() for t in [*targets, tiny_pack.candidate_dir / "planted.txt"])
+    assert not any(pathlib.Path(t).exists() for t in [*targets, "/usr/lib/planted-by-candidate.txt"])
     replayed = (out / "replay-top-to-bottom.ipynb").read_text()
-    assert "WROTE /" not in replayed and replayed.count("REFUSED /") == len(targets)
+    # /tmp is the kernel's own, private and thrown away: the write there lands nowhere the host sees
+    assert "WROTE /tmp/planted-by-candidate.txt" in replayed
+    assert replayed.count("WROTE /") == 1 and replayed.count("REFUSED /") == len(targets) - 1
     assert report["replays"]["top_to_bottom"]["cells"][3]["ename"] in ("OSError", "PermissionError")
     assert any("outside its working copy" in flag for flag in report["integrity"]["flags"])
 
@@ -174,7 +177,8 @@ def test_reaching_for_the_holdout_gets_nothing(make_submission, grade, tiny_pack
         "import os, pathlib\n"
         "seen = {'env': os.environ.get('MLINTERVIEW_HOLDOUT_SEED'),\n"
         f"        'file': pathlib.Path({str(seed_file)!r}).read_text() if pathlib.Path({str(seed_file)!r}).exists() else None,\n"
-        f"        'private': sorted(os.listdir({str(tiny_pack.private_dir)!r}))}}\n"
+        # hidden, or (the test's pack lives under /tmp) absent from the kernel's private /tmp
+        f"        'private': sorted(os.listdir({str(tiny_pack.private_dir)!r})) if os.path.exists({str(tiny_pack.private_dir)!r}) else []}}\n"
         "print('SPY', seen)"
     )
     report, out = grade(make_submission([*TINY_OK_CELLS, spy]))
@@ -202,7 +206,7 @@ def test_the_kernel_cannot_undo_its_sandbox(make_submission, grade, tiny_pack):
         "libc = ctypes.CDLL(None, use_errno=True)\n"
         f"print('UMOUNT', libc.umount2({str(tiny_pack.private_dir).encode()!r}, 2), ctypes.get_errno())\n"
         "print('REMOUNT', libc.mount(None, b'/', None, 32 | 4096, None), ctypes.get_errno())\n"
-        f"print('PRIVATE', os.listdir({str(tiny_pack.private_dir)!r}))\n"
+        f"print('PRIVATE', os.listdir({str(tiny_pack.private_dir)!r}) if os.path.exists({str(tiny_pack.private_dir)!r}) else [])\n"
         "try:\n"
         "    open(f'/proc/{os.getppid()}/mem', 'rb').read(1)\n"
         "    print('MEM readable')\n"
@@ -211,7 +215,8 @@ def test_the_kernel_cannot_undo_its_sandbox(make_submission, grade, tiny_pack):
     )
     report, out = grade(make_submission([*TINY_OK_CELLS, attack]))
     replayed = (out / "replay-top-to-bottom.ipynb").read_text()
-    assert "UMOUNT -1 1\\n" in replayed  # EPERM
+    # EPERM; ENOENT where the test's pack (under /tmp) is absent from the kernel's private /tmp
+    assert "UMOUNT -1 1\\n" in replayed or "UMOUNT -1 2\\n" in replayed
     assert "REMOUNT -1 1\\n" in replayed
     assert "PRIVATE []" in replayed
     assert replayed.count("MEM refused") == 2  # the source, then the output
