@@ -32,6 +32,8 @@ from .service_store import InterviewStore, State, utcnow
 
 log = logging.getLogger("mlinterview.service")
 # Not part of a submission: runtime files and caches, however the candidate made them.
+# Written by the freeze itself: a workspace file of the same name is not the candidate's to supply.
+BUNDLE_OWN_FILES = frozenset({"history.jsonl", "history-divergent.json", "submission.json"})
 WORKSPACE_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".cache", ".local", ".ipython", ".jupyter")
 
 
@@ -130,7 +132,9 @@ class InterviewLifecycle:
         if workspace.is_dir() and not workspace.is_symlink():
             # The candidate's files, never what they point to: links, FIFOs, devices and hard links
             # stay out (listed in submission.json); what is copied belongs to the hub's user alone.
-            left_out = safe_files.copy_tree(workspace, staging, ignore=WORKSPACE_IGNORED, file_mode=0o600, folder_mode=0o700)
+            left_out = safe_files.copy_tree(
+                workspace, staging, ignore=WORKSPACE_IGNORED, skip_top=BUNDLE_OWN_FILES, file_mode=0o600, folder_mode=0o700
+            )
         elif bundle.is_dir():
             return bundle  # frozen before a restart, workspace already cleaned up
         else:

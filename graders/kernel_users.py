@@ -64,8 +64,10 @@ def kill_processes_of(uid: int, rounds: int = 50) -> list[int]:
     killed: list[int] = []
     for _ in range(rounds):
         victims = []
-        for process in psutil.process_iter(["uids"]):
+        for process in psutil.process_iter(["uids", "status"]):
             uids = process.info.get("uids")
+            if process.info.get("status") == psutil.STATUS_ZOMBIE:
+                continue  # dead already, waiting for its parent to reap it
             if uids is not None and uid in (uids.real, uids.effective, uids.saved):
                 victims.append(process.pid)
         if not victims:
