@@ -38,6 +38,8 @@
 ``integrity``        ``history`` (verified true/false/null, events, problems), ``flags`` (sentences:
                      writes outside the working copy, reaching for the holdout or private files)
 ``timeline``         [{t (s since start), kind, role, status, label}] from the history
+``confinement``      ``complete`` (bool), ``gaps``: what the sandbox could not do for a replay (no
+                     namespaces, the grader's own user, ...), shown at the top of the HTML report
 ``scaffold``         ``present``, ``files`` [{file, status modified/added/deleted, diff}]
 
 ``report.html`` shows the same, self-contained (inline CSS and SVG, no network).
@@ -164,6 +166,27 @@ def _timeline(events: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
             entry["label"] = str(detail.get("event") or detail.get("text") or detail.get("message") or kind)[:120]
         entries.append(entry)
     return entries
+
+
+def confinement_of(replays) -> dict[str, Any]:
+    """What the sandbox could not do for the kernels that ran: ``complete`` and ``gaps`` in words
+    (shown at the top of the report: a gap means the candidate's code had more reach than designed)."""
+    gaps = []
+    for name, result in replays.items():
+        if result is None or result.same_as is not None or result.kernel_start_s is None:
+            continue
+        sandbox, label = result.sandbox or {}, f"{name.replace('_', ' ')} replay"
+        if not sandbox.get("filesystem_confined"):
+            gaps.append(f"{label}: the filesystem was NOT confined (the kernel could read what the grader reads)")
+        if not sandbox.get("pid_namespace"):
+            gaps.append(f"{label}: no pid namespace (the kernel could see other processes, and a detached one may outlive it)")
+        if str(sandbox.get("user", "")).startswith("same as grader"):
+            gaps.append(f"{label}: the kernel ran as the grader's own user; " + "; ".join(
+                note for note in result.notes if note.startswith("the kernel runs as the grader's user")
+            ))
+        if sandbox.get("capabilities") != "none":
+            gaps.append(f"{label}: capabilities were NOT dropped")
+    return {"complete": not gaps, "gaps": gaps}
 
 
 PLANTED_KINDS = ("a symlink", "a hard link", "a FIFO", "a device file", "a socket")
@@ -321,6 +344,7 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
         "verdict": {"status": status, "headline": headline, "problems": problems, "rank_key": rank_key},
         "holdout": holdout,
         "replays": replay_json,
+        "confinement": confinement_of(replays),
         "reproducibility": reproducibility,
         "bugs": bugs,
         "rubric": {"metric_band": band, "signals": signals},

@@ -162,6 +162,7 @@ def test_concurrent_replays_cannot_reach_each_other_through_proc(make_submission
         assert report["holdout"]["value"] is not None
         sandbox = report["replays"]["top_to_bottom"]["sandbox"]
         assert sandbox["pid_namespace"] and sandbox["user"].startswith("uid "), sandbox
+        assert report["confinement"] == {"complete": True, "gaps": []}
     uids = {report["replays"]["top_to_bottom"]["sandbox"]["user"] for report in results.values()}
     assert len(uids) == 2 and "uid 0" not in uids, uids
 
@@ -184,3 +185,14 @@ def test_a_detached_process_does_not_outlive_its_replay(make_submission, grade):
     assert report["holdout"]["value"] is not None
     survivors = [p.pid for p in psutil.process_iter(["cmdline"]) if token in (p.info.get("cmdline") or [])]
     assert survivors == [], f"processes left by the replay: {survivors}"
+
+
+def test_a_kernel_without_a_user_of_its_own_is_said_at_the_top_of_the_report(make_submission, grade, monkeypatch, tmp_path):
+    # no candidate runtime: the only interpreter is inside root's home, so the kernel stays root
+    monkeypatch.setenv("MLINTERVIEW_CANDIDATE_RUNTIME", str(tmp_path / "no-runtime"))
+    report, out = grade(make_submission())
+    assert report["replays"]["top_to_bottom"]["sandbox"]["user"] == "same as grader"
+    assert report["confinement"]["complete"] is False
+    assert any("ran as the grader's own user" in gap and "no candidate runtime" in gap for gap in report["confinement"]["gaps"])
+    page = (out / "report.html").read_text()
+    assert page.index("not fully confined") < page.index("Holdout metric")
