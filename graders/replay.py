@@ -260,6 +260,10 @@ class SandboxedKernelManager(AsyncKernelManager):
     kernel_python = Unicode(
         "", help="Interpreter that replaces the kernelspec's own (one the kernel's uid can execute); empty: the kernelspec's."
     )
+    sandbox_args_file = Unicode(
+        "", help="A file of the grader's the launcher reads its options from (@FILE), so that no hidden path "
+        "appears on a command line the kernel can read; empty: the options go on the command line."
+    )
 
     def write_connection_file(self, **kwargs) -> None:
         super().write_connection_file(**kwargs)
@@ -279,7 +283,13 @@ class SandboxedKernelManager(AsyncKernelManager):
             # its parent is the namespace's init (pid 1), which ipykernel takes for "my parent died";
             # the namespace ends the kernel with the launcher instead
             command.append("--IPKernelApp.parent_handle=0")
-        return [sys.executable, "-m", "mlinterview.kernels.sandbox", *self.sandbox_args, "--", *command]
+        options = list(self.sandbox_args)
+        if self.sandbox_args_file and not any("\n" in option for option in options):
+            safe_files.write_bytes(Path(self.sandbox_args_file).parent, Path(self.sandbox_args_file).name, "".join(
+                option + "\n" for option in options
+            ).encode(), mode=0o600)
+            options = ["@" + self.sandbox_args_file]
+        return [sys.executable, "-m", "mlinterview.kernels.sandbox", *options, "--", *command]
 
 
 class ReplayClient(NotebookClient):
@@ -584,6 +594,7 @@ async def run_replay(
         manager.kernel_uid = -1 if identity.uid is None else identity.uid
         manager.kernel_gid = -1 if identity.gid is None else identity.gid
         manager.kernel_python = identity.python or ""
+        manager.sandbox_args_file = str(private_dir / "sandbox-options")
         return manager
 
     km = new_kernel_manager()

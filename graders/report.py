@@ -203,7 +203,7 @@ def _flags(submission, replays, hidden=(), manifest=None, scaffold=None) -> list
     for needle, what in (*SUSPICIOUS_CODE, *pack_specific):
         if any(needle in source for source in sources):
             flags.append(f"the candidate's code {what} ('{needle}')")
-    planted = [str(entry) for entry in submission.left_out if entry.why.startswith(PLANTED_KINDS)]
+    planted = [str(entry) for entry in getattr(submission, "left_out", ()) if entry.why.startswith(PLANTED_KINDS)]
     if planted:
         flags.append("the submission held links or special files, left out and never followed: " + "; ".join(planted[:20]))
     for name, result in replays.items():

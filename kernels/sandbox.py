@@ -240,7 +240,11 @@ def _exec(command: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m mlinterview.kernels.sandbox", description=__doc__.splitlines()[0])
+    # @FILE: options one per line from a file of the caller's, so that nothing on the command line
+    # (which the init inside the namespace keeps, readable by the kernel) names the hidden paths
+    parser = argparse.ArgumentParser(
+        prog="python -m mlinterview.kernels.sandbox", description=__doc__.splitlines()[0], fromfile_prefix_chars="@"
+    )
     parser.add_argument("--workdir", required=True, help="the working copy: the only writable place (with --writable)")
     parser.add_argument("--writable", action="append", default=[], help="another read-write path (e.g. the kernel's home)")
     parser.add_argument("--private-tmp", action="store_true", help="a fresh, private /tmp")

@@ -90,29 +90,40 @@ def _parts(relative: str | os.PathLike) -> list[str]:
     return parts
 
 
-def open_folder(root: str | os.PathLike | int, relative: str | os.PathLike = "", *, create: bool = False, mode: int = 0o755) -> int:
+def open_folder(
+    root: str | os.PathLike | int,
+    relative: str | os.PathLike = "",
+    *,
+    create: bool = False,
+    mode: int = 0o755,
+    owner: tuple[int, int] | None = None,
+) -> int:
     """A descriptor of ``root/relative``; no component below ``root`` may be a link.
 
     ``root`` is trusted (a path of the caller's, or a descriptor, which is duplicated). With
-    ``create``, missing folders are made with ``mode``. The caller closes the descriptor.
+    ``create``, missing folders are made with ``mode`` (and ``owner``, on their descriptor).
+    The caller closes the descriptor.
     """
     fd = os.dup(root) if isinstance(root, int) else os.open(root, FOLDER_FLAGS)
     try:
         for part in _parts(relative):
-            try:
-                child = os.open(part, FOLDER_FLAGS, dir_fd=fd)
-            except FileNotFoundError:
-                if not create:
-                    raise
+            created = False
+            if create:
                 try:
                     os.mkdir(part, mode, dir_fd=fd)
+                    created = True
                 except FileExistsError:
                     pass
+            try:
                 child = os.open(part, FOLDER_FLAGS, dir_fd=fd)
             except OSError as error:
                 if error.errno in (errno.ELOOP, errno.ENOTDIR):
                     raise UnsafeFileError(error.errno, f"{part} is {_kind_at(fd, part)}, not a folder") from None
                 raise
+            if created:
+                if owner is not None:
+                    os.fchown(child, *owner)
+                os.fchmod(child, mode)  # mkdir's mode went through the umask
             os.close(fd)
             fd = child
         return fd
@@ -188,43 +199,16 @@ def write_bytes(
     descriptor, renamed over the name (a link there is replaced, never followed). Missing folders
     are created (``folder_mode``, and ``owner`` when given)."""
     parts = _parts(relative)
-    folder = _open_creating(root, parts[:-1], folder_mode, owner)
+    folder = open_folder(root, PurePosixPath(*parts[:-1]) if parts[:-1] else "", create=True, mode=folder_mode, owner=owner)
     try:
         _write_into(folder, parts[-1], data, mode, owner)
     finally:
         os.close(folder)
 
 
-def _open_creating(root, parts: list[str], folder_mode: int, owner: tuple[int, int] | None) -> int:
-    fd = os.dup(root) if isinstance(root, int) else os.open(root, FOLDER_FLAGS)
-    try:
-        for part in parts:
-            created = False
-            try:
-                os.mkdir(part, folder_mode, dir_fd=fd)
-                created = True
-            except FileExistsError:
-                pass
-            try:
-                child = os.open(part, FOLDER_FLAGS, dir_fd=fd)
-            except OSError as error:
-                if error.errno in (errno.ELOOP, errno.ENOTDIR):
-                    raise UnsafeFileError(error.errno, f"{part} is {_kind_at(fd, part)}, not a folder") from None
-                raise
-            if created:
-                os.chmod(child, folder_mode)  # mkdir's mode went through the umask
-                if owner is not None:
-                    os.chown(child, *owner)
-            os.close(fd)
-            fd = child
-        return fd
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def _write_into(folder: int, name: str, data: bytes | Iterator[bytes], mode: int, owner: tuple[int, int] | None, *, replace: bool = True) -> None:
-    temporary = f".{name[:100]}.{secrets.token_hex(6)}.tmp" if replace else name
+def _write_into(folder: int, name: str, data: bytes | Iterator[bytes], mode: int, owner: tuple[int, int] | None) -> None:
+    """``name`` in ``folder``: a fresh temporary file, mode and owner set on it, renamed over the name."""
+    temporary = f".{name[:100]}.{secrets.token_hex(6)}.tmp"
     fd = os.open(temporary, CREATE_FLAGS, 0o600, dir_fd=folder)
     try:
         with os.fdopen(fd, "wb", closefd=False) as handle:
@@ -238,8 +222,7 @@ def _write_into(folder: int, name: str, data: bytes | Iterator[bytes], mode: int
         os.unlink(temporary, dir_fd=folder)
         raise
     os.close(fd)
-    if replace:
-        os.rename(temporary, name, src_dir_fd=folder, dst_dir_fd=folder)
+    os.rename(temporary, name, src_dir_fd=folder, dst_dir_fd=folder)
 
 
 @dataclass
@@ -351,7 +334,8 @@ def copy_tree(
             if budget is not None:
                 budget -= opened.st_size
             parts = _parts(relative)
-            destination = _open_creating(target_root, parts[:-1], folder_mode, owner)
+            below = PurePosixPath(*parts[:-1]) if parts[:-1] else ""
+            destination = open_folder(target_root, below, create=True, mode=folder_mode, owner=owner)
             try:
                 with os.fdopen(fd, "rb") as handle:
                     chunks = iter(lambda: handle.read(CHUNK), b"")

@@ -196,3 +196,29 @@ def test_a_kernel_without_a_user_of_its_own_is_said_at_the_top_of_the_report(mak
     assert any("ran as the grader's own user" in gap and "no candidate runtime" in gap for gap in report["confinement"]["gaps"])
     page = (out / "report.html").read_text()
     assert page.index("not fully confined") < page.index("Holdout metric")
+
+
+def test_nothing_the_kernel_can_read_names_the_seed_or_the_private_folder(make_submission, grade, tiny_pack, tmp_path, monkeypatch):
+    store = tmp_path / "private-store"
+    store.mkdir(mode=0o700)
+    seed_file = store / "holdout-seed"
+    seed_file.write_text(str(HOLDOUT_SEED))
+    monkeypatch.setenv("MLINTERVIEW_HOLDOUT_SEED_FILE", str(seed_file))
+    spy = (
+        "import os\n"
+        f"needles = {[str(tiny_pack.private_dir), str(seed_file), str(store)]!r}\n"
+        "found, pids = [], [p for p in os.listdir('/proc') if p.isdigit()]\n"
+        "for pid in pids:\n"
+        "    for part in ('cmdline', 'environ'):\n"
+        "        try:\n"
+        "            text = open(f'/proc/{pid}/{part}', 'rb').read().decode('utf-8', 'replace')\n"
+        "        except OSError:\n"
+        "            continue\n"
+        "        found += [f'{pid}/{part}' for needle in needles if needle in text]\n"
+        "print('SEES', len(pids), 'PROCESSES; FOUND', found)"
+    )
+    report, out = grade(make_submission([*TINY_OK_CELLS, spy]))
+    replayed = (out / "replay-top-to-bottom.ipynb").read_text()
+    seen = int(replayed.split("SEES ", 1)[1].split(" ", 1)[0])
+    assert seen <= 6, f"the kernel sees {seen} processes: more than its own namespace"
+    assert "FOUND []" in replayed, replayed.split("FOUND", 2)[-1][:500]
