@@ -9,10 +9,13 @@ left in ``ended`` without a report is graded again.
 
 Submission bundle (``<private>/submissions/<interview id>/``), what ``mlinterview grade`` reads:
 
-``<notebook>.ipynb``, ``<scaffold>/``, ``data/``, ``.mlinterview/``  the candidate's workspace as it was
+``<notebook>.ipynb``, ``<scaffold>/``, ``data/``, ``.mlinterview/``  the candidate's workspace as it was:
+                      its regular files only, copied without following anything (symlinks, FIFOs,
+                      devices, hard links and files past the size budget are listed in ``left_out``)
 ``history.jsonl``     the authoritative history (hash-chained, ``graders/history.py``)
 ``submission.json``   ``mlinterview.submission/1`` (graders/submission.py): scenario, notebook, data
-                      seed, started/ended; plus interview id, candidate, interviewer, kernel, notes
+                      seed, started/ended; plus interview id, candidate, interviewer, kernel, notes,
+                      ``left_out`` [{path, why}]
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from .service_store import InterviewStore, State, utcnow
 
 log = logging.getLogger("mlinterview.service")
 # Not part of a submission: runtime files and caches, however the candidate made them.
+# More than this in a workspace is left out of the bundle (listed): a sparse or runaway file must not fill the store.
+FREEZE_MAX_BYTES = 8 * 1024**3
 # Written by the freeze itself: a workspace file of the same name is not the candidate's to supply.
 BUNDLE_OWN_FILES = frozenset({"history.jsonl", "history-divergent.json", "submission.json"})
 WORKSPACE_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".cache", ".local", ".ipython", ".jupyter")
@@ -133,7 +138,8 @@ class InterviewLifecycle:
             # The candidate's files, never what they point to: links, FIFOs, devices and hard links
             # stay out (listed in submission.json); what is copied belongs to the hub's user alone.
             left_out = safe_files.copy_tree(
-                workspace, staging, ignore=WORKSPACE_IGNORED, skip_top=BUNDLE_OWN_FILES, file_mode=0o600, folder_mode=0o700
+                workspace, staging, ignore=WORKSPACE_IGNORED, skip_top=BUNDLE_OWN_FILES, file_mode=0o600, folder_mode=0o700,
+                max_bytes=FREEZE_MAX_BYTES,
             )
         elif bundle.is_dir():
             return bundle  # frozen before a restart, workspace already cleaned up
