@@ -6,8 +6,9 @@ Classes:
                            wall time, memory, processes, output size, file size, network.
 ``SandboxedKernelManager`` an ``AsyncKernelManager`` that launches the kernel through
                            :mod:`mlinterview.kernels.sandbox` over the ``ipc`` transport (so a
-                           kernel without network still talks to us), in a pids cgroup when the
-                           platform offers one.
+                           kernel without network still talks to us), in a pid namespace and a
+                           pids cgroup when the platform offers them, as a leased user of its own
+                           (:mod:`mlinterview.graders.kernel_users`) when the grader is root.
 ``ReplayClient``           a ``NotebookClient`` that caps outputs, watches the kernel's process
                            tree (memory, processes, total time) and turns every limit into a
                            recorded verdict (which cell, which limit) instead of a hang.
@@ -81,8 +82,9 @@ class ReplayLimits(LoggingConfigurable):
     ).tag(config=True)
     kernel_uid = Int(
         -1,
-        help="When the grader runs as root, run kernels as this uid (-1: a uid of their own per replay, when the "
-        "kernel's interpreter is reachable for other users; otherwise the grader's user, said in the report).",
+        help="When the grader runs as root, run kernels as this uid (-1: a system user of their own per replay, "
+        "mlgrade-<n>, leased for the replay's life; with the candidate runtime's interpreter when the kernelspec's "
+        "is out of other users' reach; without either, the grader's user, said at the top of the report).",
     ).tag(config=True)
     watch_interval = Float(0.2, help="Seconds between two looks at the kernel's process tree.").tag(config=True)
     startup_timeout = Float(60.0, help="Seconds a kernel may take to start.").tag(config=True)
