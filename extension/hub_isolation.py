@@ -77,7 +77,7 @@ def share_tree(root: Path, uid: int, gid: int) -> None:
 
     Walks by descriptor (``os.fwalk``) and changes each entry through a descriptor opened with
     ``O_NOFOLLOW``: a link is never followed, and a folder swapped for a link mid-walk is not entered.
-    Links, FIFOs and devices are left as they are (the freeze leaves them out)."""
+    Links, FIFOs, devices and files with more than one name are left as they are (the freeze leaves them out)."""
     root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
         os.fchown(root_fd, uid, gid)
@@ -92,6 +92,8 @@ def share_tree(root: Path, uid: int, gid: int) -> None:
                 continue  # a link (ELOOP), or gone
             try:
                 info = os.fstat(fd)
+                if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+                    continue  # a hard link may be to a file outside the workspace: left as it is
                 if stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode):
                     os.fchown(fd, uid, gid)
                     os.fchmod(fd, mode if stat.S_ISDIR(info.st_mode) else (0o770 if info.st_mode & 0o100 else 0o660))
