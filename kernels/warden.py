@@ -145,15 +145,14 @@ class Warden:
         return env
 
     # -- kernels ---------------------------------------------------------------------------------------
-    def kernel_command(self, connection_file: str) -> tuple[list[str], dict[str, str]]:
-        """The sandboxed kernel's command line and environment, from the trusted kernelspec alone."""
+    def kernel_command(self, connection_file: str) -> tuple[list[str], list[str], dict[str, str]]:
+        """The sandbox's options, the kernel's command line and its environment, from the trusted kernelspec alone."""
         spec = kernelspec_for_interpreter(self.args.kernel_name, self.python)
         argv = [part.replace("{connection_file}", connection_file) for part in spec["argv"]]
         # -I: no user site, no PYTHON* variables, no working folder on sys.path: nothing the
         # candidate wrote runs before the first recorded cell
         argv = [argv[0], "-I", *argv[1:], "--HistoryManager.hist_file=:memory:"]
         sandbox = [
-            self.python, "-I", "-m", "mlinterview.kernels.sandbox",
             "--workdir", self.args.workspace, "--writable", self.args.rundir,
             "--private-tmp", "--pid-namespace", "--no-network",
             "--uid", str(self.kernel_user.pw_uid), "--gid", str(self.kernel_user.pw_gid), "--umask", "007",
@@ -181,7 +180,7 @@ class Warden:
             JUPYTER_CONFIG_DIR="/tmp/jupyter/config", JUPYTER_DATA_DIR="/tmp/jupyter/data", JUPYTER_RUNTIME_DIR="/tmp/jupyter/runtime",
             MLINTERVIEW_WORKSPACE=self.args.workspace,
         )
-        return sandbox + ["--", *argv], env
+        return sandbox, argv, env
 
     def write_connection_file(self, kernel_id: str, info: dict) -> str:
         path = os.path.join(self.args.rundir, f"kernel-{kernel_id}.json")
@@ -204,11 +203,20 @@ class Warden:
         if info.get("transport") != "ipc" or not str(info.get("ip", "")).startswith(self.args.rundir.rstrip("/") + "/"):
             return {"ok": False, "error": f"kernels talk over ipc sockets in {self.args.rundir} only"}
         connection_file = self.write_connection_file(kernel_id, info)
-        command, env = self.kernel_command(connection_file)
-        process = subprocess.Popen(
-            command, env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        options, argv, env = self.kernel_command(connection_file)
+        # the sandbox's options (the paths it hides among them) through a pipe, not on a command
+        # line the kernel could read in /proc
+        read_end, write_end = os.pipe()
+        command = [self.python, "-I", "-m", "mlinterview.kernels.sandbox", f"@/proc/self/fd/{read_end}", "--", *argv]
+        try:
+            with os.fdopen(write_end, "w") as handle:
+                handle.write("\n".join(options) + "\n")
+            process = subprocess.Popen(
+                command, env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                start_new_session=True, pass_fds=(read_end,),
+            )
+        finally:
+            os.close(read_end)
         threading.Thread(target=self.relay_kernel_log, args=(kernel_id, process), daemon=True).start()
         self.kernels[str(process.pid)] = Kernel(kernel_id, process)
         log(f"kernel {kernel_id} started (pid {process.pid}) as {self.kernel_user.pw_name}")

@@ -120,6 +120,9 @@ def test_kernel_runs_as_the_candidate_and_the_server_as_another_user(confined):
         environ = Path(f"/proc/{process.pid}/environ").read_bytes()
         assert b"JUPYTERHUB_API_TOKEN" not in environ and b"HISTORY_SECRET" not in environ, process.cmdline()
     assert mallory.value("import os; sorted(k for k in os.environ if 'TOKEN' in k or 'SECRET' in k)") == []
+    # nor a private path on any command line it can read (the sandbox's options come through a pipe)
+    command_lines = mallory.value("import glob; [open(p, 'rb').read().decode(errors='replace') for p in glob.glob('/proc/[0-9]*/cmdline')]")
+    assert not [line for line in command_lines if str(hub.state / "private") in line], command_lines
 
 
 def test_the_kernel_reads_nothing_private_nor_another_candidate(confined):

@@ -94,10 +94,9 @@ def test_a_kernel_gets_no_secret_and_a_fresh_home_from_the_warden(root_only, mon
     monkeypatch.setenv("MLINTERVIEW_HISTORY_SECRET", "history-secret")
     monkeypatch.setenv("MLINTERVIEW_INTERVIEW", "abc")
     with tempfile.TemporaryDirectory() as tmp:
-        command, env = warden(Path(tmp)).kernel_command(f"{tmp}/sockets/kernel.json")
+        sandbox, kernel, env = warden(Path(tmp)).kernel_command(f"{tmp}/sockets/kernel.json")
     assert "hub-token" not in json.dumps(env) and "history-secret" not in json.dumps(env)
     assert env["MLINTERVIEW_INTERVIEW"] == "abc" and env["HOME"].startswith("/tmp/") and env["IPYTHONDIR"].startswith("/tmp/")
-    sandbox, kernel = command[:command.index("--")], command[command.index("--") + 1:]
     assert {"--pid-namespace", "--no-network", "--private-tmp"} <= set(sandbox)
     assert kernel[1] == "-I" and "--HistoryManager.hist_file=:memory:" in kernel
 
