@@ -8,11 +8,13 @@ and writes the predictions as JSON next to it; the grader reads that file (size-
 pickles) and checks it with :func:`check_predictions`. The metric is computed here, in the
 grader process, with ``scenarios/metrics.py``.
 
-:data:`AUDIT_CODE` walks everything reachable from the notebook's globals (containers, object
-attributes, closures, bound methods, partials; a bounded walk) for ``torch.nn.Module`` objects
-and writes each top-level model's parameter counts as JSON. It runs in the candidate's
-process, so a determined candidate could lie to it; the report says the counts are from
-the replayed kernel.
+:data:`AUDIT_CODE` runs ``kernels/capacity.py`` (its source, executed afresh, so nothing the
+candidate's code did to imported modules changes it) in the replayed kernel: every trainable
+tensor reachable from the notebook's globals and the candidate's modules (module parameters,
+optimizer param groups, plain leaf tensors, closures), grouped per model with where the tensors
+live, plus the state of the replay's own constraint guard (installed, its limit, the largest
+set of weights it saw trained, tampering it saw). It runs in the candidate's process, so a
+determined candidate could lie to it; the report says the counts are from the replayed kernel.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from typing import Any
 
 import numpy as np
 
+from ..kernels import capacity
+
 # Largest predictions file the grader reads: generous for any holdout, small for a flood.
 MAX_PREDICTIONS_FILE_BYTES = 64 * 1024 * 1024
 
 PREDICT_CODE = r'''
-def __mlinterview_predict(features_path, out_path, name):
+def __mlinterview_predict(features_path, out_path, name, id_column):
     import json, numpy, pandas
     fn = globals().get(name)
     if fn is None:
@@ -39,17 +43,25 @@ def __mlinterview_predict(features_path, out_path, name):
     features = pandas.read_csv(features_path)
     out = fn(features)
     ids = None
+    id_column = id_column or features.columns[0]
     if hasattr(out, "detach"):
         out = out.detach().cpu().numpy()
     if isinstance(out, pandas.DataFrame):
-        id_column = features.columns[0]
         if out.shape[1] == 2 and id_column in out.columns:
+            # the id column says which row each prediction is for, whatever the frame's index
             ids = out[id_column].tolist()
             out = out.drop(columns=[id_column]).iloc[:, 0]
         elif out.shape[1] == 1:
             out = out.iloc[:, 0]
-    if isinstance(out, pandas.Series) and not isinstance(out.index, pandas.RangeIndex):
-        ids = out.index.tolist()
+    if ids is None and isinstance(out, pandas.Series) and not out.index.equals(features.index):
+        index = out.index
+        if index.name == id_column:
+            ids = index.tolist()
+        elif index.isin(features.index).all() and index.is_unique:
+            # labels of the features frame, in another order or a subset: pandas' own alignment
+            ids = features[id_column].reindex(index).tolist()
+        else:
+            ids = index.tolist()
     array = numpy.asarray(out)
     if array.dtype.kind in "biuf":
         values = array.ravel().tolist()
@@ -59,81 +71,42 @@ def __mlinterview_predict(features_path, out_path, name):
         json.dump({"dtype": array.dtype.str, "kind": array.dtype.kind, "shape": list(array.shape),
                    "values": values, "ids": [str(i) for i in ids] if ids is not None else None}, handle)
 
-__mlinterview_predict({features!r}, {out!r}, {name!r})
+__mlinterview_predict({features!r}, {out!r}, {name!r}, {id_column!r})
 del __mlinterview_predict
 '''
 
 AUDIT_CODE = r'''
-def __mlinterview_audit(out_path):
-    import functools, json, sys, types
-    torch = sys.modules.get("torch")
-    models = []
-    if torch is not None:
-        Module = torch.nn.Module
-        seen, found = set(), {}
-        queue = [(name, value, 0) for name, value in list(globals().items()) if not name.startswith("__mlinterview")]
-        visited = 0
-        while queue and visited < 200000:
-            path, obj, depth = queue.pop(0)
-            visited += 1
-            if id(obj) in seen or isinstance(obj, (types.ModuleType, type, str, bytes, int, float)):
-                continue
-            seen.add(id(obj))
-            if isinstance(obj, Module):
-                found.setdefault(id(obj), (path, obj))
-                continue
-            if depth >= 5:
-                continue
-            children = []
-            try:
-                if isinstance(obj, dict):
-                    children = [(f"{path}[{k!r}]", v) for k, v in list(obj.items())[:2000]]
-                elif isinstance(obj, (list, tuple, set, frozenset)):
-                    children = [(f"{path}[{i}]", v) for i, v in enumerate(list(obj)[:2000])]
-                elif isinstance(obj, types.FunctionType):
-                    names = obj.__code__.co_freevars
-                    children = [(f"{path}.<closure {n}>", c.cell_contents) for n, c in zip(names, obj.__closure__ or ())
-                                if c.cell_contents is not None]
-                    children += [(f"{path}.<default>", d) for d in (obj.__defaults__ or ())]
-                elif isinstance(obj, types.MethodType):
-                    children = [(f"{path}.__self__", obj.__self__), (f"{path}.__func__", obj.__func__)]
-                elif isinstance(obj, functools.partial):
-                    children = [(f"{path}.func", obj.func)] + [(f"{path}.args[{i}]", a) for i, a in enumerate(obj.args)]
-                    children += [(f"{path}.{k}", v) for k, v in obj.keywords.items()]
-                elif hasattr(obj, "__dict__") and isinstance(vars(obj), dict):
-                    children = [(f"{path}.{k}", v) for k, v in list(vars(obj).items())[:2000]]
-            except Exception:
-                children = []
-            queue.extend((p, c, depth + 1) for p, c in children)
-        modules = list(found.values())
-        inner = set()
-        for _, module in modules:
-            for sub in module.modules():
-                if sub is not module:
-                    inner.add(id(sub))
-        for path, module in modules:
-            if id(module) in inner:
-                continue
-            params = list({id(p): p for p in module.parameters()}.values())
-            models.append({"path": path, "class": type(module).__name__,
-                           "trainable": int(sum(p.numel() for p in params if p.requires_grad)),
-                           "total": int(sum(p.numel() for p in params))})
+def __mlinterview_audit(out_path, capacity_source):
+    import json, os
+    capacity = {"__name__": "mlinterview_capacity_audit"}
+    exec(compile(capacity_source, "mlinterview/kernels/capacity.py", "exec"), capacity)
+    result = capacity["inventory"](globals(), capacity["candidate_modules"](os.getcwd()))
+    session = getattr(get_ipython(), "mlinterview", None) if "get_ipython" in globals() else None
+    guard = getattr(session, "guard", None)
+    if guard is not None:
+        problems = guard.check_integrity()
+        result["guard"] = {"installed": bool(guard.installed), "max_parameters": int(guard.max_parameters),
+                           "largest_trained": int(guard.largest_trained), "tampering": list(guard.tamper_events),
+                           "problems_at_audit": problems}
+    else:
+        result["guard"] = None
     with open(out_path, "w") as handle:
-        json.dump({"torch_loaded": torch is not None, "models": models}, handle)
+        json.dump(result, handle)
 
-__mlinterview_audit({out!r})
+__mlinterview_audit({out!r}, {capacity!r})
 del __mlinterview_audit
 '''
 
 
-def predict_code(features_path: Path, out_path: Path, name: str) -> str:
-    return PREDICT_CODE.replace("{features!r}", repr(str(features_path))).replace("{out!r}", repr(str(out_path))).replace(
-        "{name!r}", repr(name)
-    )
+def predict_code(features_path: Path, out_path: Path, name: str, id_column: str | None = None) -> str:
+    """The grader's prediction step; ``id_column`` (default: the features' first column) identifies rows."""
+    return (PREDICT_CODE.replace("{features!r}", repr(str(features_path))).replace("{out!r}", repr(str(out_path)))
+            .replace("{name!r}", repr(name)).replace("{id_column!r}", repr(id_column)))
 
 
 def audit_code(out_path: Path) -> str:
-    return AUDIT_CODE.replace("{out!r}", repr(str(out_path)))
+    capacity_source = Path(capacity.__file__).read_text(encoding="utf-8")
+    return AUDIT_CODE.replace("{out!r}", repr(str(out_path))).replace("{capacity!r}", repr(capacity_source))
 
 
 def parse_kernel_json(raw: bytes) -> tuple[dict | None, str | None]:

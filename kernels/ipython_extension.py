@@ -3,8 +3,10 @@
 At load it finds the workspace (``kernels/workspace.py``), makes the scaffold importable and
 imports it (with IPython's autoreload on the scaffold's modules, so a fixed file takes effect on
 the next cell), seeds Python, numpy and torch with the scenario's seed, picks the device, and
-installs the constraint guard (``kernels/guard.py``). Around every cell: before it, a new
-training run starts; after it, the status panel (``kernels/panel.py``) is refreshed. The panel
+installs the constraint guard (``kernels/guard.py``). Around every cell: before it, the guard's
+integrity is checked and a new training run starts; after it, the integrity is checked again and
+the status panel (``kernels/panel.py``) is refreshed. Unloading the extension switches the guard
+off, which is reported as tampering (a ``tamper`` constraint event in the history). The panel
 and any start-up warning (no GPU, a scaffold that does not import) are shown in the first cell
 the candidate runs, because output published between cells reaches no notebook.
 """
@@ -130,6 +132,7 @@ class CandidateKernelSession(LoggingConfigurable):
     # -- per cell ---------------------------------------------------------------------------
 
     def pre_run_cell(self, info: Any = None) -> None:
+        self.guard.check_integrity()
         self.follow_released_twist()
         self.guard.new_training_run()
         if not self.shown:
@@ -168,6 +171,7 @@ class CandidateKernelSession(LoggingConfigurable):
         sys.stderr.flush()
 
     def post_run_cell(self, result: Any = None) -> None:
+        self.guard.check_integrity()
         self.panel.refresh(self.models())
 
     def status_magic(self, line: str = "") -> None:
@@ -189,17 +193,35 @@ class CandidateKernelSession(LoggingConfigurable):
         found.sort(key=lambda item: -item[1])
         return found[:5]
 
-    def describe_model(self, module: Any) -> str:
-        names = [name for name, value in self.shell.user_ns.items() if value is module and not name.startswith("_")]
-        kind = type(module).__name__
-        return f"model '{names[0]}' ({kind})" if names else f"model {kind}"
+    def describe_model(self, obj: Any) -> str:
+        """Names what the guard counted: a module, an optimizer, or the tensors a backward pass reaches."""
+        import torch
+
+        names = [name for name, value in self.shell.user_ns.items() if value is obj and not name.startswith("_")]
+        if isinstance(obj, torch.nn.Module):
+            kind = type(obj).__name__
+            return f"model '{names[0]}' ({kind})" if names else f"model {kind}"
+        if isinstance(obj, torch.optim.Optimizer):
+            tensors = [tensor for group in obj.param_groups for tensor in group["params"]]
+        else:
+            tensors = list(obj)
+        ids = {id(t) for t in tensors}
+        models = [name for name, value in self.shell.user_ns.items()
+                  if isinstance(value, torch.nn.Module) and not name.startswith("_") and any(id(p) in ids for p in value.parameters())]
+        inside = {id(p) for name in models for p in self.shell.user_ns[name].parameters()}
+        outside = sum(int(t.numel()) for t in tensors if id(t) not in inside)
+        what = (f"optimizer '{names[0]}'" if names else f"optimizer {type(obj).__name__}") if isinstance(obj, torch.optim.Optimizer) else "this backward pass"
+        parts = [f"model '{name}' ({type(self.shell.user_ns[name]).__name__})" for name in models[:3]]
+        if outside:
+            parts.append(f"{outside:,} weights outside any model of the notebook")
+        return f"{what} ({', '.join(parts)})" if parts else what
 
     def on_constraint_event(self, event: str, model: str, count: float, limit: float, message: str) -> None:
         """Tell the server extension (a silent display it records and drops) and, for warnings, the candidate."""
         from IPython.display import display
 
         display(constraint_bundle(event, model=model, count=count, limit=limit, message=message), raw=True)
-        if event == "near_limit":
+        if event in ("near_limit", "tamper"):
             sys.stderr.write(f"mlinterview: warning: {message}\n")
 
 
@@ -224,7 +246,7 @@ def unload_ipython_extension(shell: Any) -> None:
     session = getattr(shell, "mlinterview", None)
     if session is None:
         return
-    session.guard.uninstall()
+    session.guard.uninstall(reason="the mlinterview kernel extension was unloaded")
     shell.events.unregister("pre_run_cell", session.pre_run_cell)
     shell.events.unregister("post_run_cell", session.post_run_cell)
     shell.mlinterview = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 CONSTRAINT_MIME = "application/vnd.mlinterview.constraint+json"
-CONSTRAINT_EVENTS = ("violation", "near_limit", "time_budget")
+CONSTRAINT_EVENTS = ("violation", "near_limit", "time_budget", "tamper")
 
 
 def constraint_bundle(event: str, *, model: str | None, count: int | None, limit: float | None, message: str) -> dict[str, Any]:
