@@ -46,9 +46,11 @@ def test_cpu_kernel_seeds_imports_the_scaffold_shows_the_panel_and_guards(worksp
     reply, outputs = kernel.run("model = torch.nn.Linear(20, 20)")
     assert reply["status"] == "ok" and not [kind for kind, _ in outputs if kind == "display_data"]
     assert [name for name, _ in kernel_models(kernel)] == ["model"]
-    reply, outputs = kernel.run("model = torch.nn.Linear(20, 100)\nmodel(torch.ones(1, 20))")
+    reply, outputs = kernel.run("model = torch.nn.Linear(20, 100)\nmodel(torch.ones(1, 20)).shape")
+    assert reply["status"] == "ok"  # running a model is not training it
+    reply, outputs = kernel.run("optimizer = torch.optim.Adam(model.parameters())")
     assert reply["status"] == "error" and reply["ename"] == "ConstraintViolation"
-    assert "model 'model' (Linear) has 2,100 trainable parameters, over this scenario's limit of 1,000" in reply["evalue"]
+    assert "optimizer Adam (model 'model' (Linear)) trains 2,100 weights, over this scenario's limit of 1,000" in reply["evalue"]
     reply, outputs = kernel.run("%mlinterview_status")
     assert "model: 2,100 / 1,000 (210%) OVER THE LIMIT" in kernel.text(outputs)
 
@@ -56,6 +58,37 @@ def test_cpu_kernel_seeds_imports_the_scaffold_shows_the_panel_and_guards(worksp
 def kernel_models(kernel):
     _, outputs = kernel.run("get_ipython().mlinterview.models()")
     return eval(kernel.text(outputs))
+
+
+@pytest.mark.slow
+def test_capacity_kept_outside_the_model_and_guard_tampering_are_caught_live(tmp_path, start_kernel):
+    from workspace_factory import make_workspace
+
+    scaffold = "import torch\nEXTRA = {'w': torch.zeros(40, 40, requires_grad=True)}\n"  # 1,600 weights in a scaffold dict
+    workspace = make_workspace(tmp_path / "ws", scaffold_source=scaffold)
+    kernel = start_kernel("mlinterview-cpu", workspace)
+    reply, _ = kernel.run(
+        "import torch, torch.nn.functional as F, tinykit\nhead = torch.nn.Linear(40, 1)\n"
+        "opt = torch.optim.SGD([*head.parameters(), tinykit.EXTRA['w']], lr=0.1)")
+    assert reply["ename"] == "ConstraintViolation" and "1,641 weights" in reply["evalue"], reply
+    assert "model 'head' (Linear), 1,600 weights outside any model of the notebook" in reply["evalue"]
+    reply, _ = kernel.run("head(F.linear(torch.ones(2, 40), tinykit.EXTRA['w'])).sum().backward()")
+    assert reply["ename"] == "ConstraintViolation" and "this backward pass" in reply["evalue"], reply
+
+    def tamper_events(outputs):
+        from mlinterview.kernels.signals import CONSTRAINT_MIME
+
+        return [content["data"][CONSTRAINT_MIME]["message"] for kind, content in outputs
+                if kind == "display_data" and CONSTRAINT_MIME in content["data"] and content["data"][CONSTRAINT_MIME]["event"] == "tamper"]
+
+    reply, outputs = kernel.run("import sys\nsys.modules['torch.optim.optimizer']._global_optimizer_pre_hooks.clear()\n"
+                                "get_ipython().mlinterview.guard._limit = 10**9")
+    found = tamper_events(outputs)
+    assert any("optimizer hooks were cleared" in text for text in found) and any("limits were changed" in text for text in found)
+    reply, outputs = kernel.run("small = torch.nn.Linear(4, 1)\nopt = torch.optim.SGD(small.parameters(), lr=0.1)")
+    assert reply["status"] == "ok" and not tamper_events(outputs)  # repaired: said once
+    reply, outputs = kernel.run("%unload_ext mlinterview.kernels.ipython_extension")
+    assert any("kernel extension was unloaded" in text for text in tamper_events(outputs)), outputs
 
 
 @pytest.mark.slow
@@ -109,5 +142,5 @@ def test_gpu_kernel_uses_the_assigned_gpu(workspace, start_kernel):
     text = kernel.text(outputs)
     assert "No GPU" not in text
     assert "cuda cuda" in text
-    reply, outputs = kernel.run("big = torch.nn.Linear(100, 100).to(DEVICE)\nbig(torch.ones(1, 100, device=DEVICE))")
+    reply, outputs = kernel.run("big = torch.nn.Linear(100, 100).to(DEVICE)\nbig(torch.ones(1, 100, device=DEVICE)).sum().backward()")
     assert reply["ename"] == "ConstraintViolation"
