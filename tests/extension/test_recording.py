@@ -43,7 +43,7 @@ async def test_browser_cells_are_recorded_with_user_code_status_and_constraint(s
         ok = await candidate.execute("print('hello from the candidate')", cell_id="cell-ok")
         failed = await candidate.execute("1/0", cell_id="cell-error")
         too_big = await candidate.execute(
-            "import torch\nbig = torch.nn.Linear(100, 100)\nbig(torch.ones(1, 100))", cell_id="cell-big")
+            "import torch\nbig = torch.nn.Linear(100, 100)\nbig(torch.ones(1, 100)).sum().backward()", cell_id="cell-big")
         small = await candidate.execute("small = torch.nn.Linear(10, 10)\nsmall(torch.ones(1, 10)).shape", cell_id="cell-small")
         peek = await interviewer.execute("peek = sorted(k for k in globals() if not k.startswith('_'))", cell_id="cell-peek")
         await candidate.close()
@@ -67,7 +67,7 @@ async def test_browser_cells_are_recorded_with_user_code_status_and_constraint(s
     expectations = [
         (ok, "print('hello from the candidate')", "cell-ok", "alice", "candidate", "ok"),
         (failed, "1/0", "cell-error", "alice", "candidate", "error"),
-        (too_big, "import torch\nbig = torch.nn.Linear(100, 100)\nbig(torch.ones(1, 100))", "cell-big", "alice", "candidate", "error"),
+        (too_big, "import torch\nbig = torch.nn.Linear(100, 100)\nbig(torch.ones(1, 100)).sum().backward()", "cell-big", "alice", "candidate", "error"),
         (small, "small = torch.nn.Linear(10, 10)\nsmall(torch.ones(1, 10)).shape", "cell-small", "alice", "candidate", "ok"),
         (peek, "peek = sorted(k for k in globals() if not k.startswith('_'))", "cell-peek", "bob", "interviewer", "ok"),
     ]

@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "hub-e2e"
-TOO_BIG = "torch.nn.Linear(200, 200)(torch.zeros(1, 200))"
+TOO_BIG = "torch.optim.SGD(torch.nn.Linear(200, 200).parameters(), lr=0.1)"
 
 
 @pytest.fixture(scope="module")

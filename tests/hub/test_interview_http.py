@@ -106,7 +106,7 @@ def test_interview_from_invite_to_frozen_submission(hub, scenario_id):
             assert 2 * width < settings["constraints"]["max_parameters"]
             _, blocked = run_code(
                 hub, candidate, candidate_token,
-                f"import torch\nsmall = torch.nn.Linear(1, {width})\nsmall(torch.zeros(1, 1))", kernel_id=kernel_id,
+                f"import torch\nsmall = torch.nn.Linear(1, {width})\ntorch.optim.SGD(small.parameters(), lr=0.1)", kernel_id=kernel_id,
             )
             assert blocked["status"] == "error" and blocked["ename"] == "ConstraintViolation", blocked
 
