@@ -34,7 +34,9 @@ from .. import safe_files
 from ..scenarios.materialize import IGNORED, csv_bytes, materialize
 from ..scenarios.metrics import score
 from ..scenarios.pack import ScenarioPack
+from ..scenarios.twist import release_twist
 from . import report as report_module
+from .constraint_audit import released_twist
 from .contract import MAX_PREDICTIONS_FILE_BYTES, audit_code, check_predictions, parse_kernel_json, predict_code
 from .replay import ReplayLimits, ReplayResult, execute_grader_code, resolve_kernel_name, run, run_replay
 from .submission import (
@@ -255,7 +257,7 @@ class Grader(LoggingConfigurable):
                 features_name, out_name = f"{stem}_features.csv", f"{stem}_predictions.json"
                 # The kernel owns the working copy: write and read through descriptors, following nothing.
                 safe_files.write_bytes(workdir, Path(GRADER_IO) / features_name, csv_bytes(frame), mode=0o644)
-                code = predict_code(io_dir / features_name, io_dir / out_name, contract.predict)
+                code = predict_code(io_dir / features_name, io_dir / out_name, contract.predict, contract.id_column)
                 outcome = await execute_grader_code(client, code, self.predict_timeout)
                 if not outcome["ok"]:
                     return outcome
@@ -345,6 +347,10 @@ def prepare_working_copy(pack: ScenarioPack, submission: Submission, data_seed: 
     Only plain regular files of the submission are copied (nothing is followed); returns what was
     left out (links, FIFOs, devices, hard links, files past the size budget)."""
     materialize(pack, workdir, data_seed)
+    if released_twist(pack.manifest, submission.meta) is not None:
+        # the session ended under the twist: the replay's kernel starts with it (its guard enforces the
+        # twist's limit, the new data is there), as the audit and the report count with it
+        release_twist(pack, workdir)
     shutil.rmtree(workdir / pack.manifest.candidate.scaffold, ignore_errors=True)  # the candidate's deletions stand
     skip = {SUBMISSION_FILE, HISTORY_FILE, pack.manifest.candidate.data_dir, ".mlinterview", GRADER_IO}
     left_out = safe_files.copy_tree(submission.folder, workdir, ignore=IGNORED, skip_top=skip, max_bytes=MAX_EXTRA_FILES_BYTES)

@@ -99,12 +99,13 @@ class ReplayCell:
     role: str = "candidate"  # who ran it in the session (history order) or "notebook"
     notebook_index: int | None = None
     recorded_status: str | None = None  # what the session saw (history order only)
+    tags: list[str] = field(default_factory=list)  # the notebook cell's tags: skip-execution, raises-exception
 
 
 @dataclass
 class CellOutcome:
     label: str
-    status: str  # ok, error, limit, not_run
+    status: str  # ok, error, limit, not_run, skipped (tagged skip-execution)
     role: str = "candidate"
     notebook_index: int | None = None
     duration_s: float | None = None
@@ -112,6 +113,8 @@ class CellOutcome:
     evalue: str | None = None
     output_bytes: int = 0
     recorded_status: str | None = None
+    cpu_s: float | None = None  # CPU seconds of the kernel's processes during the cell
+    expected_error: bool = False  # tagged raises-exception: an error here is what the notebook expects
 
 
 @dataclass
@@ -154,7 +157,7 @@ class ReplayResult:
 
     @property
     def completed(self) -> bool:
-        return self.stopped is None and all(c.status in ("ok", "error") for c in self.cells)
+        return self.stopped is None and all(c.status in ("ok", "error", "skipped") for c in self.cells)
 
     @property
     def kernel_usable(self) -> bool:
@@ -352,6 +355,21 @@ class ReplayClient(NotebookClient):
         if process is None or process.poll() is not None:
             return None
         return process.pid
+
+    def tree_cpu_seconds(self) -> float | None:
+        """CPU seconds (user + system) used so far by the kernel's process tree, finished children included."""
+        pid = self.kernel_pid()
+        if not pid:
+            return None
+        try:
+            root = psutil.Process(pid)
+            total = 0.0
+            for process in (root, *root.children(recursive=True)):
+                times = process.cpu_times()
+                total += times.user + times.system + times.children_user + times.children_system
+            return total
+        except psutil.Error:
+            return None
 
     def stop_for_limit(self, limit: str, detail: str) -> None:
         """Record the verdict and kill the kernel's whole tree; nbclient then sees a dead kernel."""
@@ -601,7 +619,7 @@ async def run_replay(
 
     km = new_kernel_manager()
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(step.source) for step in plan]
+    nb.cells = [nbformat.v4.new_code_cell(step.source, metadata={"tags": list(step.tags)} if step.tags else {}) for step in plan]
     client = ReplayClient(
         nb,
         km=km,
@@ -626,7 +644,8 @@ async def run_replay(
                 client.km, client.kc = km, None  # nbclient drops its manager when a start fails
                 try:
                     env = kernel_environment(workdir, limits, identity.python)
-                    await km.start_kernel(cwd=str(workdir), env=env, stdout=kernel_log, stderr=kernel_log)
+                    # nbclient's own start: the kernel's extra arguments, history kept in memory (no history.sqlite)
+                    await client.async_start_new_kernel(cwd=str(workdir), env=env, stdout=kernel_log, stderr=kernel_log)
                     await client.async_start_new_kernel_client()
                     break
                 except Exception as error:  # noqa: BLE001 - a kernel that cannot start is a verdict
@@ -649,7 +668,7 @@ async def run_replay(
                 result.cells.append(outcome)
                 if client.limit_hit or outcome.status == "limit":
                     break
-                if outcome.status == "error" and result.first_error is None:
+                if outcome.status == "error" and not outcome.expected_error and result.first_error is None:
                     result.first_error = f"{step.label}: {outcome.ename}: {outcome.evalue}"
                     if stop_on_error:
                         break
@@ -688,7 +707,11 @@ async def _run_step(client: ReplayClient, step: ReplayCell, index: int) -> CellO
     cell = client.nb.cells[index]
     client.current_label = step.label
     outcome = CellOutcome(step.label, "ok", step.role, step.notebook_index, recorded_status=step.recorded_status)
-    started = time.monotonic()
+    if client.skip_cells_with_tag in step.tags:
+        outcome.status = "skipped"  # nbclient does not run it either
+        return outcome
+    outcome.expected_error = "raises-exception" in step.tags
+    started, cpu_started = time.monotonic(), client.tree_cpu_seconds()
     try:
         await client.async_execute_cell(cell, index, execution_count=index + 1)
     except CellTimeoutError:
@@ -703,6 +726,9 @@ async def _run_step(client: ReplayClient, step: ReplayCell, index: int) -> CellO
         if client.limit_hit is None:
             client.limit_hit = LimitHit("replay_error", step.label, _describe(error, client))
     outcome.duration_s = round(time.monotonic() - started, 3)
+    cpu_finished = client.tree_cpu_seconds()
+    if cpu_started is not None and cpu_finished is not None:
+        outcome.cpu_s = round(max(0.0, cpu_finished - cpu_started), 3)
     outcome.output_bytes = client.cell_output_bytes.get(index, 0)
     if client.limit_hit is not None and client.limit_hit.cell == step.label:
         outcome.status = "limit"

@@ -27,14 +27,20 @@
                      also ``data``: the candidate's file it was measured on, their validation file or,
                      in a pack without one, their labelled data}}, ``notes``
 ``reproducibility``  ``hidden_state`` (true/false; null when a comparison was impossible),
-                     ``differences`` (sentences), ``tolerance``
+                     ``differences`` (sentences: what makes it hidden state), ``observations``
+                     (sentences: fix-and-rerun, differences within the spread; not flagged),
+                     ``tolerance`` (the difference allowed), ``spread`` (the calibration's);
+                     see :mod:`mlinterview.graders.reproducibility`
 ``bugs``             [{id, title, kind, signal, location, fixed, probe_message, interviewer_notes}]
 ``rubric``           ``metric_band``, ``signals`` {signal: {band, fixed, total, bugs, description,
                      band_text}}; a signal's band comes from the share of its planted bugs fixed
                      (none: very_weak, some: weak, most: strong, all: very_strong)
-``constraints``      ``parameters`` {limit, models [{path, class, trainable, total}], largest,
-                     verdict ok/over/unknown, replay}, ``training_time`` {budget_s, longest_cell_s,
-                     cell, verdict ok/over/unknown}, ``recorded`` (constraint events of the history)
+``constraints``      ``parameters`` {limit, models [{path, class, trainable, total, module_parameters,
+                     other_tensors, places [{path, count, kind}], optimizers}], loose, guard, largest,
+                     verdict ok/over/unknown, replay}, ``training_time`` {budget_s (CPU), longest_cell_s,
+                     longest_cell_cpu_s, cell, verdict ok/over/unknown}, ``tampering`` (sentences),
+                     ``recorded`` (constraint events of the history); see
+                     :mod:`mlinterview.graders.constraint_audit`
 ``integrity``        ``history`` (verified true/false/null, events, problems), ``flags`` (sentences:
                      writes outside the working copy, reaching for the holdout or private files)
 ``timeline``         [{t (s since start), kind, role, status, label}] from the history
@@ -57,6 +63,8 @@ from typing import Any
 
 from ..scenarios.pack import ScenarioPack
 from ..scenarios.schema import BAND_NAMES, RUBRIC_SIGNALS
+from .constraint_audit import constraint_verdicts, parameter_limit
+from .reproducibility import calibration_spread, compare_replays
 
 REPORT_SCHEMA = "mlinterview.report/1"
 BAND_ORDER = {name: rank for rank, name in enumerate(BAND_NAMES)}
@@ -264,7 +272,7 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
     if value is None and "history_order" in scores and scores["history_order"].get("holdout", {}).get("metric") is not None:
         holdout["history_order_value"] = scores["history_order"]["holdout"]["metric"]
 
-    reproducibility = _compare_replays(replays, scores, tolerance)
+    reproducibility = compare_replays(replays, scores, tolerance, calibration_spread(pack.private_dir))
     reproducibility["differences"] += list(notes) if reproducibility["hidden_state"] is None else []
     if reproducibility["hidden_state"]:
         problems.append("hidden state: " + "; ".join(reproducibility["differences"]))
@@ -289,10 +297,11 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
             "band_text": getattr(rubric_signal, signal_band).strip() if signal_band else "no planted bug in this signal",
         }
 
-    constraints = _constraints(manifest, replays, scores, submission)
+    constraints = constraint_verdicts(manifest, replays, scores, submission)
     for key in ("parameters", "training_time"):
         if constraints[key]["verdict"] == "over":
             problems.append(constraints[key]["sentence"])
+    problems += [f"the constraint guard was tampered with: {what}" for what in constraints["tampering"]]
 
     history = {"verified": None, "events": 0, "problems": []}
     if submission.history_events is not None or submission.history_problems:
@@ -304,6 +313,7 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
         if submission.history_problems:
             problems.append("the recorded history is not intact: " + "; ".join(submission.history_problems[:3]))
     flags = _flags(submission, replays, hidden, manifest, scaffold)
+    flags += [f"tampering with the constraint guard: {what}" for what in constraints["tampering"]]
 
     gradable = value is not None
     status = "not_gradable" if not gradable else ("graded_with_problems" if problems else "graded")
@@ -326,7 +336,7 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
     return {
         "schema": REPORT_SCHEMA,
         "generated": _now(),
-        "scenario": _scenario_part(pack),
+        "scenario": {**_scenario_part(pack), "max_parameters": parameter_limit(manifest, submission.meta)},
         "submission": {
             "folder": str(submission.folder),
             **{k: submission.meta.get(k) for k in ("candidate", "interview", "interviewer")},
@@ -355,89 +365,6 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
         "kernel": kernel_name,
         "limits": {name: getattr(limits, name) for name in limits.trait_names() if limits.trait_metadata(name, "config")},
     }
-
-
-def _compare_replays(replays, scores, tolerance) -> dict[str, Any]:
-    top, hist = replays.get("top_to_bottom"), replays.get("history_order")
-    result = {"hidden_state": None, "differences": [], "tolerance": tolerance}
-    if top is None or hist is None:
-        return result
-    differences = []
-    if (top.stopped is None) != (hist.stopped is None):
-        stopped = top if top.stopped else hist
-        differences.append(f"only the {stopped.name.replace('_', ' ')} replay hit a limit ({stopped.stopped.limit}: {stopped.stopped.detail})")
-    # What ran fine in the session but fails in a fresh kernel (or the reverse) depended on state.
-    diverged = [
-        f"{cell.label} was '{cell.recorded_status}' in the session but '{cell.status}' in the replay"
-        for cell in hist.cells
-        if cell.recorded_status in ("ok", "error") and cell.status in ("ok", "error") and cell.recorded_status != cell.status
-    ]
-    differences += diverged[:5]
-    for split in ("validation", "holdout"):
-        a = scores.get("top_to_bottom", {}).get(split, {}).get("metric")
-        b = scores.get("history_order", {}).get(split, {}).get("metric")
-        data = scores.get("top_to_bottom", {}).get(split, {}).get("data") or scores.get("history_order", {}).get(split, {}).get("data")
-        what = f"{split} metric" + (f" (on the candidate's {data})" if data else "")
-        if a is None and b is None:
-            continue
-        if a is None or b is None:
-            differences.append(f"{what} only in the {'recorded order' if a is None else 'top-to-bottom'} replay")
-        elif abs(a - b) > tolerance:
-            differences.append(f"{what} {a:.4f} top to bottom vs {b:.4f} in recorded order")
-    result["differences"] = differences
-    result["hidden_state"] = bool(differences)
-    return result
-
-
-def parameter_limit(manifest, meta: dict[str, Any]) -> int:
-    """The limit in force at the end: the pack's, or its tighter twist's when the hub recorded its release
-    (``submission.json`` is written by the hub from its own records, not by the candidate)."""
-    twist = manifest.twist
-    released = meta.get("twist")
-    if twist is not None and twist.kind == "tighter_budget" and isinstance(released, dict) and released.get("title") == twist.title:
-        return twist.max_parameters
-    return manifest.constraints.max_parameters
-
-
-def _constraints(manifest, replays, scores, submission) -> dict[str, Any]:
-    limit = parameter_limit(manifest, submission.meta)
-    audit_source = "top_to_bottom" if isinstance(scores.get("top_to_bottom", {}).get("audit"), dict) and "models" in scores["top_to_bottom"]["audit"] else "history_order"
-    audit = scores.get(audit_source, {}).get("audit") or {}
-    models = audit.get("models") if isinstance(audit, dict) else None
-    parameters: dict[str, Any] = {"limit": limit, "models": models or [], "replay": audit_source}
-    if models is None:
-        parameters.update(verdict="unknown", largest=None, sentence="the parameter audit did not run (no replay reached the end)")
-    elif not models:
-        parameters.update(verdict="ok", largest=0, sentence="no torch model found in the notebook's namespace")
-    else:
-        largest = max(models, key=lambda m: m["trainable"])
-        over = largest["trainable"] > limit
-        parameters.update(
-            verdict="over" if over else "ok",
-            largest=largest["trainable"],
-            sentence=f"largest model {largest['path']} ({largest['class']}) has {largest['trainable']:,} trainable parameters; "
-            f"limit {limit:,}{' - OVER THE LIMIT' if over else ''}",
-        )
-    budget = manifest.constraints.train_time_budget_seconds
-    top = replays.get("top_to_bottom") or replays.get("history_order")
-    timed = [c for c in (top.cells if top else []) if c.duration_s is not None and c.status in ("ok", "error")]
-    training: dict[str, Any] = {"budget_s": budget}
-    if not timed:
-        training.update(verdict="unknown", longest_cell_s=None, cell=None, sentence="no cell ran to completion; training time unknown")
-    else:
-        longest = max(timed, key=lambda c: c.duration_s)
-        over = longest.duration_s > budget
-        training.update(
-            verdict="over" if over else "ok", longest_cell_s=longest.duration_s, cell=longest.label,
-            sentence=f"longest cell {longest.label} took {longest.duration_s:.1f} s in the replay; training budget {budget:g} s"
-            + (" - OVER THE BUDGET" if over else ""),
-        )
-    recorded = [
-        {"time": e.get("time"), **(e.get("detail") or {})}
-        for e in (submission.history_events or [])
-        if e.get("kind") == "constraint"
-    ]
-    return {"parameters": parameters, "training_time": training, "recorded": recorded}
 
 
 # -- writing -------------------------------------------------------------------------------

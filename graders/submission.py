@@ -179,11 +179,17 @@ def _source(cell) -> str:
 
 
 def top_to_bottom_plan(notebook) -> list[ReplayCell]:
+    """Code cells in order, with their tags (the replay honours skip-execution and raises-exception as nbclient does)."""
     return [
-        ReplayCell(_source(cell), f"cell {index}", role="notebook", notebook_index=index)
+        ReplayCell(_source(cell), f"cell {index}", role="notebook", notebook_index=index, tags=_tags(cell))
         for index, cell in code_cells(notebook)
         if _source(cell).strip()
     ]
+
+
+def _tags(cell) -> list[str]:
+    tags = (cell.get("metadata") or {}).get("tags") or []
+    return [str(tag) for tag in tags] if isinstance(tags, list) else []
 
 
 def execution_count_plan(notebook) -> tuple[list[ReplayCell], str]:

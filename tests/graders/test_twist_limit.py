@@ -1,6 +1,6 @@
 """The constraint audit holds a candidate to the tighter budget once the hub recorded its release."""
 
-from mlinterview.graders.report import parameter_limit
+from mlinterview.graders.constraint_audit import parameter_limit
 from mlinterview.scenarios import load_pack
 
 
