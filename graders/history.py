@@ -16,7 +16,7 @@ Kinds of events (``kind``) and the fields they use beyond the common ones:
                      ``execution_count``, ``duration_ms``, ``error`` ({ename, evalue}), ``outputs``
 ``execute_lost``     ``msg_id``: a request whose reply never came (kernel died or restarted)
 ``kernel_event``     ``kernel_id``, ``detail``: started, restarted, interrupted, died, shutdown
-``constraint``       ``kernel_id``, ``detail``: {event: violation|near_limit|time_budget, model, count, limit, message}
+``constraint``       ``kernel_id``, ``detail``: {event: violation|near_limit|time_budget|tamper, model, count, limit, message}
 ``note``             ``detail``: {text}: an interviewer's note pinned to this moment
 ``kernel_input``     ``kernel_id``, ``detail``: {channel, msg_type, content (bounded)}: a message from a browser
                      other than an execute request that hands data to the candidate's code (widget

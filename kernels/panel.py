@@ -47,7 +47,7 @@ class StatusPanel(LoggingConfigurable):
         if self.max_parameters:
             parts.append(f"max {int(self.max_parameters):,} trainable parameters")
         if self.train_time_budget_seconds:
-            parts.append(f"{self.train_time_budget_seconds:g} s per training run")
+            parts.append(f"{self.train_time_budget_seconds:g} s of CPU per training run")
         return ", ".join(parts)
 
     def model_lines(self, models: Iterable[tuple[str, int]]) -> list[str]:
