@@ -5,7 +5,7 @@ One walk, shared by the live kernel (to name what the guard refused) and the gra
 
 * **Roots**: the notebook's globals and the globals of every module loaded from the candidate's
   working copy (the scaffold package, any helper file they wrote).
-* **Walked**: containers, object attributes (a module's own ``__dict__`` included: a plain tensor
+* **Walked**: containers, object attributes (not the kernel's own machinery: IPython's shell, the guard) (a module's own ``__dict__`` included: a plain tensor
   kept as an attribute is not a parameter but is trained all the same), classes defined in the
   candidate's code, function closures and defaults, bound methods, partials; bounded in depth
   and in objects visited.
@@ -30,6 +30,8 @@ import types
 MAX_OBJECTS = 200_000
 MAX_DEPTH = 7
 MAX_PLACES = 12  # places listed per model in the report
+# the kernel's own machinery (the shell behind get_ipython, the guard): walked, it is most of the heap
+MACHINERY = ("IPython.", "ipykernel.", "traitlets.", "zmq.", "jupyter_client.", "tornado.", "asyncio.", "mlinterview.")
 
 
 def candidate_modules(folder):
@@ -81,6 +83,8 @@ def inventory(namespace, modules=(), *, max_objects=MAX_OBJECTS, max_depth=MAX_D
                     owner_of.setdefault(id(obj), owner)
             continue
         if isinstance(obj, (str, bytes, int, float, complex, bool, types.ModuleType)) or obj is None:
+            continue
+        if (getattr(type(obj), "__module__", None) or "").startswith(MACHINERY):
             continue
         if isinstance(obj, type):
             if getattr(obj, "__module__", None) not in own_modules or depth >= max_depth:

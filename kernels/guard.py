@@ -10,7 +10,8 @@ It acts where training starts, not on every forward pass (cheaper, and harder to
 * **Backward passes** (``torch.autograd.backward``, ``Tensor.backward`` and ``torch.autograd.grad``
   all run through ``torch.autograd._engine_run_backward``, which the guard wraps): the leaf
   tensors of the autograd graph are counted, that is every weight the loss reaches, wherever it
-  is kept (a module, a dict of a scaffold file, a closure).
+  is kept (a module, a dict of a scaffold file, a closure); when the call names its ``inputs``
+  (``torch.autograd.grad``), those.
 
 Counting a graph or an optimizer costs microseconds, a step costs about as much: the guard counts
 on the first step and the first backward pass of each training run, then on the 2nd, 4th, 8th, ...
@@ -155,7 +156,9 @@ class ConstraintGuard(LoggingConfigurable):
             if guard._installed:
                 guard._backwards += 1
                 if _scheduled(guard._backwards):
-                    guard._check_backward(outputs)
+                    # torch.autograd.grad (and backward(inputs=...)) name the tensors they compute gradients for
+                    inputs = args[3] if len(args) > 3 else kwargs.get("inputs")
+                    guard._check_backward(outputs, inputs)
                 if guard._budget:
                     guard._tick()
             return guard._original_engine(outputs, *args, **kwargs)
@@ -320,8 +323,12 @@ class ConstraintGuard(LoggingConfigurable):
         self.check_integrity()
         self._check_tensors(optimizer_tensors(optimizer), optimizer)
 
-    def _check_backward(self, outputs: Any) -> None:
+    def _check_backward(self, outputs: Any, inputs: Any = None) -> None:
         self.check_integrity()
+        named = [t for t in (inputs or ()) if isinstance(t, _Tensor) and t.is_leaf] if isinstance(inputs, (tuple, list)) else []
+        if named:
+            self._check_tensors(list({id(t): t for t in named}.values()), None)
+            return
         outputs = (outputs,) if isinstance(outputs, _Tensor) else tuple(outputs or ())
         self._check_tensors(graph_leaves(outputs), None)
 
