@@ -186,3 +186,20 @@ def test_a_released_twist_limit_is_the_one_the_replay_the_audit_and_the_report_u
     report, _ = grade(make_submission(cells, pack=twist_pack), pack=twist_pack, grader=guarded_grader)
     parameters = report["constraints"]["parameters"]
     assert (parameters["limit"], parameters["guard"]["max_parameters"], parameters["verdict"]) == (100, 100, "ok")
+
+
+def test_trained_weights_marked_frozen_at_the_end_still_count(make_submission, grade):
+    cells = [LOAD, (
+        "wide = torch.nn.Sequential(torch.nn.Linear(2, 40), torch.nn.ReLU(), torch.nn.Linear(40, 1))  # 161\n"
+        "optimizer = torch.optim.SGD(wide.parameters(), lr=0.5)\n"
+        "for _ in range(30):\n"
+        "    optimizer.zero_grad()\n"
+        "    F.binary_cross_entropy_with_logits(wide(x).squeeze(1), y).backward()\n"
+        "    optimizer.step()\n"
+        "del optimizer\n"
+        "wide.requires_grad_(False)  # looks frozen to a count of requires_grad"
+    ), "from tinylab import model\npredict = model.fit(train)"]
+    report, _ = grade(make_submission(cells))
+    parameters = report["constraints"]["parameters"]
+    assert parameters["verdict"] == "over" and parameters["largest"] == 161, parameters
+    assert any("161 trained weights are marked requires_grad=False" in what for what in report["constraints"]["tampering"])
