@@ -21,8 +21,8 @@ is raised (naming the model, the count and the limit) before the step or the bac
 * **Training-time budget**, in CPU seconds of this process (``time.process_time``, what the pack's
   calibration measures, so a loaded machine does not fail a candidate): a *training run* is one
   cell execution (or the span between two ``new_training_run()`` calls outside IPython); it starts
-  at its first backward pass or optimizer step; past ``train_time_budget_seconds``, further steps
-  and backward passes in that run raise ``TrainingTimeExceeded``. Evaluation is never limited.
+  at its first backward pass; past ``train_time_budget_seconds``, further backward passes in that
+  run raise ``TrainingTimeExceeded``. Evaluation is never limited.
 * **Tampering** (the hooks removed, the wrapper replaced, the limit or budget raised, the guard
   switched off, weights hidden behind ``requires_grad=False``) is detected at the next check or
   the next cell boundary (``check_integrity``), reported as a ``tamper`` event (recorded in the
@@ -313,11 +313,10 @@ class ConstraintGuard(LoggingConfigurable):
     # -- the checks -------------------------------------------------------------------------
 
     def _optimizer_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        self._steps += 1
-        if _scheduled(self._steps):
+        # the clock is read from the backward wrapper: every training step has a backward pass
+        steps = self._steps = self._steps + 1
+        if not steps & (steps - 1) or not steps % EVERY:
             self._check_optimizer(optimizer)
-        if self._budget:
-            self._tick()
 
     def _check_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
         self.check_integrity()
