@@ -55,6 +55,9 @@ def forkserver_context(preload: list[str] | tuple[str, ...]):
         # thread pools created before a fork are not there after it, and children run side by side.
         for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(variable, "1")
+        # The server starts as `python -c ...`, which puts the current folder first on sys.path: in a
+        # checkout, its top folders (mlinterview/, scenarios/) would shadow the installed package.
+        os.environ["PYTHONSAFEPATH"] = "1"
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(list(preload))
         return context

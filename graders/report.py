@@ -26,10 +26,18 @@
                      in a pack without one, their labelled data}}, ``notes``
 ``reproducibility``  ``hidden_state`` (true/false; null when a comparison was impossible),
                      ``differences`` (sentences), ``tolerance``
-``bugs``             [{id, title, kind, signal, location, fixed, probe_message, interviewer_notes}]
-``rubric``           ``metric_band``, ``signals`` {signal: {band, fixed, total, bugs, description,
-                     band_text}}; a signal's band comes from the share of its planted bugs fixed
-                     (none: very_weak, some: weak, most: strong, all: very_strong)
+``bugs``             [{id, title, kind, signal, location, fixed, status (fixed / not_fixed /
+                     undetermined / error), probe_message (the deciding sentence), decided_by
+                     (notebook run / scaffold as the notebook left it / scaffold files / missing
+                     evidence / conflict), evidence [{source, check, status, detail}], probe_only
+                     (the pack's reason, for a habit bug the holdout cannot show), interviewer_notes}]
+``rubric``           ``metric_band``, ``metric_evidence`` (sentence), ``signals`` {signal: {band,
+                     fixed, total, bugs, undetermined, evidence [{bug, status, decided_by, detail}],
+                     observed (what decided the band, in words), description, band_meaning (the
+                     rubric's text for the band: what the band means, not something observed),
+                     band_text (the same, kept for older readers)}}; a signal's band comes from the
+                     share of its planted bugs fixed (none: very_weak, some: weak, most: strong, all:
+                     very_strong)
 ``constraints``      ``parameters`` {limit, models [{path, class, trainable, total}], largest,
                      verdict ok/over/unknown, replay}, ``training_time`` {budget_s, longest_cell_s,
                      cell, verdict ok/over/unknown}, ``recorded`` (constraint events of the history)
@@ -127,6 +135,34 @@ def _signal_band(fixed: int, total: int) -> str:
     if fixed == total:
         return "very_strong"
     return "strong" if fixed / total >= 0.5 else "weak"
+
+
+def _signal_evidence(manifest, signal: str, bugs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One rubric signal: its band, what decided it (each bug's verdict and its source), and what the
+    band means in the rubric, kept apart from what was observed."""
+    own = [b for b in bugs if b["signal"] == signal]
+    rubric_signal = manifest.rubric.signals[signal]
+    fixed = sum(b["fixed"] for b in own)
+    undetermined = [b["id"] for b in own if b["status"] == "undetermined"]
+    band = _signal_band(fixed, len(own)) if own else None
+    evidence = [
+        {"bug": b["id"], "status": b["status"], "decided_by": b["decided_by"], "detail": b["probe_message"]} for b in own
+    ]
+    if own:
+        observed = f"{fixed} of {len(own)} planted bug(s) of this signal fixed, decided by the grader's probes and checks of the replay"
+        if undetermined:
+            observed += f"; {len(undetermined)} undetermined ({', '.join(undetermined)}), counted as not fixed"
+        observed += ". Nothing else of this signal was observed: the band comes from the planted bugs alone."
+    else:
+        observed = "no planted bug in this signal: nothing was observed"
+    meaning = getattr(rubric_signal, band).strip() if band else None
+    return {
+        "band": band, "fixed": fixed, "total": len(own), "bugs": [b["id"] for b in own], "undetermined": undetermined,
+        "evidence": evidence, "observed": observed,
+        "description": rubric_signal.description.strip(),
+        "band_meaning": meaning,
+        "band_text": meaning or "no planted bug in this signal",
+    }
 
 
 def _timeline(events: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
@@ -241,22 +277,15 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
     bugs = []
     for bug in manifest.bugs:
         verdict = probes.get(bug.id, {"fixed": False, "message": "no probe verdict"})
+        status = verdict.get("status") or ("fixed" if verdict.get("fixed") else "not_fixed")
         bugs.append({
             "id": bug.id, "title": bug.title, "kind": bug.kind, "signal": bug.signal, "location": bug.location,
-            "fixed": bool(verdict.get("fixed")), "probe_message": verdict.get("message", ""),
+            "fixed": status == "fixed", "status": status, "probe_message": verdict.get("message", ""),
+            "decided_by": verdict.get("decided_by", "scaffold files"), "evidence": verdict.get("evidence", []),
+            "probe_only": bug.probe_only.strip() if bug.probe_only else None,
             "interviewer_notes": bug.interviewer_notes.strip(),
         })
-    signals = {}
-    for signal in RUBRIC_SIGNALS:
-        own = [b for b in bugs if b["signal"] == signal]
-        rubric_signal = manifest.rubric.signals[signal]
-        fixed = sum(b["fixed"] for b in own)
-        signal_band = _signal_band(fixed, len(own)) if own else None
-        signals[signal] = {
-            "band": signal_band, "fixed": fixed, "total": len(own), "bugs": [b["id"] for b in own],
-            "description": rubric_signal.description.strip(),
-            "band_text": getattr(rubric_signal, signal_band).strip() if signal_band else "no planted bug in this signal",
-        }
+    signals = {signal: _signal_evidence(manifest, signal, bugs) for signal in RUBRIC_SIGNALS}
 
     constraints = _constraints(manifest, replays, scores, submission)
     for key in ("parameters", "training_time"):
@@ -277,10 +306,11 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
     gradable = value is not None
     status = "not_gradable" if not gradable else ("graded_with_problems" if problems else "graded")
     fixed_count = sum(b["fixed"] for b in bugs)
+    undetermined_count = sum(b["status"] == "undetermined" for b in bugs)
     if gradable:
         headline = (
             f"{metric_name} {value:.4f} on the holdout ({(band or '').replace('_', ' ')}); "
-            f"{fixed_count} of {len(bugs)} planted bugs fixed; "
+            f"{fixed_count} of {len(bugs)} planted bugs fixed{f' ({undetermined_count} undetermined)' if undetermined_count else ''}; "
             f"constraints {'kept' if constraints['parameters']['verdict'] != 'over' and constraints['training_time']['verdict'] != 'over' else 'BROKEN'}; "
             f"{'hidden state between replays' if reproducibility['hidden_state'] else 'reproducible' if reproducibility['hidden_state'] is False else 'reproducibility not established'}"
         )
@@ -314,7 +344,14 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
         "replays": replay_json,
         "reproducibility": reproducibility,
         "bugs": bugs,
-        "rubric": {"metric_band": band, "signals": signals},
+        "rubric": {
+            "metric_band": band, "signals": signals,
+            "metric_evidence": (
+                f"holdout {metric_name} {value:.4f} of the final notebook run top to bottom, against the pack's thresholds "
+                f"(weak {manifest.rubric.metric_bands.weak:g}, strong {manifest.rubric.metric_bands.strong:g}, "
+                f"very strong {manifest.rubric.metric_bands.very_strong:g})" if gradable else "no holdout score"
+            ),
+        },
         "constraints": constraints,
         "integrity": {"history": history, "flags": flags},
         "timeline": _timeline(submission.history_events),
@@ -344,7 +381,7 @@ def _compare_replays(replays, scores, tolerance) -> dict[str, Any]:
         a = scores.get("top_to_bottom", {}).get(split, {}).get("metric")
         b = scores.get("history_order", {}).get(split, {}).get("metric")
         data = scores.get("top_to_bottom", {}).get(split, {}).get("data") or scores.get("history_order", {}).get(split, {}).get("data")
-        what = f"{split} metric" + (f" (on the candidate's {data})" if data else "")
+        what = f"{split} metric" + (f" (on {data})" if data else "")
         if a is None and b is None:
             continue
         if a is None or b is None:
