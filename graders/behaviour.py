@@ -77,9 +77,10 @@ def __mlinterview_observe():
             record["last_loss"] = len(state.losses)
             if len(record["lr"]) < MAX_LR:
                 record["lr"].append(float(optimizer.param_groups[0].get("lr", float("nan"))))
-            for param, buffer in record["watched"]:
-                if param.grad is not None and buffer[0] is not None:
-                    record["fresh" if fresh(param, buffer[0]) else "stale"] += 1
+            compared = [fresh(param, buffer[0]) for param, buffer in record["watched"] if param.grad is not None and buffer[0] is not None]
+            if compared:
+                record["fresh" if all(compared) else "stale"] += 1
+            for _param, buffer in record["watched"]:
                 buffer[0] = None
             if not record["watched"]:
                 for group in optimizer.param_groups:
@@ -191,6 +192,15 @@ def __mlinterview_facts(spec):
             predict["same_seed_difference"] = difference(base, call(sample, 0))
             predict["other_seed_difference"] = difference(base, call(sample, 1))
             predict["train_mode_modules"] = sorted(train_mode_modules)
+            # Control: every column but the id shuffled. A predict this leaves unchanged depends on no
+            # column at all (a model that learned nothing), so it cannot say which columns it ignores.
+            control = sample.copy()
+            for number, column in enumerate(c for c in control.columns if c != spec["id_column"]):
+                control[column] = control[column].sample(frac=1.0, random_state=number).to_numpy()
+            try:
+                predict["control_difference"] = difference(base, call(control, 0))
+            except Exception as error:
+                predict["control_problem"] = f"{type(error).__name__}: {str(error)[:200]}"
             for key, change in spec["perturbations"].items():
                 frame = sample.copy()
                 columns = [c for c in change["columns"] if c in frame.columns]
@@ -247,17 +257,24 @@ def __mlinterview_facts(spec):
     queue = [(name, value, 0) for name, value in list(globals().items()) if not name.startswith("_")]
     while queue and len(seen) < 20000:
         path, obj, depth = queue.pop(0)
-        if id(obj) in seen or isinstance(obj, (types.ModuleType, type, str, bytes, int, float)) or callable(obj) and not hasattr(obj, "__dict__"):
+        if id(obj) in seen or isinstance(obj, (types.ModuleType, type, str, bytes, int, float)):
             continue
         seen.add(id(obj))
         if isinstance(obj, pandas.DataFrame):
             if label_column in obj.columns and len(obj) >= 10:
                 frames.append((path, obj))
             continue
-        if depth >= 2 or callable(obj):
+        if depth >= 3 or (torch is not None and isinstance(obj, torch.nn.Module)):
             continue
         try:
-            if isinstance(obj, dict):
+            if isinstance(obj, types.FunctionType):
+                # a pipeline function's closure holds its frames (e.g. the predict that fit_predictor returns)
+                children = [(f"{path}.{n}", c.cell_contents) for n, c in zip(obj.__code__.co_freevars, obj.__closure__ or ())
+                            if not isinstance(c.cell_contents, types.FunctionType)]
+                children += [(f"{path}.{k}", v) for k, v in list(vars(obj).items())[:50]]
+            elif callable(obj):
+                children = []
+            elif isinstance(obj, dict):
                 children = [(f"{path}[{k!r}]", v) for k, v in list(obj.items())[:200]]
             elif isinstance(obj, (list, tuple)):
                 children = [(f"{path}[{i}]", v) for i, v in enumerate(list(obj)[:50])]
@@ -425,6 +442,9 @@ def judge(check, facts: dict | None) -> Verdict:
         if not math.isfinite(predict.get("same_seed_difference", 0.0)) or predict.get("same_seed_difference", 0.0) > 1e-3 * max(predict.get("scale") or 0.0, 1e-9) + 1e-9:
             return None, "the notebook's predict gives other answers for the same rows under the same seeds, so a change cannot be told apart"
         moved = entry["difference"] > _noise(predict)
+        if not moved and not predict.get("control_difference", 0.0) > _noise(predict):
+            return None, ("the notebook's predict gives the same answers whatever the rows hold (shuffling every column changes nothing): "
+                          "it depends on no column, so it cannot tell whether it ignores this one")
         what = (f"changing {check.column} in {predict['rows']} of the candidate's rows" if kind == "predict_ignores_column"
                 else f"writing {check.value:g} in {', '.join(entry['columns'])} as an empty cell, in {predict['rows']} of the candidate's rows")
         if moved:
@@ -455,7 +475,7 @@ def judge(check, facts: dict | None) -> Verdict:
         if checked == 0:
             return None, f"{where}: too few steps to compare gradients"
         if chosen["stale"] > max(1, 0.05 * checked):
-            return NOT_FIXED, f"{where}: {chosen['stale']} of {checked} steps used gradients still holding earlier batches'"
+            return NOT_FIXED, f"{where}: {chosen['stale']} of {checked} steps used gradients that still held earlier batches' gradients"
         return FIXED, f"{where}: {chosen['fresh']} of {checked} steps used fresh gradients"
     if kind == "batches_mixed_by_label":
         if chosen is None:
