@@ -34,12 +34,83 @@ from typing import Any
 FIXED, NOT_FIXED, UNDETERMINED, ERROR = "fixed", "not_fixed", "undetermined", "error"
 
 OBSERVER_CODE = r'''
-def __mlinterview_observe():
-    import sys, types
-    state = types.SimpleNamespace(optimizers={}, order=[], losses=[], loss_calls=0, targets=[], target_count=0)
+def __mlinterview_observe(spec):
+    import functools, importlib.abc, sys, types
+    state = types.SimpleNamespace(optimizers={}, order=[], losses=[], loss_calls=0, targets=[], target_count=0, calls={}, wrappers={})
     module = types.ModuleType("_mlinterview_observer")
     module.state = state
     sys.modules["_mlinterview_observer"] = module
+
+    # Which scaffold functions the notebook's run calls: the places the pack's bugs live are wrapped
+    # with a counter when their module is imported (and again when it is reloaded).
+    targets = spec["targets"]
+
+    def counted(key, function):
+        @functools.wraps(function)
+        def counting(*args, **kwargs):
+            state.calls[key] = state.calls.get(key, 0) + 1
+            return function(*args, **kwargs)
+        state.wrappers[key] = counting
+        return counting
+
+    def wrap(loaded, replace_references=False):
+        for name in targets.get(loaded.__name__, ()):
+            value = loaded.__dict__.get(name)
+            key = f"{loaded.__name__}:{name}"
+            if isinstance(value, types.FunctionType):
+                wrapper = counted(key, value)
+                setattr(loaded, name, wrapper)
+                if replace_references:  # modules imported before us hold the function itself
+                    package = loaded.__name__.split(".")[0]
+                    for other_name, other in list(sys.modules.items()):
+                        if other_name == package or other_name.startswith(package + "."):
+                            for attribute, member in list(vars(other).items()):
+                                if member is value:
+                                    setattr(other, attribute, wrapper)
+            elif isinstance(value, type):
+                for attribute, member in list(vars(value).items()):
+                    if isinstance(member, types.FunctionType) and not attribute.startswith("__") or attribute == "__init__" and isinstance(member, types.FunctionType):
+                        setattr(value, attribute, counted(key + "." + attribute, member))
+                state.wrappers[key] = value
+
+    class CountingLoader(importlib.abc.Loader):
+        def __init__(self, inner):
+            self._inner = inner
+
+        def create_module(self, found):
+            return self._inner.create_module(found)
+
+        def exec_module(self, loaded):
+            self._inner.exec_module(loaded)
+            try:
+                wrap(loaded)
+            except Exception:
+                pass
+
+        def __getattr__(self, attribute):
+            return getattr(self._inner, attribute)
+
+    class CountingFinder(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name not in targets:
+                return None
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                found = finder.find_spec(name, path, target)
+                if found is not None:
+                    if found.loader is not None and hasattr(found.loader, "exec_module"):
+                        found.loader = CountingLoader(found.loader)
+                    return found
+            return None
+
+    sys.meta_path.insert(0, CountingFinder())
+    for name in targets:
+        if name in sys.modules:  # imported when the kernel started (the scaffold's preload)
+            try:
+                wrap(sys.modules[name], replace_references=True)
+            except Exception:
+                pass
     try:
         import torch
         from torch.optim.optimizer import register_optimizer_step_pre_hook
@@ -128,7 +199,7 @@ def __mlinterview_observe():
         if original is not None:
             setattr(functional, name, wrap(name, original))
 
-__mlinterview_observe()
+__mlinterview_observe({spec!r})
 del __mlinterview_observe
 '''
 
@@ -251,6 +322,18 @@ def __mlinterview_facts(spec):
             training["optimizers"].append(summary)
         facts["training"] = training
 
+    # -- which scaffold functions ran (or were replaced by the notebook) ----------------------------
+    if state is not None:
+        usage = {}
+        for key in spec["locations"]:
+            module_name, _, name = key.partition(":")
+            current = getattr(sys.modules.get(module_name), name, None)
+            calls = sum(count for called, count in state.calls.items() if called == key or called.startswith(key + "."))
+            wrapper = state.wrappers.get(key)
+            usage[key] = {"countable": wrapper is not None or module_name not in sys.modules, "calls": calls,
+                          "replaced": wrapper is not None and current is not wrapper and current is not None}
+        facts["usage"] = usage
+
     # -- the notebook's split: frames holding the id and label columns ------------------------------
     id_column, label_column = spec["group_columns"], spec["label_column"]
     frames, seen = [], set()
@@ -366,6 +449,43 @@ def __mlinterview_probes(spec):
 __mlinterview_probes({spec!r})
 del __mlinterview_probes
 '''
+
+
+def bug_locations(bug, scaffold: str) -> list[str]:
+    """``module:name`` keys of the functions and classes a bug's ``location`` names (constants skipped later)."""
+    keys = []
+    for part in bug.location.split(","):
+        path, _, name = part.strip().partition(":")
+        name = name.strip().split(" ")[0].split("(")[0]
+        if not path.endswith(".py") or not name.isidentifier() or not path.startswith(scaffold + "/"):
+            continue
+        keys.append(f"{path[:-3].replace('/', '.')}:{name}")
+    return keys
+
+
+def observer_code(bugs, scaffold: str) -> str:
+    targets: dict[str, list[str]] = {}
+    for bug in bugs:
+        for key in bug_locations(bug, scaffold):
+            module, _, name = key.partition(":")
+            targets.setdefault(module, [])
+            if name not in targets[module]:
+                targets[module].append(name)
+    return OBSERVER_CODE.replace("{spec!r}", repr({"targets": targets}))
+
+
+def usage_note(bug, scaffold: str, facts: dict | None) -> str | None:
+    """Why a probe of the scaffold's code says nothing about the notebook's pipeline: the notebook
+    never called (nor replaced) any function the bug lives in. None when it did, or when unknown."""
+    usage = (facts or {}).get("usage")
+    keys = [key for key in bug_locations(bug, scaffold) if (usage or {}).get(key, {}).get("countable")]
+    if not usage or not keys:
+        return None
+    entries = [usage[key] for key in keys]
+    if any(entry["calls"] or entry["replaced"] for entry in entries):
+        return None
+    names = ", ".join(key.replace(".", "/", key.count(".")).replace(":", ".py:") for key in keys)
+    return f"the notebook's run never called {names}, where this bug lives, so the probe of that code says nothing about the pipeline it used"
 
 
 def facts_code(spec: dict) -> str:
@@ -561,7 +681,10 @@ def _judge_order(targets: list[float], where: str) -> Verdict:
 # -- combining ----------------------------------------------------------------------------------
 
 
-def combine(bug, behaviour: list[tuple[Any, Verdict]], notebook_probe: dict | None, scaffold_probe: dict | None, notebook_note: str | None) -> dict:
+def combine(
+    bug, behaviour: list[tuple[Any, Verdict]], notebook_probe: dict | None, scaffold_probe: dict | None,
+    notebook_note: str | None, unused: str | None = None,
+) -> dict:
     """The report's verdict of one bug from every source, and the evidence behind it.
 
     The notebook's own behaviour decides when it is decisive; then the probe run on the scaffold
@@ -595,6 +718,9 @@ def combine(bug, behaviour: list[tuple[Any, Verdict]], notebook_probe: dict | No
                 detail += f" (the scaffold's own probe says {other['status'].replace('_', ' ')}: {where})"
                 break
         return verdict(status, detail, "notebook run")
+    if notebook_probe is not None and notebook_probe["status"] in (FIXED, NOT_FIXED) and unused:
+        evidence.append({"source": "notebook run", "check": "calls", "status": UNDETERMINED, "detail": unused})
+        return verdict(UNDETERMINED, f"{unused} (the probe of the scaffold says {notebook_probe['status'].replace('_', ' ')}: {notebook_probe['detail']})", "missing evidence")
     if notebook_probe is not None and notebook_probe["status"] in (FIXED, NOT_FIXED):
         return verdict(notebook_probe["status"], notebook_probe["detail"], "scaffold as the notebook left it")
     if scaffold_probe is not None and scaffold_probe["status"] == FIXED:

@@ -185,6 +185,7 @@ class Grader(LoggingConfigurable):
             feature_columns=[str(c) for c in holdout_features.columns], validation_by_replay={},
         )
         replays: dict[str, ReplayResult | None] = {"top_to_bottom": None, "history_order": None}
+        context["replays"] = replays
         scores: dict[str, dict[str, Any]] = {}
         if submission.notebook is not None or submission.history_events:
             scratch = Path(tempfile.mkdtemp(prefix="mlinterview-grade-", dir=self.scratch_dir or None))
@@ -274,7 +275,7 @@ class Grader(LoggingConfigurable):
             return {"ok": raw is not None, "raw": raw, "problem": problem}
 
         async def observe(client, _workdir):
-            return await execute_grader_code(client, behaviour.OBSERVER_CODE, 60)
+            return await execute_grader_code(client, behaviour.observer_code(manifest.bugs, manifest.candidate.scaffold), 60)
 
         async def facts(client, _workdir):
             sample_path, out_path = io_dir / "behaviour_sample.csv", io_dir / "facts.json"
@@ -285,6 +286,7 @@ class Grader(LoggingConfigurable):
                 "predict": contract.predict, "sample": str(sample_path), "out": str(out_path), "id_column": contract.id_column,
                 "label_column": contract.label_column, "group_columns": groups, "time_columns": times,
                 "perturbations": behaviour.perturbations(manifest.bugs), "validation_out": str(io_dir / "validation_split.csv"),
+                "locations": sorted({key for bug in manifest.bugs for key in behaviour.bug_locations(bug, manifest.candidate.scaffold)}),
             }
             outcome = await execute_grader_code(client, behaviour.facts_code(spec), 300)
             if not outcome["ok"]:
@@ -300,6 +302,16 @@ class Grader(LoggingConfigurable):
             return await predict_on(target[0], "validation")(client, _workdir)
 
         async def notebook_probes(client, _workdir):
+            # Only the bugs the notebook's run did not decide, and once per submission: the
+            # top-to-bottom replay's verdicts stand when it has them.
+            top = context["replays"].get("top_to_bottom")
+            if name != "top_to_bottom" and top is not None and (top.grader_steps.get("notebook_probes") or {}).get("ok"):
+                return {"ok": False, "problem": "not needed: the top-to-bottom replay's probes stand"}
+            facts_seen = result_facts(steps_done)
+            wanted = [bug for bug in manifest.bugs
+                      if not any(behaviour.judge(check, facts_seen)[0] in (behaviour.FIXED, behaviour.NOT_FIXED) for check in bug.behaviour)]
+            if not wanted:
+                return {"ok": True, "raw": {}}
             folder = io_dir / "probes"
             folder.mkdir(mode=0o755, exist_ok=True)
             for source in sorted(context["pack"].private_dir.glob("*.py")):
@@ -309,10 +321,10 @@ class Grader(LoggingConfigurable):
             out_path = io_dir / "notebook_probes.json"
             spec = {
                 "probes": str(folder / "probes.py"), "scaffold": manifest.candidate.scaffold, "out": str(out_path), "timeout": 60,
-                "probes_to_run": [[bug.id, bug.probe] for bug in manifest.bugs],
+                "probes_to_run": [[bug.id, bug.probe] for bug in wanted],
             }
             try:
-                outcome = await execute_grader_code(client, behaviour.notebook_probes_code(spec), 60 * len(manifest.bugs) + 60)
+                outcome = await execute_grader_code(client, behaviour.notebook_probes_code(spec), 60 * len(wanted) + 60)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
             if not outcome["ok"]:
@@ -459,7 +471,8 @@ def judge_bugs(pack: ScenarioPack, replays: dict, scaffold_probes: dict[str, Any
         scaffold = {"status": scaffold.get("status", "fixed" if scaffold.get("fixed") else "not_fixed"), "detail": scaffold.get("message", "")} if scaffold else None
         behaviour_verdicts = [(check, behaviour.judge(check, facts)) for check in bug.behaviour]
         in_notebook = (notebook_verdicts or {}).get(bug.id)
-        verdicts[bug.id] = behaviour.combine(bug, behaviour_verdicts, in_notebook, scaffold, note if notebook_verdicts is None else None)
+        unused = behaviour.usage_note(bug, pack.manifest.candidate.scaffold, facts)
+        verdicts[bug.id] = behaviour.combine(bug, behaviour_verdicts, in_notebook, scaffold, note if notebook_verdicts is None else None, unused)
     return verdicts
 
 
