@@ -10,7 +10,7 @@ left in ``ended`` without a report is graded again.
 Submission bundle (``<private>/submissions/<interview id>/``), what ``mlinterview grade`` reads:
 
 ``<notebook>.ipynb``, ``<scaffold>/``, ``data/``, ``.mlinterview/``  the candidate's workspace as it was
-``history.jsonl``     the authoritative history (hash-chained, ``graders/history.py``)
+``history.jsonl``     the authoritative history (hash-chained, ``mlinterview/history.py``)
 ``submission.json``   ``mlinterview.submission/1`` (graders/submission.py): scenario, notebook, data
                       seed, started/ended; plus interview id, candidate, interviewer, kernel, notes
 """
@@ -25,7 +25,7 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from ..graders.history import dumps_line
+from ..history import dumps_line
 from .service_hub_client import HubAPIError, HubClient
 from .service_store import InterviewStore, State, utcnow
 

@@ -168,9 +168,6 @@ class Grader(LoggingConfigurable):
         validation = _validation_split(candidate_data, label_column)
 
         scaffold = scaffold_changes(pack, folder)
-        # The probes run in their own processes: let them work while the replays do.
-        probe_pool = ThreadPoolExecutor(max_workers=1)
-        probes_future = probe_pool.submit(run_probes, pack, folder, probe_runner)
         kernel_name, kernel_note = resolve_kernel_name(self.kernel_name or f"mlinterview-{manifest.kernel.default}")
         hide = [folder.resolve(), pack.private_dir, out_dir.resolve(), holdout_seed_file(), *map(Path, self.hidden_paths)]
         # Siblings of the submission and of its report are other candidates' work (a batch, the
@@ -178,6 +175,9 @@ class Grader(LoggingConfigurable):
         # The folder of the seed file is the installation's private store (the hub keeps it there).
         parents = (folder.resolve().parent, out_dir.resolve().parent, holdout_seed_file().resolve().parent)
         hide += [p for p in parents if self._may_hide(p)]
+        # The probes run in their own sandboxed processes: let them work while the replays do.
+        probe_pool = ThreadPoolExecutor(max_workers=1)
+        probes_future = probe_pool.submit(run_probes, pack, folder, probe_runner, [str(path) for path in hide])
         context: dict[str, Any] = dict(
             pack=pack, submission=submission, data_seed=data_seed, holdout_features=holdout_features,
             holdout_labels=holdout_labels, validation=validation, kernel_name=kernel_name, kernel_note=kernel_note,
@@ -558,25 +558,23 @@ def _text(path: Path | None) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
-def run_probes(pack: ScenarioPack, folder: Path, probe_runner: Callable | None) -> dict[str, Any]:
-    """Probe verdicts per bug id on a copy of the submission's scaffold: {bug: {fixed, message}}."""
+def run_probes(pack: ScenarioPack, folder: Path, probe_runner: Callable | None, hidden: list[str] = ()) -> dict[str, Any]:
+    """Probe verdicts per bug id on the submission's scaffold files: {bug: {fixed, status, message}}.
+    The runner copies the scaffold's regular files into a sandbox of its own (``hidden`` covered there)."""
     scaffold = folder / pack.manifest.candidate.scaffold
-    if not scaffold.is_dir():
-        return {bug.id: {"fixed": False, "message": "the scaffold folder is missing from the submission"} for bug in pack.manifest.bugs}
-    runner = probe_runner or default_probe_runner()
-    with tempfile.TemporaryDirectory(prefix="mlinterview-probe-") as scratch:
-        copy = Path(scratch) / pack.scaffold_name
-        shutil.copytree(scaffold, copy, ignore=IGNORED, symlinks=False, ignore_dangling_symlinks=True)
-        try:
-            return runner(pack, copy)
-        except Exception as error:  # noqa: BLE001
-            return {bug.id: {"fixed": False, "message": f"the probes could not run: {error}"} for bug in pack.manifest.bugs}
+    if scaffold.is_symlink() or not scaffold.is_dir():
+        return {bug.id: {"fixed": False, "status": "error", "message": "the scaffold folder is missing from the submission"} for bug in pack.manifest.bugs}
+    runner = probe_runner or default_probe_runner(hidden)
+    try:
+        return runner(pack, scaffold)
+    except Exception as error:  # noqa: BLE001
+        return {bug.id: {"fixed": False, "status": "error", "message": f"the probes could not run: {error}"} for bug in pack.manifest.bugs}
 
 
-def default_probe_runner() -> Callable:
+def default_probe_runner(hidden: list[str] = ()) -> Callable:
     from .probe_adapter import probe_with_pack_tools
 
-    return probe_with_pack_tools
+    return lambda pack, scaffold: probe_with_pack_tools(pack, scaffold, hidden)
 
 
 def grade_submission(

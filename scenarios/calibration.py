@@ -54,7 +54,7 @@ from .pack import ScenarioPack
 # Calibration holdouts come from seeds of their own, far from any data seed.
 CALIBRATION_HOLDOUT_SEED_OFFSET = 7919
 # Imported once in the forkserver: every training and probe child starts with them loaded.
-PRELOADED_MODULES = ("numpy", "pandas", "torch", "sklearn.metrics", __name__, "mlinterview.graders.probes")
+PRELOADED_MODULES = ("numpy", "pandas", "torch", "sklearn.metrics", __name__, "mlinterview.scenarios.probe_runner")
 SUMMARY_FILE = "calibration.json"
 PROBE_MARKS = {"fixed": "F", "not_fixed": "-", "error": "E"}
 
@@ -242,7 +242,7 @@ def run_pipeline_once(workspace: Path, pipeline: str, seed: int, features_csv: P
     """Train in a child process; return {"predictions"} and timings, or {"error"}."""
     out = Path(tempfile.mkdtemp(prefix="run-", dir=workspace.parent))
     try:
-        from ..graders.probes import forkserver_context
+        from .probe_runner import forkserver_context
 
         process = forkserver_context(PRELOADED_MODULES).Process(
             target=_train_and_predict, args=(str(workspace), pipeline, seed, str(features_csv), str(out)), daemon=True
@@ -378,7 +378,7 @@ class Calibration(LoggingConfigurable):
         """The calibration report of ``pack``."""
         from tqdm import tqdm
 
-        from ..graders.probes import ProbeRunner
+        from .probe_runner import ProbeRunner
 
         started = time.monotonic()
         manifest = pack.manifest

@@ -110,10 +110,10 @@ def grade(tmp_path, tiny_pack, fast_grader):
 
 
 def history_lines(executions, *, session="s1", kernel_id="k1", restart_before=None) -> str:
-    """A hash-chained history (graders/history.py) of ``executions``: dicts with code, cell_id,
+    """A hash-chained history (mlinterview/history.py) of ``executions``: dicts with code, cell_id,
     role (candidate/interviewer), status (ok/error/aborted), error ({ename, evalue}). ``restart_before``: index of the
     execution a kernel restart precedes."""
-    from mlinterview.graders.history import HistoryChain, dumps_line
+    from mlinterview.history import HistoryChain, dumps_line
 
     chain = HistoryChain()
     lines = []

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from hubtools import INTERVIEWER_PASSWORD, SERVICE, run_code, xsrf_of
-from mlinterview.graders.history import HistoryChain
+from mlinterview.history import HistoryChain
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from traitlets import TraitError
 
-from mlinterview.graders.probes import ProbeVerdict
+from mlinterview.scenarios.probe_runner import ProbeVerdict
 from mlinterview.scenarios import materialize
 from mlinterview.scenarios.calibration import (
     Calibration,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlinterview.graders.probes import ProbeRunner
+from mlinterview.scenarios.probe_runner import ProbeRunner
 from mlinterview.scenarios import load_pack
 from mlinterview.scenarios.fixes import scaffold_with_fixes
 

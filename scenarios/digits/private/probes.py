@@ -102,7 +102,7 @@ def probe_scheduler_per_batch(scaffold: Path) -> tuple[bool, str]:
     """The learning rate must not collapse long before training ends.
 
     Judged on the trajectory of the learning rate over every optimizer step of a training run long
-    enough for the shipped schedule to matter (40 epochs of 5 batches), not on how the schedule is
+    enough for the shipped schedule to matter (32 epochs of 5 batches), not on how the schedule is
     written: a step schedule stepped per epoch, a per-batch OneCycleLR or cosine schedule, or no
     schedule all keep most steps near their peak rate; an epoch schedule stepped every batch leaves
     most steps at under 1/300 of the peak.
@@ -112,12 +112,12 @@ def probe_scheduler_per_batch(scaffold: Path) -> tuple[bool, str]:
     train = _module(scaffold, "train")
     rates: list[float] = []
     handle = register_optimizer_step_pre_hook(lambda optimizer, args, kwargs: rates.append(float(optimizer.param_groups[0]["lr"])))
-    epochs, batch_size = 40, 8  # 40 images: 5 batches per epoch, 200 steps
+    epochs, batch_size = 32, 4  # 20 images: 5 batches per epoch, 160 steps
     try:
         torch.manual_seed(0)
         model = _module(scaffold, "model").build_model()
-        images = torch.randn(40, 1, SIDE, SIDE)
-        labels = torch.arange(40) % 10
+        images = torch.randn(20, 1, SIDE, SIDE)
+        labels = torch.arange(20) % 10
         train.train_model(model, images, labels, train.TrainConfig(epochs=epochs, batch_size=batch_size))
     finally:
         handle.remove()
