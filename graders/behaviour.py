@@ -620,16 +620,8 @@ def judge(check, facts: dict | None) -> Verdict:
     if kind == "learning_rate_not_collapsed":
         if chosen is None:
             return None, where
-        rates = [rate for rate in chosen.get("lr") or [] if isinstance(rate, (int, float)) and math.isfinite(rate)]
-        if len(rates) < 20:
-            return None, f"{where}: {len(rates)} steps are too few to judge the learning-rate schedule"
-        peak = max(rates)
-        low = sum(rate < peak / 300 for rate in rates)
-        if low > len(rates) / 2:
-            first = next(i for i, rate in enumerate(rates) if rate < peak / 300)
-            return NOT_FIXED, (f"{where}: the learning rate fell below 1/300 of its peak ({peak:.3g}) after {first} of {len(rates)} steps; "
-                               f"{low} steps trained at almost no learning rate")
-        return FIXED, f"{where}: the learning rate stays within 1/300 of its peak ({peak:.3g}) for {len(rates) - low} of {len(rates)} steps"
+        collapsed, sentence = learning_rate_collapse(chosen.get("lr") or [])
+        return (None if collapsed is None else NOT_FIXED if collapsed else FIXED), f"{where}: {sentence}"
     if kind in ("split_keeps_groups_apart", "split_validates_later"):
         pairs = (facts or {}).get("splits") or []
         if not pairs:
@@ -657,6 +649,23 @@ def judge(check, facts: dict | None) -> Verdict:
             return None, "the notebook's splits disagree: " + "; ".join(sentence for _, sentence in outcomes)
         return outcomes[0][0], "; ".join(sentence for _, sentence in outcomes)
     return None, f"unknown behaviour check '{kind}'"
+
+
+def learning_rate_collapse(rates: list[float]) -> tuple[bool | None, str]:
+    """Whether a learning-rate trajectory (one rate per optimizer step) collapses long before training
+    ends: more than half the steps at under 1/300 of the peak rate (an epoch schedule stepped every
+    batch). A step schedule stepped per epoch, a per-batch one-cycle or cosine schedule, or none,
+    keep most steps near the peak. None when there are too few steps to tell."""
+    rates = [rate for rate in rates if isinstance(rate, (int, float)) and math.isfinite(rate)]
+    if len(rates) < 20:
+        return None, f"{len(rates)} steps are too few to judge the learning-rate schedule"
+    peak = max(rates)
+    low = sum(rate < peak / 300 for rate in rates)
+    if low > len(rates) / 2:
+        first = next(i for i, rate in enumerate(rates) if rate < peak / 300)
+        return True, (f"the learning rate fell below 1/300 of its peak ({peak:.3g}) after {first} of {len(rates)} steps; "
+                      f"{low} steps trained at almost no learning rate")
+    return False, f"the learning rate stays within 1/300 of its peak ({peak:.3g}) for {len(rates) - low} of {len(rates)} steps"
 
 
 def _judge_order(targets: list[float], where: str) -> Verdict:

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
-from conftest import CHURN_SUBMISSIONS, HOLDOUT_SEED, build_churn_submission
+from conftest import CHURN_SUBMISSIONS, grade_churn_folders
 from mlinterview.scenarios.pack import load_pack
 
 pytestmark = pytest.mark.slow
@@ -23,19 +17,8 @@ EXPECTED_RANKING = ["fixes_everything", "fixes_breaking_only", "overfits_big_mod
 def churn_batch(tmp_path_factory, scenarios_dir):
     """The five submissions graded once by `mlinterview grade-batch --workers 2`."""
     pack = load_pack("churn", scenarios_dir)
-    root = tmp_path_factory.mktemp("churn")
-    for source in sorted(p for p in CHURN_SUBMISSIONS.iterdir() if p.is_dir()):
-        build_churn_submission(source, root / "submissions" / source.name, pack)
-    out = root / "reports"
-    env = dict(os.environ, MLINTERVIEW_HOLDOUT_SEED=str(HOLDOUT_SEED))
-    process = subprocess.run(
-        [sys.executable, "-m", "mlinterview.cli", "grade-batch", str(root / "submissions"), "--workers", "2", "--out", str(out)],
-        capture_output=True, text=True, env=env, cwd=root, timeout=900,
-    )
-    assert process.returncode == 0, process.stderr[-3000:]
-    reports = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/report.json")}
-    with open(out / "summary.csv", newline="") as handle:
-        summary = list(csv.DictReader(handle))
+    sources = sorted(p for p in CHURN_SUBMISSIONS.iterdir() if p.is_dir())
+    reports, summary, out = grade_churn_folders(sources, tmp_path_factory.mktemp("churn"), pack)
     return reports, summary, out, pack
 
 

@@ -3,15 +3,11 @@ functions from the notebook. Graded as a user runs the grader (``mlinterview gra
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import HOLDOUT_SEED, build_churn_submission
+from conftest import grade_churn_folders
 from mlinterview.scenarios.pack import load_pack
 
 pytestmark = pytest.mark.slow
@@ -21,17 +17,9 @@ SUBMISSIONS = Path(__file__).parent / "fixes_anywhere"
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory, scenarios_dir):
     pack = load_pack("churn", scenarios_dir)
-    root = tmp_path_factory.mktemp("anywhere")
-    for source in sorted(p for p in SUBMISSIONS.iterdir() if p.is_dir()):
-        build_churn_submission(source, root / "submissions" / source.name, pack)
-    out = root / "reports"
-    env = dict(os.environ, MLINTERVIEW_HOLDOUT_SEED=str(HOLDOUT_SEED))
-    process = subprocess.run(
-        [sys.executable, "-m", "mlinterview.cli", "grade-batch", str(root / "submissions"), "--workers", "2", "--out", str(out)],
-        capture_output=True, text=True, env=env, cwd=root, timeout=900,
-    )
-    assert process.returncode == 0, process.stderr[-3000:]
-    return {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/report.json")}, out
+    sources = sorted(p for p in SUBMISSIONS.iterdir() if p.is_dir())
+    reports, _summary, out = grade_churn_folders(sources, tmp_path_factory.mktemp("anywhere"), pack)
+    return reports, out
 
 
 def verdicts(report):

@@ -121,12 +121,11 @@ def probe_scheduler_per_batch(scaffold: Path) -> tuple[bool, str]:
         train.train_model(model, images, labels, train.TrainConfig(epochs=epochs, batch_size=batch_size))
     finally:
         handle.remove()
-    if len(rates) < 20:
+    from mlinterview.graders.behaviour import learning_rate_collapse
+
+    collapsed, sentence = learning_rate_collapse(rates)
+    if collapsed is None:
         raise RuntimeError(f"train_model made {len(rates)} optimizer steps in {epochs} epochs of 5 batches; cannot tell")
-    peak = max(rates)
-    low = sum(rate < peak / 300 for rate in rates)
-    if low > len(rates) / 2:
-        first = next(index for index, rate in enumerate(rates) if rate < peak / 300)
-        return False, (f"the learning rate fell below 1/300 of its peak ({peak:.3g}) after {first} of {len(rates)} steps "
-                       f"({epochs} epochs of 5 batches): an epoch schedule stepped every batch")
-    return True, f"the learning rate stays within 1/300 of its peak ({peak:.3g}) for {len(rates) - low} of {len(rates)} steps"
+    if collapsed:
+        return False, f"{sentence} ({epochs} epochs of 5 batches): an epoch schedule stepped every batch"
+    return True, sentence
