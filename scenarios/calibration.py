@@ -559,6 +559,27 @@ def output_paths(pack: ScenarioPack, out: Path | None) -> tuple[Path | None, Pat
     return out, out.with_suffix(".json") if out.suffix != ".json" else out.with_name(out.stem + "-summary.json")
 
 
+def report_from_summary(pack: ScenarioPack, summary: dict) -> CalibrationReport:
+    """The calibration report of a saved summary's measurements, its criteria checked against the
+    pack as it is now (e.g. after declaring a bug ``probe_only``): no training, the same figures.
+
+    Raises ValueError when the summary is of another scenario or planned other variants."""
+    from .probe_runner import ProbeVerdict
+
+    planned = plan_variants(pack)
+    if summary.get("scenario") != pack.id or [v.get("variant") for v in summary.get("variants", [])] != [v.name for v in planned]:
+        raise ValueError(f"the summary is not of the variants '{pack.id}' plans now; run the calibration again")
+    results = []
+    for variant, saved in zip(planned, summary["variants"]):
+        result = VariantResult(variant, errors=list(saved.get("errors") or []))
+        cpu, wall = saved.get("train_cpu_seconds_max") or 0.0, saved.get("train_wall_seconds_max") or 0.0
+        seeds = [seed for seed in summary["seeds"] if not any(error.startswith(f"seed {seed}:") for error in result.errors)]
+        result.runs = [Run(seed, metric, cpu, wall) for seed, metric in zip(seeds, saved.get("metric_per_seed") or [])]
+        result.probes = {bug: ProbeVerdict(bug, v["status"], v["detail"], v.get("seconds", 0.0)) for bug, v in (saved.get("probes") or {}).items()}
+        results.append(result)
+    return CalibrationReport(pack, list(summary["seeds"]), results, check_criteria(pack, results), float(summary.get("seconds") or 0.0))
+
+
 def run_calibration_command(pack: ScenarioPack, args) -> int:
     """``mlinterview scenarios calibrate ID``: print the table, write it where asked, exit 1 on failure.
 
@@ -572,8 +593,15 @@ def run_calibration_command(pack: ScenarioPack, args) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise CommandError(f"--jobs {args.jobs}: give at least 1 parallel run")
     table_path, summary_path = output_paths(pack, getattr(args, "out", None))
-    settings = {"n_seeds": args.seeds} | ({"jobs": args.jobs} if args.jobs else {})
-    report = Calibration(**settings).run(pack)
+    if getattr(args, "from_summary", None):
+        try:
+            report = report_from_summary(pack, json.loads(Path(args.from_summary).read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise CommandError(f"--from-summary {args.from_summary}: {error}") from None
+        print(f"criteria checked again on the measurements of {args.from_summary} (nothing trained)")
+    else:
+        settings = {"n_seeds": args.seeds} | ({"jobs": args.jobs} if args.jobs else {})
+        report = Calibration(**settings).run(pack)
     table = format_table(report)
     print(table)
     summary = json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n"

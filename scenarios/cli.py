@@ -110,6 +110,11 @@ def add_subcommands(subparsers) -> None:
     )
     cal.add_argument("--json", type=Path, default=None, help="also write the summary as JSON to this file")
     cal.add_argument(
+        "--from-summary", type=Path, default=None, metavar="FILE",
+        help="train nothing: check the criteria again on the measurements of a saved summary (e.g. after declaring a "
+        "bug probe_only in scenario.toml); with --update-pack it becomes the pack's evidence if it passes",
+    )
+    cal.add_argument(
         "--update-pack", action="store_true",
         help="when the calibration passes, write its summary to the pack's private/calibration.json (the evidence the "
         "grader compares candidates with; commit it with the pack). A failed run never changes it.",

@@ -38,6 +38,9 @@ def test_from_the_repository_root_into_a_results_folder(mlinterview_command, tin
     assert "calibration PASSED" in table and "all but drops_signal" in table and "left out vs all fixes" in table
     assert json.loads((results / "tinypack-calibration.json").read_text())["passed"] is True
     assert committed.read_bytes() == before, "without --update-pack the pack's evidence stays as committed"
+    # The criteria checked again on the saved measurements, nothing trained, e.g. after editing scenario.toml.
+    again = calibrate(mlinterview_command, tiny_scenarios, "--from-summary", str(results / "tinypack-calibration.json"), cwd=REPOSITORY)
+    assert again.returncode == 0 and "nothing trained" in again.stdout and "calibration PASSED" in again.stdout, again.stdout[-2000:]
 
 
 @pytest.mark.slow
