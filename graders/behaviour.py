@@ -405,9 +405,12 @@ def __mlinterview_facts(spec):
     if paired:
         valid_path, valid = min(paired, key=lambda item: (len(item[0]), item[0]))
         facts["validation_frame"] = {"path": valid_path, "rows": len(valid), "columns": [str(c) for c in valid.columns][:500]}
-        if len(valid) <= 2_000_000:
-            valid.rename_axis("__row__").to_csv(spec["validation_out"], index=True)
-            facts["validation_frame"]["written"] = True
+        if len(valid) <= 2_000_000 and valid.index.nlevels == 1:
+            try:
+                valid.rename_axis("__row__").to_csv(spec["validation_out"], index=True)
+                facts["validation_frame"]["written"] = True
+            except Exception as error:
+                facts["validation_frame"]["problem"] = f"{type(error).__name__}: {str(error)[:200]}"
     with open(spec["out"], "w") as handle:
         json.dump(facts, handle, default=str)
 
