@@ -38,7 +38,11 @@ def test_each_report_names_exactly_the_bugs_fixed(churn_batch):
     every = {bug.id for bug in pack.manifest.bugs}
     assert fixed(reports["fixes_nothing"]) == set()
     assert fixed(reports["fixes_breaking_only"]) == BREAKING
-    assert fixed(reports["out_of_order_hidden_state"]) == BREAKING
+    # The leak is dropped by the notebook (from features.NUMERIC_COLUMNS), in a cell below training: a fix
+    # made in the notebook, judged on the scaffold as the notebook left it; the order is flagged as hidden state.
+    hidden = {bug["id"]: bug for bug in reports["out_of_order_hidden_state"]["bugs"]}
+    assert fixed(reports["out_of_order_hidden_state"]) == BREAKING | {"leaking_feature_kept"}
+    assert hidden["leaking_feature_kept"]["decided_by"] == "scaffold as the notebook left it"
     assert fixed(reports["fixes_everything"]) == every
     assert fixed(reports["overfits_big_model"]) == every
     signals = reports["fixes_breaking_only"]["rubric"]["signals"]
