@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from ..cli import CommandError
-from ..graders.history import read_events, verify_history
+from ..history import read_events, verify_history
 
 ROLE_MARK = {"candidate": "C", "interviewer": "I", "system": "-"}
 

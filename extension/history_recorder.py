@@ -29,7 +29,7 @@ from jupyter_core.paths import jupyter_data_dir
 from traitlets import Instance, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from ..graders.history import OUTPUT_TEXT_LIMIT
+from ..history import OUTPUT_TEXT_LIMIT
 from .history_store import HistoryFile, HubStreamer
 
 OUTPUT_TYPES_LIMIT = 64

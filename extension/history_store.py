@@ -1,6 +1,6 @@
 """Where history events go: the local append-only file and the hub-side interview service.
 
-``HistoryFile`` appends sealed events (``graders/history.py`` defines the format) to one
+``HistoryFile`` appends sealed events (``mlinterview/history.py`` defines the format) to one
 JSON-lines file per recorded session.
 
 fsync policy (``HistoryFile.fsync``, default ``interval``): every event is written with one
@@ -39,7 +39,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from traitlets import Enum, Float, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from ..graders.history import HistoryChain, dumps_line, read_events
+from ..history import HistoryChain, dumps_line, read_events
 
 # kinds whose event is fsync-ed under the policy "replies" before the causing message is forwarded
 CLOSING_KINDS = frozenset({"execute_reply", "execute_lost", "kernel_event", "session_start"})

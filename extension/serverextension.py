@@ -31,7 +31,7 @@ from tornado.iostream import StreamClosedError
 from traitlets import Float, Instance
 
 from .. import __version__
-from ..graders.history import read_events, verify_events
+from ..history import read_events, verify_events
 from .history_connection import RECORDER_SETTING, HistoryRecordingConnection
 from .history_recorder import HistoryRecorder
 

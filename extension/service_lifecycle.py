@@ -12,7 +12,7 @@ Submission bundle (``<private>/submissions/<interview id>/``), what ``mlintervie
 ``<notebook>.ipynb``, ``<scaffold>/``, ``data/``, ``.mlinterview/``  the candidate's workspace as it was:
                       its regular files only, copied without following anything (symlinks, FIFOs,
                       devices, hard links and files past the size budget are listed in ``left_out``)
-``history.jsonl``     the authoritative history (hash-chained, ``graders/history.py``)
+``history.jsonl``     the authoritative history (hash-chained, ``mlinterview/history.py``)
 ``submission.json``   ``mlinterview.submission/1`` (graders/submission.py): scenario, notebook, data
                       seed, started/ended; plus interview id, candidate, interviewer, kernel, notes,
                       ``left_out`` [{path, why}]
@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .. import safe_files
-from ..graders.history import dumps_line
+from ..history import dumps_line
 from .service_hub_client import HubAPIError, HubClient
 from .service_store import InterviewStore, State, utcnow
 

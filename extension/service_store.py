@@ -9,7 +9,7 @@ Classes:
 
 - ``Interview``: one interview, from invitation to graded report (``state`` below).
 - ``Invite``: a one-time, expiring code; only its SHA-256 is stored.
-- ``HistoryRecord``: one sealed history event (``graders/history.py``), the authoritative copy.
+- ``HistoryRecord``: one sealed history event (``mlinterview/history.py``), the authoritative copy.
 - ``Note``: an interviewer's note pinned to a moment of the timeline.
 - ``InterviewStore``: the session factory and the operations both processes need.
 """
@@ -24,7 +24,6 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any, Iterable
 
-from pydantic import ValidationError
 from sqlalchemy import (
     DateTime,
     Float,
@@ -40,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-from ..graders.history import GENESIS, HistoryEvent, event_hash
+from ..history import GENESIS, event_hash, link_problem
 
 CANDIDATE_PREFIX = "cand-"
 
@@ -366,15 +365,9 @@ class InterviewStore:
                     # a gap (events lost in transit): keep what continues the chain and answer with
                     # the stored seq, so the sender resends from there
                     break
-                if sealed.get("prev") != last_hash:
-                    raise HistoryConflict(f"seq {seq}: 'prev' does not match the hash of seq {last_seq}", last_seq, last_hash)
-                if event_hash(sealed) != sealed.get("hash"):
-                    raise HistoryConflict(f"seq {seq}: its content does not match its hash", last_seq, last_hash)
-                try:
-                    HistoryEvent.model_validate(sealed)
-                except ValidationError as error:
-                    field = ".".join(str(part) for part in error.errors()[0]["loc"])
-                    raise HistoryConflict(f"seq {seq}: not a valid history event (field '{field}')", last_seq, last_hash) from None
+                problem = link_problem(sealed, last_seq, last_hash)
+                if problem:
+                    raise HistoryConflict(problem, last_seq, last_hash)
                 db.add(
                     HistoryRecord(
                         interview_id=interview_id,

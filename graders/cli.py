@@ -103,7 +103,11 @@ def cmd_grade_batch(args) -> int:
         )
     rows = summary_rows(results)
     csv_path, html_path = write_summary(rows, out_root)
+    scenario = None
     for row in rows:
+        if row["scenario"] != scenario:
+            scenario = row["scenario"]
+            print(f"{scenario or 'unknown scenario'} ({row['metric'] or 'no metric'}):")
         print(f"{row['rank']:>3}. {row['submission']:<28} {row['status']:<22} {row['holdout'] or '-':>8}  bugs {row['bugs_fixed']}/{row['bugs_total']}")
     print(f"summary: {csv_path} and {html_path}")
     return 0

@@ -35,6 +35,7 @@ from ..scenarios.materialize import IGNORED, csv_bytes, materialize
 from ..scenarios.metrics import score
 from ..scenarios.pack import ScenarioPack
 from ..scenarios.twist import release_twist
+from . import behaviour
 from . import report as report_module
 from .constraint_audit import released_twist
 from .contract import MAX_PREDICTIONS_FILE_BYTES, audit_code, check_predictions, parse_kernel_json, predict_code
@@ -166,12 +167,10 @@ class Grader(LoggingConfigurable):
         holdout_features, holdout_labels = pack.generator.make_holdout(holdout_seed)
         id_column, label_column = manifest.contract.id_column, manifest.contract.label_column
         holdout_features = holdout_features.drop(columns=[label_column], errors="ignore")
-        validation = _validation_split(pack.generator.make_candidate_data(data_seed), label_column)
+        candidate_data = pack.generator.make_candidate_data(data_seed)
+        validation = _validation_split(candidate_data, label_column)
 
         scaffold = scaffold_changes(pack, folder)
-        # The probes run in their own processes: let them work while the replays do.
-        probe_pool = ThreadPoolExecutor(max_workers=1)
-        probes_future = probe_pool.submit(run_probes, pack, folder, probe_runner)
         kernel_name, kernel_note = resolve_kernel_name(self.kernel_name or f"mlinterview-{manifest.kernel.default}")
         hide = [folder.resolve(), pack.private_dir, out_dir.resolve(), holdout_seed_file(), *map(Path, self.hidden_paths)]
         # Siblings of the submission and of its report are other candidates' work (a batch, the
@@ -179,12 +178,17 @@ class Grader(LoggingConfigurable):
         # The folder of the seed file is the installation's private store (the hub keeps it there).
         parents = (folder.resolve().parent, out_dir.resolve().parent, holdout_seed_file().resolve().parent)
         hide += [p for p in parents if self._may_hide(p)]
+        # The probes run in their own sandboxed processes: let them work while the replays do.
+        probe_pool = ThreadPoolExecutor(max_workers=1)
+        probes_future = probe_pool.submit(run_probes, pack, folder, probe_runner, [str(path) for path in hide])
         context: dict[str, Any] = dict(
             pack=pack, submission=submission, data_seed=data_seed, holdout_features=holdout_features,
             holdout_labels=holdout_labels, validation=validation, kernel_name=kernel_name, kernel_note=kernel_note,
-            hide=[str(path) for path in hide],
+            hide=[str(path) for path in hide], behaviour_sample=behaviour_sample(candidate_data, manifest),
+            feature_columns=[str(c) for c in holdout_features.columns], validation_by_replay={},
         )
         replays: dict[str, ReplayResult | None] = {"top_to_bottom": None, "history_order": None}
+        context["replays"] = replays
         scores: dict[str, dict[str, Any]] = {}
         if submission.notebook is not None or submission.history_events:
             scratch = Path(tempfile.mkdtemp(prefix="mlinterview-grade-", dir=self.scratch_dir or None))
@@ -219,7 +223,7 @@ class Grader(LoggingConfigurable):
                         nbformat.write(result.notebook, out_dir / f"replay-{name.replace('_', '-')}.ipynb")
 
         progress("waiting for the bug probes")
-        probes = probes_future.result()
+        probes = judge_bugs(pack, replays, probes_future.result())
         probe_pool.shutdown()
         return report_module.build_report(
             pack=pack,
@@ -272,14 +276,81 @@ class Grader(LoggingConfigurable):
             raw, problem = read_kernel_result(workdir, "audit.json")
             return {"ok": raw is not None, "raw": raw, "problem": problem}
 
+        async def observe(client, _workdir):
+            return await execute_grader_code(client, behaviour.observer_code(manifest.bugs, manifest.candidate.scaffold), 60)
+
+        async def facts(client, _workdir):
+            sample_path, out_path = io_dir / "behaviour_sample.csv", io_dir / "facts.json"
+            write_csv(context["behaviour_sample"], sample_path)
+            os.chmod(sample_path, 0o644)
+            groups, times = behaviour.group_and_time_columns(manifest.bugs)
+            spec = {
+                "predict": contract.predict, "sample": str(sample_path), "out": str(out_path), "id_column": contract.id_column,
+                "label_column": contract.label_column, "group_columns": groups, "time_columns": times,
+                "perturbations": behaviour.perturbations(manifest.bugs), "validation_out": str(io_dir / "validation_split.csv"),
+                "locations": sorted({key for bug in manifest.bugs for key in behaviour.bug_locations(bug, manifest.candidate.scaffold)}),
+            }
+            outcome = await execute_grader_code(client, behaviour.facts_code(spec), 300)
+            if not outcome["ok"]:
+                return outcome
+            raw, problem = read_kernel_json(out_path)
+            return {"ok": raw is not None, "raw": raw, "problem": problem}
+
+        async def validation(client, _workdir):
+            target = notebook_validation_split(io_dir / "validation_split.csv", context, result_facts(steps_done))
+            context["validation_by_replay"][name] = target
+            if target is None:
+                return {"ok": False, "problem": "no validation rows to predict"}
+            return await predict_on(target[0], "validation")(client, _workdir)
+
+        async def notebook_probes(client, _workdir):
+            # Only the bugs the notebook's run did not decide, and once per submission: the
+            # top-to-bottom replay's verdicts stand when it has them.
+            top = context["replays"].get("top_to_bottom")
+            if name != "top_to_bottom" and top is not None and (top.grader_steps.get("notebook_probes") or {}).get("ok"):
+                return {"ok": False, "problem": "not needed: the top-to-bottom replay's probes stand"}
+            facts_seen = result_facts(steps_done)
+            wanted = [bug for bug in manifest.bugs
+                      if not any(behaviour.judge(check, facts_seen)[0] in (behaviour.FIXED, behaviour.NOT_FIXED) for check in bug.behaviour)]
+            if not wanted:
+                return {"ok": True, "raw": {}}
+            folder = io_dir / "probes"
+            folder.mkdir(mode=0o755, exist_ok=True)
+            for source in sorted(context["pack"].private_dir.glob("*.py")):
+                if source.is_file() and not source.is_symlink():
+                    shutil.copyfile(source, folder / source.name)
+                    os.chmod(folder / source.name, 0o644)
+            out_path = io_dir / "notebook_probes.json"
+            spec = {
+                "probes": str(folder / "probes.py"), "scaffold": manifest.candidate.scaffold, "out": str(out_path), "timeout": 60,
+                "probes_to_run": [[bug.id, bug.probe] for bug in wanted],
+            }
+            try:
+                outcome = await execute_grader_code(client, behaviour.notebook_probes_code(spec), 60 * len(wanted) + 60)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+            if not outcome["ok"]:
+                return outcome
+            raw, problem = read_kernel_json(out_path)
+            return {"ok": raw is not None, "raw": raw, "problem": problem}
+
+        manifest = context["pack"].manifest
+        steps_done: dict[str, Any] = {}
+
+        def recorded(step_name, step):
+            async def run_and_keep(client, workdir_):
+                steps_done[step_name] = outcome = await step(client, workdir_)
+                return outcome
+            return run_and_keep
+
         async def main():
-            steps = {"holdout": predict_on(context["holdout_features"], "holdout")}
-            if context["validation"] is not None:
-                steps["validation"] = predict_on(context["validation"][0], "validation")
+            steps = {"holdout": predict_on(context["holdout_features"], "holdout"), "facts": recorded("facts", facts)}
+            steps["validation"] = validation
             steps["audit"] = audit
+            steps["notebook_probes"] = notebook_probes
             return await run_replay(
                 name, order, plan, workdir, private, self.limits, context["kernel_name"], stop_on_error=stop_on_error,
-                hide=context["hide"], after_cells=steps, kernel_note=context["kernel_note"],
+                hide=context["hide"], after_cells=steps, kernel_note=context["kernel_note"], before_cells={"observer": observe},
             )
 
         return run(main())
@@ -289,8 +360,9 @@ class Grader(LoggingConfigurable):
         manifest = pack.manifest
         scored: dict[str, Any] = {}
         targets = {"holdout": (context["holdout_features"], context["holdout_labels"])}
-        if context["validation"] is not None:
-            targets["validation"] = context["validation"][:2]
+        validation = context["validation_by_replay"].get(result.same_as or result.name)
+        if validation is not None:
+            targets["validation"] = validation[:2]
         for split, (features, labels) in targets.items():
             step = result.grader_steps.get(split)
             if step is None:
@@ -308,10 +380,102 @@ class Grader(LoggingConfigurable):
                     entry.update(ok=False, problems=[f"the metric cannot be computed on these predictions: {error}"])
             scored[split] = entry
         if "validation" in scored:
-            scored["validation"]["data"] = context["validation"][2]  # the candidate's file it was measured on
+            scored["validation"]["data"] = validation[2]  # which rows: the notebook's split, or the candidate's file
         audit = result.grader_steps.get("audit") or {}
         scored["audit"] = audit.get("raw") if audit.get("ok") else {"problem": audit.get("problem", "the audit did not run")}
         return scored
+
+
+def behaviour_sample(candidate_data: dict, manifest, rows: int = 1000):
+    """Features of a sample of the candidate's own labelled rows, for asking the notebook's predict."""
+    label = manifest.contract.label_column
+    for _name, frame in sorted(candidate_data.items()):
+        if label in frame.columns:
+            sample = frame.sample(n=min(rows, len(frame)), random_state=0) if len(frame) > rows else frame
+            return sample.drop(columns=[label]).reset_index(drop=True)
+    return next(iter(candidate_data.values())).head(rows)
+
+
+def result_facts(steps: dict[str, Any]) -> dict | None:
+    facts = steps.get("facts") or {}
+    return facts.get("raw") if facts.get("ok") else None
+
+
+def notebook_validation_split(path: Path, context: dict, facts: dict | None):
+    """(features, labels, description) of the validation rows the notebook defined, else of the
+    candidate's file, with words saying which rows they are.
+
+    Rows whose index and id match the candidate's file are taken from the file itself (all its
+    columns, as the holdout presents them); a frame whose rows cannot be traced is used as the
+    notebook holds it, and the description says so.
+    """
+    fallback = context["validation"]
+    label, id_column = context["pack"].manifest.contract.label_column, context["pack"].manifest.contract.id_column
+    frame_facts = (facts or {}).get("validation_frame") or {}
+    if fallback is not None:
+        file_name = fallback[2]
+        described = (fallback[0], fallback[1], (
+            f"{file_name}, all {len(fallback[1]):,} rows: the candidate's validation file" if "valid" in file_name.lower() else
+            f"{file_name}, all {len(fallback[1]):,} rows, including those the notebook trained on (its own validation split was not found)"
+        ))
+    else:
+        described = None
+    if not frame_facts.get("written"):
+        return described
+    import pandas as pd
+
+    try:
+        if path.stat().st_size > 256 * 1024 * 1024:
+            return described
+        frame = pd.read_csv(path, index_col="__row__")
+    except (OSError, ValueError):
+        return described
+    if label not in frame.columns or len(frame) == 0:
+        return described
+    where = frame_facts.get("path", "the notebook's validation frame")
+    source = None
+    for _name, data in sorted(context["pack"].generator.make_candidate_data(context["data_seed"]).items()):
+        if label in data.columns and id_column in frame.columns and id_column in data.columns:
+            try:
+                rows = data.loc[frame.index]
+            except (KeyError, TypeError):
+                continue
+            if (rows[id_column].astype(str).to_numpy() == frame[id_column].astype(str).to_numpy()).all():
+                source = (rows.drop(columns=[label]).reset_index(drop=True), rows[label].to_numpy(),
+                          f"the notebook's validation split ({where}): {len(rows):,} rows of {_name}")
+                break
+    if source is not None:
+        return source
+    columns = [c for c in context["feature_columns"] if c in frame.columns]
+    return (frame[columns].reset_index(drop=True), frame[label].to_numpy(),
+            f"the notebook's validation split ({where}, {len(frame):,} rows), as the notebook's frame holds them "
+            f"(its rows could not be traced back to the candidate's file)")
+
+
+def judge_bugs(pack: ScenarioPack, replays: dict, scaffold_probes: dict[str, Any]) -> dict[str, Any]:
+    """Each bug's verdict from the notebook's run, the probe on the scaffold as the notebook left it,
+    and the probe on the scaffold files (``graders/behaviour.py`` says how they combine)."""
+    source, note = None, None
+    for name in ("top_to_bottom", "history_order"):
+        result = replays.get(name)
+        if result is not None and (result.grader_steps.get("facts") or {}).get("ok"):
+            source = result
+            break
+    if source is None:
+        ran = [r for r in replays.values() if r is not None]
+        note = ("the replay stopped before the grader could look: " + (ran[0].stopped.detail if ran and ran[0].stopped else "no replay")) if ran else "no replay ran"
+    facts = (source.grader_steps["facts"]["raw"]) if source is not None else None
+    notebook_step = (source.grader_steps.get("notebook_probes") or {}) if source is not None else {}
+    notebook_verdicts = notebook_step.get("raw") if notebook_step.get("ok") else None
+    verdicts = {}
+    for bug in pack.manifest.bugs:
+        scaffold = scaffold_probes.get(bug.id)
+        scaffold = {"status": scaffold.get("status", "fixed" if scaffold.get("fixed") else "not_fixed"), "detail": scaffold.get("message", "")} if scaffold else None
+        behaviour_verdicts = [(check, behaviour.judge(check, facts)) for check in bug.behaviour]
+        in_notebook = (notebook_verdicts or {}).get(bug.id)
+        unused = behaviour.usage_note(bug, pack.manifest.candidate.scaffold, facts)
+        verdicts[bug.id] = behaviour.combine(bug, behaviour_verdicts, in_notebook, scaffold, note if notebook_verdicts is None else None, unused)
+    return verdicts
 
 
 def same_code(plan, other) -> bool:
@@ -399,25 +563,23 @@ def _text(root: Path, relative: str) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
-def run_probes(pack: ScenarioPack, folder: Path, probe_runner: Callable | None) -> dict[str, Any]:
-    """Probe verdicts per bug id on a copy of the submission's scaffold: {bug: {fixed, message}}."""
+def run_probes(pack: ScenarioPack, folder: Path, probe_runner: Callable | None, hidden: list[str] = ()) -> dict[str, Any]:
+    """Probe verdicts per bug id on the submission's scaffold files: {bug: {fixed, status, message}}.
+    The runner copies the scaffold's regular files into a sandbox of its own (``hidden`` covered there)."""
     scaffold = folder / pack.manifest.candidate.scaffold
-    if not scaffold.is_dir() or scaffold.is_symlink():
-        return {bug.id: {"fixed": False, "message": "the scaffold folder is missing from the submission"} for bug in pack.manifest.bugs}
-    runner = probe_runner or default_probe_runner()
-    with tempfile.TemporaryDirectory(prefix="mlinterview-probe-") as scratch:
-        copy = Path(scratch) / pack.scaffold_name
-        safe_files.copy_tree(scaffold, copy, ignore=IGNORED)
-        try:
-            return runner(pack, copy)
-        except Exception as error:  # noqa: BLE001
-            return {bug.id: {"fixed": False, "message": f"the probes could not run: {error}"} for bug in pack.manifest.bugs}
+    if scaffold.is_symlink() or not scaffold.is_dir():
+        return {bug.id: {"fixed": False, "status": "error", "message": "the scaffold folder is missing from the submission"} for bug in pack.manifest.bugs}
+    runner = probe_runner or default_probe_runner(hidden)
+    try:
+        return runner(pack, scaffold)
+    except Exception as error:  # noqa: BLE001
+        return {bug.id: {"fixed": False, "status": "error", "message": f"the probes could not run: {error}"} for bug in pack.manifest.bugs}
 
 
-def default_probe_runner() -> Callable:
+def default_probe_runner(hidden: list[str] = ()) -> Callable:
     from .probe_adapter import probe_with_pack_tools
 
-    return probe_with_pack_tools
+    return lambda pack, scaffold: probe_with_pack_tools(pack, scaffold, hidden)
 
 
 def grade_submission(

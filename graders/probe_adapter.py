@@ -1,7 +1,7 @@
-"""Bug-probe verdicts for the report, through ``graders/probes.py`` (the pack tooling's runner).
+"""Bug-probe verdicts for the report, through ``scenarios/probe_runner.py`` (the pack tooling's runner).
 
 The probes themselves live in each pack's private part and run in a subprocess of their own
-(``graders/probes.py`` decides how); this adapter only turns the runner's answer into the
+(``scenarios/probe_runner.py`` decides how); this adapter only turns the runner's answer into the
 report's shape: ``{bug_id: {"fixed": bool, "message": str}}``.
 """
 
@@ -13,10 +13,10 @@ from typing import Any
 from ..scenarios.pack import ScenarioPack
 
 
-def probe_with_pack_tools(pack: ScenarioPack, scaffold: Path) -> dict[str, dict[str, Any]]:
-    from .probes import ProbeRunner
+def probe_with_pack_tools(pack: ScenarioPack, scaffold: Path, hidden: list[str] = ()) -> dict[str, dict[str, Any]]:
+    from ..scenarios.probe_runner import ProbeRunner
 
-    verdicts = ProbeRunner().run(pack, scaffold)
+    verdicts = ProbeRunner(hidden_paths=list(hidden)).run(pack, scaffold)
     return {
         bug_id: {"fixed": verdict.fixed, "status": verdict.status, "message": verdict.detail}
         for bug_id, verdict in verdicts.items()

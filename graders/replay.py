@@ -579,6 +579,7 @@ async def run_replay(
     hide: list[Path] = (),
     after_cells: dict[str, GraderStep] | None = None,
     kernel_note: str | None = None,
+    before_cells: dict[str, GraderStep] | None = None,
 ) -> ReplayResult:
     """Run ``plan`` in a fresh sandboxed kernel in ``workdir``; then the grader's ``after_cells`` steps.
 
@@ -662,6 +663,12 @@ async def run_replay(
             result.sandbox = _read_json(status_file)
             client.deadline = time.monotonic() + limits.total_timeout
             watcher = asyncio.ensure_future(client.watch())
+            for step_name, step in (before_cells or {}).items():  # the grader's own, e.g. the behaviour observer
+                client.current_label = f"grader: {step_name}"
+                try:
+                    result.grader_steps[step_name] = await step(client, workdir)
+                except Exception as error:  # noqa: BLE001 - reported, never raised
+                    result.grader_steps[step_name] = {"ok": False, "problem": _describe(error, client)}
             cells_started = time.monotonic()
             for index, step in enumerate(plan):
                 outcome = await _run_step(client, step, index)

@@ -31,10 +31,18 @@
                      (sentences: fix-and-rerun, differences within the spread; not flagged),
                      ``tolerance`` (the difference allowed), ``spread`` (the calibration's);
                      see :mod:`mlinterview.graders.reproducibility`
-``bugs``             [{id, title, kind, signal, location, fixed, probe_message, interviewer_notes}]
-``rubric``           ``metric_band``, ``signals`` {signal: {band, fixed, total, bugs, description,
-                     band_text}}; a signal's band comes from the share of its planted bugs fixed
-                     (none: very_weak, some: weak, most: strong, all: very_strong)
+``bugs``             [{id, title, kind, signal, location, fixed, status (fixed / not_fixed /
+                     undetermined / error), probe_message (the deciding sentence), decided_by
+                     (notebook run / scaffold as the notebook left it / scaffold files / missing
+                     evidence / conflict), evidence [{source, check, status, detail}], probe_only
+                     (the pack's reason, for a habit bug the holdout cannot show), interviewer_notes}]
+``rubric``           ``metric_band``, ``metric_evidence`` (sentence), ``signals`` {signal: {band,
+                     fixed, total, bugs, undetermined, evidence [{bug, status, decided_by, detail}],
+                     observed (what decided the band, in words), description, band_meaning (the
+                     rubric's text for the band: what the band means, not something observed),
+                     band_text (the same, kept for older readers)}}; a signal's band comes from the
+                     share of its planted bugs fixed (none: very_weak, some: weak, most: strong, all:
+                     very_strong)
 ``constraints``      ``parameters`` {limit, models [{path, class, trainable, total, module_parameters,
                      other_tensors, places [{path, count, kind}], optimizers}], loose, guard, largest,
                      verdict ok/over/unknown, replay}, ``training_time`` {budget_s (CPU), longest_cell_s,
@@ -49,15 +57,15 @@
 ``scaffold``         ``present``, ``files`` [{file, status modified/added/deleted, diff}]
 
 ``report.html`` shows the same, self-contained (inline CSS and SVG, no network).
+
+This module decides what the report says; :mod:`mlinterview.graders.render` writes it down
+(``write_report``, ``render_html``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
-import io
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +73,10 @@ from ..scenarios.pack import ScenarioPack
 from ..scenarios.schema import BAND_NAMES, RUBRIC_SIGNALS
 from .constraint_audit import constraint_verdicts, parameter_limit
 from .reproducibility import calibration_spread, compare_replays
+from .render import render_html, write_report  # noqa: F401  (the writing side, importable from here as before)
 
 REPORT_SCHEMA = "mlinterview.report/1"
 BAND_ORDER = {name: rank for rank, name in enumerate(BAND_NAMES)}
-TEMPLATE_DIR = Path(__file__).parent / "templates"
 SUSPICIOUS_CODE = (
     ("MLINTERVIEW_HOLDOUT_SEED", "reads the holdout-seed variable"),
     ("holdout-seed", "names the holdout-seed file"),
@@ -139,6 +147,34 @@ def _signal_band(fixed: int, total: int) -> str:
     if fixed == total:
         return "very_strong"
     return "strong" if fixed / total >= 0.5 else "weak"
+
+
+def _signal_evidence(manifest, signal: str, bugs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One rubric signal: its band, what decided it (each bug's verdict and its source), and what the
+    band means in the rubric, kept apart from what was observed."""
+    own = [b for b in bugs if b["signal"] == signal]
+    rubric_signal = manifest.rubric.signals[signal]
+    fixed = sum(b["fixed"] for b in own)
+    undetermined = [b["id"] for b in own if b["status"] == "undetermined"]
+    band = _signal_band(fixed, len(own)) if own else None
+    evidence = [
+        {"bug": b["id"], "status": b["status"], "decided_by": b["decided_by"], "detail": b["probe_message"]} for b in own
+    ]
+    if own:
+        observed = f"{fixed} of {len(own)} planted bug(s) of this signal fixed, decided by the grader's probes and checks of the replay"
+        if undetermined:
+            observed += f"; {len(undetermined)} undetermined ({', '.join(undetermined)}), counted as not fixed"
+        observed += ". Nothing else of this signal was observed: the band comes from the planted bugs alone."
+    else:
+        observed = "no planted bug in this signal: nothing was observed"
+    meaning = getattr(rubric_signal, band).strip() if band else None
+    return {
+        "band": band, "fixed": fixed, "total": len(own), "bugs": [b["id"] for b in own], "undetermined": undetermined,
+        "evidence": evidence, "observed": observed,
+        "description": rubric_signal.description.strip(),
+        "band_meaning": meaning,
+        "band_text": meaning or "no planted bug in this signal",
+    }
 
 
 def _timeline(events: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
@@ -280,22 +316,15 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
     bugs = []
     for bug in manifest.bugs:
         verdict = probes.get(bug.id, {"fixed": False, "message": "no probe verdict"})
+        status = verdict.get("status") or ("fixed" if verdict.get("fixed") else "not_fixed")
         bugs.append({
             "id": bug.id, "title": bug.title, "kind": bug.kind, "signal": bug.signal, "location": bug.location,
-            "fixed": bool(verdict.get("fixed")), "probe_message": verdict.get("message", ""),
+            "fixed": status == "fixed", "status": status, "probe_message": verdict.get("message", ""),
+            "decided_by": verdict.get("decided_by", "scaffold files"), "evidence": verdict.get("evidence", []),
+            "probe_only": bug.probe_only.strip() if bug.probe_only else None,
             "interviewer_notes": bug.interviewer_notes.strip(),
         })
-    signals = {}
-    for signal in RUBRIC_SIGNALS:
-        own = [b for b in bugs if b["signal"] == signal]
-        rubric_signal = manifest.rubric.signals[signal]
-        fixed = sum(b["fixed"] for b in own)
-        signal_band = _signal_band(fixed, len(own)) if own else None
-        signals[signal] = {
-            "band": signal_band, "fixed": fixed, "total": len(own), "bugs": [b["id"] for b in own],
-            "description": rubric_signal.description.strip(),
-            "band_text": getattr(rubric_signal, signal_band).strip() if signal_band else "no planted bug in this signal",
-        }
+    signals = {signal: _signal_evidence(manifest, signal, bugs) for signal in RUBRIC_SIGNALS}
 
     constraints = constraint_verdicts(manifest, replays, scores, submission)
     for key in ("parameters", "training_time"):
@@ -318,10 +347,11 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
     gradable = value is not None
     status = "not_gradable" if not gradable else ("graded_with_problems" if problems else "graded")
     fixed_count = sum(b["fixed"] for b in bugs)
+    undetermined_count = sum(b["status"] == "undetermined" for b in bugs)
     if gradable:
         headline = (
             f"{metric_name} {value:.4f} on the holdout ({(band or '').replace('_', ' ')}); "
-            f"{fixed_count} of {len(bugs)} planted bugs fixed; "
+            f"{fixed_count} of {len(bugs)} planted bugs fixed{f' ({undetermined_count} undetermined)' if undetermined_count else ''}; "
             f"constraints {'kept' if constraints['parameters']['verdict'] != 'over' and constraints['training_time']['verdict'] != 'over' else 'BROKEN'}; "
             f"{'hidden state between replays' if reproducibility['hidden_state'] else 'reproducible' if reproducibility['hidden_state'] is False else 'reproducibility not established'}"
         )
@@ -357,7 +387,14 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
         "confinement": confinement_of(replays),
         "reproducibility": reproducibility,
         "bugs": bugs,
-        "rubric": {"metric_band": band, "signals": signals},
+        "rubric": {
+            "metric_band": band, "signals": signals,
+            "metric_evidence": (
+                f"holdout {metric_name} {value:.4f} of the final notebook run top to bottom, against the pack's thresholds "
+                f"(weak {manifest.rubric.metric_bands.weak:g}, strong {manifest.rubric.metric_bands.strong:g}, "
+                f"very strong {manifest.rubric.metric_bands.very_strong:g})" if gradable else "no holdout score"
+            ),
+        },
         "constraints": constraints,
         "integrity": {"history": history, "flags": flags},
         "timeline": _timeline(submission.history_events),
@@ -366,115 +403,4 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
         "limits": {name: getattr(limits, name) for name in limits.trait_names() if limits.trait_metadata(name, "config")},
     }
 
-
-# -- writing -------------------------------------------------------------------------------
-def write_report(report: dict[str, Any], out_dir: Path) -> None:
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    report = _json_safe(report)
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=str, allow_nan=False) + "\n", encoding="utf-8")
-    (out_dir / "report.html").write_text(render_html(report), encoding="utf-8")
-
-
-def _json_safe(value):
-    """NaN and infinities (not JSON) become null, recursively."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value]
-    return value
-
-
-def _svg(figure) -> str:
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
-    text = buffer.getvalue()
-    return text[text.index("<svg"):]
-
-
-def timeline_svg(timeline: list[dict[str, Any]]) -> str | None:
-    """The session as a picture: executions per role (green ok, red error), kernel events, notes."""
-    points = [e for e in timeline if e.get("t") is not None]
-    if not points:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    rows = {"candidate": 2, "interviewer": 1, "system": 0}
-    figure = Figure(figsize=(9, 2.6))
-    axis = figure.add_subplot()
-    colors = {"ok": "#2e7d32", "error": "#c62828", "aborted": "#9e9e9e", "no reply": "#6d4c41"}
-    for entry in points:
-        minutes = entry["t"] / 60
-        if entry["kind"] == "execute_request":
-            axis.scatter(minutes, rows.get(entry["role"], 0), color=colors.get(entry.get("status"), "#555"), s=22, zorder=3)
-        elif entry["kind"] == "kernel_event":
-            axis.axvline(minutes, color="#1565c0", linestyle="--", linewidth=0.8)
-            axis.text(minutes, 2.45, entry["label"], fontsize=7, color="#1565c0", rotation=90, va="top")
-        elif entry["kind"] == "constraint":
-            axis.scatter(minutes, 0, marker="^", color="#ef6c00", s=40, zorder=3)
-        elif entry["kind"] == "note":
-            axis.scatter(minutes, 1, marker="s", color="#6a1b9a", s=30, zorder=3)
-    axis.set_yticks([0, 1, 2], ["system / constraints", "interviewer", "candidate"])
-    axis.set_ylim(-0.6, 2.6)
-    axis.set_xlabel("minutes since the session started")
-    axis.grid(axis="x", alpha=0.3)
-    for spine in ("top", "right"):
-        axis.spines[spine].set_visible(False)
-    return _svg(figure)
-
-
-def metric_svg(holdout: dict[str, Any], metric: str) -> str | None:
-    bars = [(name, holdout.get(key)) for name, key in (("baseline", "baseline"), ("this submission", "value"), ("reference", "reference"))]
-    bars = [(name, value) for name, value in bars if value is not None]
-    if len(bars) < 1:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(5, 1.8))
-    axis = figure.add_subplot()
-    names = [name for name, _ in bars]
-    values = [value for _, value in bars]
-    axis.barh(names, values, color=["#1565c0" if n == "this submission" else "#b0bec5" for n in names])
-    for position, value in enumerate(values):
-        axis.text(value, position, f" {value:.4f}", va="center", fontsize=8)
-    axis.set_xlabel(f"holdout {metric}")
-    axis.set_xlim(0, max(values) * 1.25 if max(values) > 0 else 1)
-    for spine in ("top", "right"):
-        axis.spines[spine].set_visible(False)
-    return _svg(figure)
-
-
-def _diff_html(diff: str) -> str:
-    lines = []
-    for line in diff.splitlines():
-        css = "add" if line.startswith("+") and not line.startswith("+++") else "del" if line.startswith("-") and not line.startswith("---") else ""
-        lines.append(f'<span class="{css}">{html.escape(line)}</span>')
-    return "\n".join(lines)
-
-
-def render_html(report: dict[str, Any]) -> str:
-    import jinja2
-    from markupsafe import Markup
-
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR), autoescape=True, undefined=jinja2.ChainableUndefined
-    )
-    environment.filters["band"] = lambda value: (value or "n/a").replace("_", " ")
-    environment.filters["num"] = lambda value, digits=4: "n/a" if value is None else f"{value:.{digits}f}"
-    environment.filters["diff"] = lambda text: Markup(_diff_html(text or ""))
-    template = environment.get_template("report.html.j2")
-    return template.render(
-        r=report,
-        timeline_svg=Markup(timeline_svg(report.get("timeline") or []) or ""),
-        metric_svg=Markup(metric_svg(report.get("holdout") or {}, (report.get("holdout") or {}).get("metric", "")) or ""),
-        json_size=len(json.dumps(report, default=str)),
-    )
 

@@ -9,7 +9,7 @@ A submission is one folder, produced by the hub when an interview ends (or by ha
                        "notebook": "interview.ipynb", "data_seed": 7}
   interview.ipynb     the candidate's final notebook (name from submission.json, else the scenario's)
   <scaffold>/         the candidate's scaffold package folder, as it was at the end (e.g. churnlab/)
-  history.jsonl       the recorded history (graders/history.py), when the session was recorded
+  history.jsonl       the recorded history (mlinterview/history.py), when the session was recorded
 ```
 
 Only ``scenario`` is required in ``submission.json`` (and ``--scenario`` on the command line can

@@ -7,12 +7,16 @@ variants of the scaffold, scores each on a holdout, and runs the probes on each 
 - ``baseline``: the shipped scaffold with only the breaking bugs fixed
 - ``+ <bug>``: the baseline plus the fix of one non-breaking bug, for each of them
 - ``all fixes``: every fix of ``private/fixes.toml``
+- ``all but <bug>``: every fix except that of one non-breaking bug (leave one out), for each
 - ``reference``: ``private/reference/``
 
 It passes when the baseline lands in the lowest metric band, each single fix either moves the
-metric beyond the seed spread or flips its own probe, the reference lands in the top band and
-trains within the time budget, and every probe says "not fixed" on the shipped scaffold and
-"fixed" on the reference.
+metric beyond the seed spread or flips its own probe, each non-breaking bug left out costs beyond
+the seed spread against ``all fixes`` (or the bug is declared ``probe_only`` in ``scenario.toml``,
+with the reason, and its probe flips), the reference lands in the top band and trains within the
+time budget, and every probe says "not fixed" on the shipped scaffold and "fixed" on the reference.
+The leave-one-out column is what the holdout can tell on its own: the learning-killer bugs mask
+most single fixes against the baseline, but not against all the others fixed.
 
 Each training run happens in a child process that gets the workspace and a CSV of holdout
 *features*; it writes its predictions as ``.npy`` and its timings as JSON, and the metric is
@@ -50,7 +54,7 @@ from .pack import ScenarioPack
 # Calibration holdouts come from seeds of their own, far from any data seed.
 CALIBRATION_HOLDOUT_SEED_OFFSET = 7919
 # Imported once in the forkserver: every training and probe child starts with them loaded.
-PRELOADED_MODULES = ("numpy", "pandas", "torch", "sklearn.metrics", __name__, "mlinterview.graders.probes")
+PRELOADED_MODULES = ("numpy", "pandas", "torch", "sklearn.metrics", __name__, "mlinterview.scenarios.probe_runner")
 SUMMARY_FILE = "calibration.json"
 PROBE_MARKS = {"fixed": "F", "not_fixed": "-", "error": "E"}
 
@@ -60,7 +64,7 @@ class Variant:
     """One version of the scaffold the calibration trains."""
 
     name: str
-    kind: str  # "shipped", "baseline", "single", "all", "reference"
+    kind: str  # "shipped", "baseline", "single", "all", "leave_one_out", "reference"
     fixes: tuple[str, ...] = ()
     target_bug: str | None = None
 
@@ -186,7 +190,10 @@ def plan_variants(pack: ScenarioPack) -> list[Variant]:
     variants = [Variant("shipped as is", "shipped"), Variant("baseline (breaking fixes only)", "baseline", breaking)]
     for bug in pack.manifest.non_breaking_bugs:
         variants.append(Variant(f"+ {bug.id}", "single", breaking + (bug.id,), bug.id))
-    variants.append(Variant("all fixes", "all", breaking + tuple(b.id for b in pack.manifest.non_breaking_bugs)))
+    everything = breaking + tuple(b.id for b in pack.manifest.non_breaking_bugs)
+    variants.append(Variant("all fixes", "all", everything))
+    for bug in pack.manifest.non_breaking_bugs:
+        variants.append(Variant(f"all but {bug.id}", "leave_one_out", tuple(b for b in everything if b != bug.id), bug.id))
     variants.append(Variant("reference", "reference"))
     return variants
 
@@ -235,7 +242,7 @@ def run_pipeline_once(workspace: Path, pipeline: str, seed: int, features_csv: P
     """Train in a child process; return {"predictions"} and timings, or {"error"}."""
     out = Path(tempfile.mkdtemp(prefix="run-", dir=workspace.parent))
     try:
-        from ..graders.probes import forkserver_context
+        from .probe_runner import forkserver_context
 
         process = forkserver_context(PRELOADED_MODULES).Process(
             target=_train_and_predict, args=(str(workspace), pipeline, seed, str(features_csv), str(out)), daemon=True
@@ -271,10 +278,15 @@ def _spread_gain(pack: ScenarioPack, candidate: VariantResult, baseline: Variant
     return max(candidate.metrics) < min(baseline.metrics), gain
 
 
+def _probe_flips(baseline: VariantResult, single: VariantResult | None, bug: str) -> bool:
+    before, after = baseline.probes.get(bug), single.probes.get(bug) if single else None
+    return bool(before and after and before.status == "not_fixed" and after.status == "fixed")
+
+
 def check_criteria(pack: ScenarioPack, results: list[VariantResult]) -> list[Criterion]:
     """The pass criteria of a calibration (see the module docstring)."""
     manifest = pack.manifest
-    by_kind = {r.variant.kind: r for r in results if r.variant.kind != "single"}
+    by_kind = {r.variant.kind: r for r in results if r.variant.kind not in ("single", "leave_one_out")}
     baseline, reference, shipped = by_kind["baseline"], by_kind["reference"], by_kind["shipped"]
     lowest, top = "very_weak", "very_strong"
     criteria = []
@@ -300,6 +312,20 @@ def check_criteria(pack: ScenarioPack, results: list[VariantResult]) -> list[Cri
             f"gain {_fmt(gain, signed=True)} ({'beyond' if moved else 'within'} the seed spread); probe "
             f"{before.status if before else '?'} -> {after.status if after else '?'}",
         ))
+    everything = by_kind["all"]
+    for result in results:
+        if result.variant.kind != "leave_one_out":
+            continue
+        bug = pack.bug(result.variant.target_bug)
+        costs, cost = _spread_gain(pack, everything, result)
+        flipped = _probe_flips(baseline, next((r for r in results if r.variant.kind == "single" and r.variant.target_bug == bug.id), None), bug.id)
+        if costs:
+            passed, how = True, "beyond the seed spread"
+        elif bug.probe_only:
+            passed, how = flipped, f"within the seed spread; declared probe-only ({bug.probe_only.strip()}), probe {'flips' if flipped else 'does NOT flip'}"
+        else:
+            passed, how = False, "within the seed spread, and not declared probe_only in scenario.toml"
+        criteria.append(Criterion(f"leaving out the fix of {bug.id} costs", passed, f"cost {_fmt(cost, signed=True)} against all fixes, {how}"))
     band = manifest.band_for_metric(reference.mean) if reference.metrics else None
     slowest = max(reference.train_seconds) if reference.train_seconds else math.inf
     slowest_wall = max(run.train_wall_seconds for run in reference.runs) if reference.runs else math.inf
@@ -352,7 +378,7 @@ class Calibration(LoggingConfigurable):
         """The calibration report of ``pack``."""
         from tqdm import tqdm
 
-        from ..graders.probes import ProbeRunner
+        from .probe_runner import ProbeRunner
 
         started = time.monotonic()
         manifest = pack.manifest
@@ -460,9 +486,11 @@ def format_table(report: CalibrationReport) -> str:
         if result.variant.kind == "single":
             bug = result.variant.target_bug
             moved, gain = _spread_gain(pack, result, baseline)
-            before, after = baseline.probes.get(bug), result.probes.get(bug)
-            flipped = bool(before and after and before.status == "not_fixed" and after.status == "fixed")
+            flipped = _probe_flips(baseline, result, bug)
             evidence = f"{_fmt(gain, signed=True)} {'beyond' if moved else 'within'} spread; probe {'flips' if flipped else 'does NOT flip'}"
+        elif result.variant.kind == "leave_one_out":
+            costs, cost = _spread_gain(pack, report.result("all"), result)
+            evidence = f"costs {_fmt(cost, signed=True)} against all fixes, {'beyond' if costs else 'within'} spread"
         if result.errors and result.metrics:
             evidence += f" ({len(result.errors)} failed run(s))"
         lines.append(f"{result.variant.name:<38} {spread:<34} {band:<12} {seconds}  {fixed:>2}/{n_bugs:<9} {evidence}".rstrip())
@@ -472,18 +500,22 @@ def format_table(report: CalibrationReport) -> str:
         lines.append("failed runs:")
         lines.extend(f"  {name}, {error[:160]}" for name, error in failures)
     lines.append("")
+    lines.extend(format_bug_table(report))
+    lines.append("")
     lines.append(f"probe verdicts ({PROBE_MARKS['fixed']} fixed, {PROBE_MARKS['not_fixed']} not fixed, {PROBE_MARKS['error']} error):")
     singles = {r.variant.target_bug: r for r in report.results if r.variant.kind == "single"}
-    columns = [("shipped", report.result("shipped")), ("baseline", baseline), ("own fix", None), ("all fixes", report.result("all")), ("reference", report.result("reference"))]
-    lines.append(f"  {'bug':<34} {'kind':<13}" + "".join(f"{name:>11}" for name, _ in columns))
+    left_out = {r.variant.target_bug: r for r in report.results if r.variant.kind == "leave_one_out"}
+    columns = [("shipped", report.result("shipped")), ("baseline", baseline), ("own fix", singles), ("all fixes", report.result("all")),
+               ("all but own", left_out), ("reference", report.result("reference"))]
+    lines.append(f"  {'bug':<34} {'kind':<13}" + "".join(f"{name:>12}" for name, _ in columns))
     for bug in manifest.bugs:
         marks = []
         for name, result in columns:
-            if result is None:
-                result = singles.get(bug.id)
+            if isinstance(result, dict):
+                result = result.get(bug.id)
             verdict = result.probes.get(bug.id) if result else None
             marks.append(PROBE_MARKS.get(verdict.status, "?") if verdict else "·")
-        lines.append(f"  {bug.id:<34} {bug.kind:<13}" + "".join(f"{mark:>11}" for mark in marks))
+        lines.append(f"  {bug.id:<34} {bug.kind:<13}" + "".join(f"{mark:>12}" for mark in marks))
     lines.append("")
     for criterion in report.criteria:
         lines.append(f"{'PASS' if criterion.passed else 'FAIL'}  {criterion.name}: {criterion.detail}")
@@ -491,21 +523,98 @@ def format_table(report: CalibrationReport) -> str:
     return "\n".join(lines)
 
 
+def format_bug_table(report: CalibrationReport) -> list[str]:
+    """Per non-breaking bug: what its fix alone gains over the baseline, and what leaving it out of
+    all the fixes costs (the leave-one-out column), each against the seed spread."""
+    pack, manifest = report.pack, report.pack.manifest
+    baseline, everything = report.result("baseline"), report.result("all")
+    by_kind = {(r.variant.kind, r.variant.target_bug): r for r in report.results}
+    header = f"  {'bug':<34} {'alone vs baseline':<26} {'left out vs all fixes':<26} {'probe':<12} shows in"
+    lines = ["each non-breaking bug, in the holdout metric (gain signed so that positive is better):", header, "  " + "-" * (len(header) - 2)]
+    for bug in manifest.non_breaking_bugs:
+        single, loo = by_kind.get(("single", bug.id)), by_kind.get(("leave_one_out", bug.id))
+        moved, gain = _spread_gain(pack, single, baseline) if single else (False, math.nan)
+        costs, cost = _spread_gain(pack, everything, loo) if loo else (False, math.nan)
+        flipped = _probe_flips(baseline, single, bug.id)
+        shows = [word for word, ok in (("alone", moved), ("left out", costs), ("probe", flipped)) if ok]
+        where = ", ".join(shows) or "nothing"
+        if bug.probe_only and not costs:
+            where += " (declared probe-only)"
+        lines.append(
+            f"  {bug.id:<34} {_fmt(gain, signed=True) + (' beyond spread' if moved else ' within spread'):<26} "
+            f"{_fmt(-cost if not math.isnan(cost) else cost, signed=True) + (' beyond spread' if costs else ' within spread'):<26} "
+            f"{'flips' if flipped else 'no flip':<12} {where}"
+        )
+    return lines
+
+
+def output_paths(pack: ScenarioPack, out: Path | None) -> tuple[Path | None, Path | None]:
+    """Where ``--out`` puts the table and the summary: a folder gets ``<id>-calibration.txt`` and
+    ``.json``; a file name gets the table, and the summary beside it with ``.json``."""
+    if out is None:
+        return None, None
+    out = Path(out)
+    if out.is_dir() or str(out).endswith(("/", os.sep)) or not out.suffix:
+        return out / f"{pack.id}-calibration.txt", out / f"{pack.id}-calibration.json"
+    return out, out.with_suffix(".json") if out.suffix != ".json" else out.with_name(out.stem + "-summary.json")
+
+
+def report_from_summary(pack: ScenarioPack, summary: dict) -> CalibrationReport:
+    """The calibration report of a saved summary's measurements, its criteria checked against the
+    pack as it is now (e.g. after declaring a bug ``probe_only``): no training, the same figures.
+
+    Raises ValueError when the summary is of another scenario or planned other variants."""
+    from .probe_runner import ProbeVerdict
+
+    planned = plan_variants(pack)
+    if summary.get("scenario") != pack.id or [v.get("variant") for v in summary.get("variants", [])] != [v.name for v in planned]:
+        raise ValueError(f"the summary is not of the variants '{pack.id}' plans now; run the calibration again")
+    results = []
+    for variant, saved in zip(planned, summary["variants"]):
+        result = VariantResult(variant, errors=list(saved.get("errors") or []))
+        cpu, wall = saved.get("train_cpu_seconds_max") or 0.0, saved.get("train_wall_seconds_max") or 0.0
+        seeds = [seed for seed in summary["seeds"] if not any(error.startswith(f"seed {seed}:") for error in result.errors)]
+        result.runs = [Run(seed, metric, cpu, wall) for seed, metric in zip(seeds, saved.get("metric_per_seed") or [])]
+        result.probes = {bug: ProbeVerdict(bug, v["status"], v["detail"], v.get("seconds", 0.0)) for bug, v in (saved.get("probes") or {}).items()}
+        results.append(result)
+    return CalibrationReport(pack, list(summary["seeds"]), results, check_criteria(pack, results), float(summary.get("seconds") or 0.0))
+
+
 def run_calibration_command(pack: ScenarioPack, args) -> int:
-    """``mlinterview scenarios calibrate ID``: print the table, save the summary, exit 1 on failure."""
+    """``mlinterview scenarios calibrate ID``: print the table, write it where asked, exit 1 on failure.
+
+    The pack's committed evidence (``private/calibration.json``) changes only with ``--update-pack``
+    and only when the calibration passed: a failed run never replaces it.
+    """
     from ..cli import CommandError
 
     if args.seeds < 3:
         raise CommandError(f"--seeds {args.seeds}: the calibration needs at least 3 seeds to measure the seed spread")
     if args.jobs is not None and args.jobs < 1:
         raise CommandError(f"--jobs {args.jobs}: give at least 1 parallel run")
-    settings = {"n_seeds": args.seeds} | ({"jobs": args.jobs} if args.jobs else {})
-    report = Calibration(**settings).run(pack)
-    print(format_table(report))
+    table_path, summary_path = output_paths(pack, getattr(args, "out", None))
+    if getattr(args, "from_summary", None):
+        try:
+            report = report_from_summary(pack, json.loads(Path(args.from_summary).read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise CommandError(f"--from-summary {args.from_summary}: {error}") from None
+        print(f"criteria checked again on the measurements of {args.from_summary} (nothing trained)")
+    else:
+        settings = {"n_seeds": args.seeds} | ({"jobs": args.jobs} if args.jobs else {})
+        report = Calibration(**settings).run(pack)
+    table = format_table(report)
+    print(table)
     summary = json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n"
-    if not getattr(args, "no_save", False):
-        (pack.private_dir / SUMMARY_FILE).write_text(summary, encoding="utf-8")
-        print(f"summary written to {pack.private_dir / SUMMARY_FILE}")
-    if args.json:
-        Path(args.json).write_text(summary, encoding="utf-8")
+    for path, text in ((table_path, table + "\n"), (summary_path, summary), (getattr(args, "json", None), summary)):
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text, encoding="utf-8")
+            print(f"written: {path}")
+    committed = pack.private_dir / SUMMARY_FILE
+    if getattr(args, "update_pack", False):
+        if report.passed:
+            committed.write_text(summary, encoding="utf-8")
+            print(f"the pack's evidence updated: {committed}")
+        else:
+            print(f"the calibration failed: the pack's evidence {committed} is left as it was")
     return 0 if report.passed else 1

@@ -104,8 +104,18 @@ def add_subcommands(subparsers) -> None:
     cal.add_argument("scenario_id", metavar="ID")
     cal.add_argument("--seeds", type=int, default=3, help="number of seeds (at least 3; default 3)")
     cal.add_argument("--jobs", type=int, default=None, help="parallel training runs (default: min(2, number of CPUs))")
+    cal.add_argument(
+        "--out", type=Path, default=None,
+        help="write the table to this file (its JSON summary beside it), or into this folder as ID-calibration.txt/.json",
+    )
     cal.add_argument("--json", type=Path, default=None, help="also write the summary as JSON to this file")
     cal.add_argument(
-        "--no-save", action="store_true",
-        help="do not write the summary to the pack's private/calibration.json (the grader compares candidates with it)",
+        "--from-summary", type=Path, default=None, metavar="FILE",
+        help="train nothing: check the criteria again on the measurements of a saved summary (e.g. after declaring a "
+        "bug probe_only in scenario.toml); with --update-pack it becomes the pack's evidence if it passes",
+    )
+    cal.add_argument(
+        "--update-pack", action="store_true",
+        help="when the calibration passes, write its summary to the pack's private/calibration.json (the evidence the "
+        "grader compares candidates with; commit it with the pack). A failed run never changes it.",
     )

@@ -64,6 +64,26 @@ class Contract(Strict):
         return value
 
 
+class BehaviourCheck(Strict):
+    """One check of what the replayed notebook did (``graders/behaviour.py`` implements each kind)."""
+
+    check: Literal[
+        "predict_ignores_column",
+        "predict_treats_value_as_missing",
+        "predict_deterministic",
+        "fresh_gradients",
+        "batches_mixed_by_label",
+        "logits_loss_gets_logits",
+        "learning_rate_not_collapsed",
+        "split_keeps_groups_apart",
+        "split_validates_later",
+        "pipeline_runs",
+    ] = Field(description="What to check (see graders/behaviour.py).")
+    column: str | None = Field(default=None, description="The column the check is about (a feature, a group id or a time column).")
+    columns: list[str] = Field(default_factory=list, description="Several columns (e.g. those with a sentinel code).")
+    value: float | None = Field(default=None, description="A sentinel value, for predict_treats_value_as_missing.")
+
+
 class Bug(Strict):
     id: str = Field(description="Short identifier, lower_snake_case; names the probe and the fix.")
     title: str
@@ -76,6 +96,16 @@ class Bug(Strict):
     )
     probe: str = Field(description="Function name in private/probes.py that decides whether this bug is fixed.")
     interviewer_notes: str = Field(description="What the interviewer should know, watch for and ask.")
+    behaviour: list[BehaviourCheck] = Field(
+        default_factory=list,
+        description="Checks of the replayed notebook's own run (training, predict, its split) that decide the bug "
+        "wherever the fix lives; the probe on the scaffold is the fallback when they find no evidence.",
+    )
+    probe_only: str | None = Field(
+        default=None,
+        description="Declares a habit bug whose fix does not move the holdout metric, with the reason; the "
+        "calibration then asks only its probe to flip (non-breaking bugs only).",
+    )
 
     @field_validator("id", "probe")
     @classmethod
@@ -83,6 +113,14 @@ class Bug(Strict):
         if not IDENTIFIER.match(value):
             raise ValueError("must be lower_snake_case (letters, digits, underscores, starting with a letter)")
         return value
+
+    @model_validator(mode="after")
+    def _probe_only_is_non_breaking(self) -> "Bug":
+        if self.probe_only is not None and self.kind == "breaking":
+            raise ValueError(f"bug {self.id}: probe_only is for non-breaking bugs (a breaking bug shows by failing)")
+        if self.probe_only is not None and not self.probe_only.strip():
+            raise ValueError(f"bug {self.id}: probe_only needs the reason the fix does not show in the holdout")
+        return self
 
 
 class Quirk(Strict):

@@ -13,7 +13,7 @@ from tornado import web
 from tornado.httpserver import HTTPServer
 
 from browser import KernelSocket, free_port
-from mlinterview.graders.history import read_events, verify_events, verify_history
+from mlinterview.history import read_events, verify_events, verify_history
 
 pytestmark = pytest.mark.slow
 

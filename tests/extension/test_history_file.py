@@ -14,7 +14,7 @@ import pytest
 
 from mlinterview.extension.history_recorder import HistoryRecorder
 from mlinterview.extension.history_store import HistoryFile, HubStreamer
-from mlinterview.graders.history import dumps_line, event_hash, read_events, verify_history
+from mlinterview.history import dumps_line, event_hash, read_events, verify_history
 
 
 MLINTERVIEW = str(Path(sys.executable).with_name("mlinterview"))

@@ -11,7 +11,7 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from browser import KernelSocket, output_text
-from mlinterview.graders.history import verify_events
+from mlinterview.history import verify_events
 from mlinterview.kernels.signals import CONSTRAINT_MIME
 
 pytestmark = pytest.mark.slow

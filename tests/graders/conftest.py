@@ -14,6 +14,9 @@ Fixtures:
 - ``holdout_seed``: the seed the tests grade with (the secret of a test installation).
 - ``build_churn_submission(source, target, pack)`` (a function): a churn submission folder from
   ``churn_submissions/<name>`` (files + ``scaffold.toml``: fixes and edits on the shipped scaffold).
+- ``grade_churn_folders(sources, root, pack)`` (a function): builds each source folder's submission
+  under ``root`` and grades them with ``mlinterview grade-batch --workers 2``; returns
+  ``(reports by name, summary.csv rows, the report folder)``.
 """
 
 from __future__ import annotations
@@ -110,10 +113,10 @@ def grade(tmp_path, tiny_pack, fast_grader):
 
 
 def history_lines(executions, *, session="s1", kernel_id="k1", restart_before=None) -> str:
-    """A hash-chained history (graders/history.py) of ``executions``: dicts with code, cell_id,
+    """A hash-chained history (mlinterview/history.py) of ``executions``: dicts with code, cell_id,
     role (candidate/interviewer), status (ok/error/aborted), error ({ename, evalue}). ``restart_before``: index of the
     execution a kernel restart precedes."""
-    from mlinterview.graders.history import HistoryChain, dumps_line
+    from mlinterview.history import HistoryChain, dumps_line
 
     chain = HistoryChain()
     lines = []
@@ -161,3 +164,25 @@ def build_churn_submission(source: Path, target: Path, pack: ScenarioPack) -> Pa
         apply_edits(scaffold, fixes[bug])
     apply_edits(scaffold, [Edit("candidate", e["file"], e["old"], e["new"]) for e in spec.get("edit", [])])
     return target
+
+
+def grade_churn_folders(sources, root: Path, pack: ScenarioPack):
+    """Build each submission folder of ``sources`` under ``root`` and grade them as a batch, as a user would."""
+    import csv
+    import os
+    import subprocess
+    import sys
+
+    for source in sources:
+        build_churn_submission(source, root / "submissions" / source.name, pack)
+    out = root / "reports"
+    env = dict(os.environ, MLINTERVIEW_HOLDOUT_SEED=str(HOLDOUT_SEED))
+    process = subprocess.run(
+        [sys.executable, "-m", "mlinterview.cli", "grade-batch", str(root / "submissions"), "--workers", "2", "--out", str(out)],
+        capture_output=True, text=True, env=env, cwd=root, timeout=900,
+    )
+    assert process.returncode == 0, process.stderr[-3000:]
+    reports = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/report.json")}
+    with open(out / "summary.csv", newline="") as handle:
+        summary = list(csv.DictReader(handle))
+    return reports, summary, out

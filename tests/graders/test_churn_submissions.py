@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
-from conftest import CHURN_SUBMISSIONS, HOLDOUT_SEED, build_churn_submission
+from conftest import CHURN_SUBMISSIONS, grade_churn_folders
 from mlinterview.scenarios.pack import load_pack
 
 pytestmark = pytest.mark.slow
@@ -23,19 +17,8 @@ EXPECTED_RANKING = ["fixes_everything", "fixes_breaking_only", "overfits_big_mod
 def churn_batch(tmp_path_factory, scenarios_dir):
     """The five submissions graded once by `mlinterview grade-batch --workers 2`."""
     pack = load_pack("churn", scenarios_dir)
-    root = tmp_path_factory.mktemp("churn")
-    for source in sorted(p for p in CHURN_SUBMISSIONS.iterdir() if p.is_dir()):
-        build_churn_submission(source, root / "submissions" / source.name, pack)
-    out = root / "reports"
-    env = dict(os.environ, MLINTERVIEW_HOLDOUT_SEED=str(HOLDOUT_SEED))
-    process = subprocess.run(
-        [sys.executable, "-m", "mlinterview.cli", "grade-batch", str(root / "submissions"), "--workers", "2", "--out", str(out)],
-        capture_output=True, text=True, env=env, cwd=root, timeout=900,
-    )
-    assert process.returncode == 0, process.stderr[-3000:]
-    reports = {p.parent.name: json.loads(p.read_text()) for p in out.glob("*/report.json")}
-    with open(out / "summary.csv", newline="") as handle:
-        summary = list(csv.DictReader(handle))
+    sources = sorted(p for p in CHURN_SUBMISSIONS.iterdir() if p.is_dir())
+    reports, summary, out = grade_churn_folders(sources, tmp_path_factory.mktemp("churn"), pack)
     return reports, summary, out, pack
 
 
@@ -55,7 +38,11 @@ def test_each_report_names_exactly_the_bugs_fixed(churn_batch):
     every = {bug.id for bug in pack.manifest.bugs}
     assert fixed(reports["fixes_nothing"]) == set()
     assert fixed(reports["fixes_breaking_only"]) == BREAKING
-    assert fixed(reports["out_of_order_hidden_state"]) == BREAKING
+    # The leak is dropped by the notebook (from features.NUMERIC_COLUMNS), in a cell below training: a fix
+    # made in the notebook, judged on the scaffold as the notebook left it; the order is flagged as hidden state.
+    hidden = {bug["id"]: bug for bug in reports["out_of_order_hidden_state"]["bugs"]}
+    assert fixed(reports["out_of_order_hidden_state"]) == BREAKING | {"leaking_feature_kept"}
+    assert hidden["leaking_feature_kept"]["decided_by"] == "scaffold as the notebook left it"
     assert fixed(reports["fixes_everything"]) == every
     assert fixed(reports["overfits_big_model"]) == every
     signals = reports["fixes_breaking_only"]["rubric"]["signals"]

@@ -85,3 +85,46 @@ def test_one_bad_submission_never_stops_a_batch(make_submission, tiny_pack, tmp_
     junk_report = json.loads((batch / junk.name / "report.json").read_text())
     assert any("interview.ipynb is missing" in p for p in junk_report["verdict"]["problems"])
     assert "100%" in result.stderr  # the progress bar reached the end
+
+
+@pytest.mark.slow
+def test_a_mixed_batch_is_ranked_within_each_scenario(make_submission, tiny_pack, tmp_path):
+    """Two scenarios with metrics that mean nothing next to each other: one ranked table per scenario."""
+    import shutil
+
+    from mlinterview.scenarios.pack import ScenarioPack
+
+    other_folder = tiny_pack.folder.parent / "tinyloss"
+    if not other_folder.exists():
+        shutil.copytree(tiny_pack.folder, other_folder)
+        manifest = other_folder / "scenario.toml"
+        text = manifest.read_text().replace('id = "tinypack"', 'id = "tinyloss"').replace('name = "roc_auc"', 'name = "log_loss"')
+        text = text.replace('direction = "higher"', 'direction = "lower"')
+        text = text.replace("weak = 0.6\nstrong = 0.75\nvery_strong = 0.85", "weak = 0.69\nstrong = 0.6\nvery_strong = 0.5")
+        manifest.write_text(text)
+    other = ScenarioPack.from_folder(other_folder)
+    submissions = {
+        "auc_good": make_submission(), "auc_unfixed": make_submission(fixes=()),
+        "loss_good": make_submission(pack=other), "loss_unfixed": make_submission(fixes=(), pack=other),
+    }
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for name, path in submissions.items():
+        path.rename(folder / name)
+    batch = tmp_path / "batch"
+    result = cli("grade-batch", str(folder), "--workers", "2", "--out", str(batch), "--scenarios-dir", str(tiny_pack.folder.parent),
+                 "--kernel", "python3", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with open(batch / "summary.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(row["scenario"], row["rank"], row["submission"]) for row in rows] == [
+        ("tinyloss", "1", "loss_good"), ("tinyloss", "2", "loss_unfixed"),
+        ("tinypack", "1", "auc_good"), ("tinypack", "2", "auc_unfixed"),
+    ]
+    assert {row["metric"] for row in rows if row["scenario"] == "tinyloss"} == {"log_loss"}
+    for scenario in ("tinyloss", "tinypack"):
+        with open(batch / f"summary-{scenario}.csv", newline="") as handle:
+            assert {row["scenario"] for row in csv.DictReader(handle)} == {scenario}
+    page = (batch / "summary.html").read_text()
+    assert page.count('<table class="scenario">') == 2 and 'id="scenario-tinyloss"' in page
+    assert "tinyloss (log_loss):" in result.stdout and "tinypack (roc_auc):" in result.stdout

@@ -143,7 +143,7 @@ def test_tampering_recorded_in_the_session_is_flagged(make_submission, grade):
     history = history_lines(executions)
     import json
 
-    from mlinterview.graders.history import HistoryChain, dumps_line
+    from mlinterview.history import HistoryChain, dumps_line
 
     # the history as the server extension writes it: a tamper event attributed to the last cell
     events = [json.loads(line) for line in history.splitlines()]

@@ -167,7 +167,7 @@ def test_a_token_the_candidate_made_cannot_write_the_history(confined):
     forged = dict(head, seq=head["seq"] + 1, prev=head["hash"], kind="execute_request", code="print('the interviewer typed this')",
                   role="interviewer", user="alice", msg_id="forged")
     forged.pop("hash")
-    from mlinterview.graders.history import event_hash
+    from mlinterview.history import event_hash
 
     forged["hash"] = event_hash(forged)
     response = httpx.post(f"{hub.url}{SERVICE}api/history", json={"events": [forged]},

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from mlinterview.graders.history import read_events, verify_history
+from mlinterview.history import read_events, verify_history
 from mlinterview.scenarios import load_pack
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import update
 
 from mlinterview.extension.service_store import HistoryConflict, Invite, InterviewStore, InviteRefused, State, utcnow
-from mlinterview.graders.history import HistoryChain, seal
+from mlinterview.history import HistoryChain, seal
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from mlinterview.extension.service_lifecycle import InterviewLifecycle
 from mlinterview.extension.service_store import InterviewStore, State
-from mlinterview.graders.history import HistoryChain, verify_history
+from mlinterview.history import HistoryChain, verify_history
 from mlinterview.scenarios.pack import default_scenarios_dir
 
 FAKE_GRADER = """

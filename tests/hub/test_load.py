@@ -33,7 +33,7 @@ from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 from hubtools import REPO_ROOT, wait_for
-from mlinterview.graders.history import verify_events
+from mlinterview.history import verify_events
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 

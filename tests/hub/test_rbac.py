@@ -12,7 +12,7 @@ import pytest
 
 from hubtools import INTERVIEWER_PASSWORD, SERVICE, run_code, xsrf_of
 from mlinterview.extension.history_store import HISTORY_SECRET_HEADER
-from mlinterview.graders.history import HistoryChain
+from mlinterview.history import HistoryChain
 
 pytestmark = pytest.mark.slow
 

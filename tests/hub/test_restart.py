@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from hubtools import SERVICE, run_code, wait_for
-from mlinterview.graders.history import read_events, verify_events, verify_history
+from mlinterview.history import read_events, verify_events, verify_history
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from traitlets import TraitError
 
-from mlinterview.graders.probes import ProbeVerdict
+from mlinterview.scenarios.probe_runner import ProbeVerdict
 from mlinterview.scenarios import materialize
 from mlinterview.scenarios.calibration import (
     Calibration,
@@ -29,13 +29,14 @@ def test_full_calibration_of_churn_passes(mlinterview_command, pack_copy, tmp_pa
     (folder / "private" / "calibration.json").unlink(missing_ok=True)
     summary_path = tmp_path / "summary.json"
     completed = subprocess.run(
-        [*mlinterview_command, "scenarios", "calibrate", "churn", "--scenarios-dir", str(folder.parent), "--json", str(summary_path)],
+        [*mlinterview_command, "scenarios", "calibrate", "churn", "--scenarios-dir", str(folder.parent), "--json", str(summary_path),
+         "--update-pack"],
         cwd=tmp_path, capture_output=True, text=True, timeout=900,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr[-3000:]
     table = completed.stdout
     assert "calibration PASSED" in table and "FAIL " not in table
-    for row in ("shipped as is", "baseline (breaking fixes only)", "+ leaking_feature_kept", "all fixes", "reference"):
+    for row in ("shipped as is", "baseline (breaking fixes only)", "+ leaking_feature_kept", "all fixes", "all but leaking_feature_kept", "reference"):
         assert row in table
     assert "calibrating churn" in completed.stderr, "the progress bar goes to stderr"
     summary = json.loads(summary_path.read_text())
@@ -74,7 +75,7 @@ def test_calibration_needs_three_seeds():
         Calibration(n_seeds=2)
 
 
-def _results(pack, *, single_metric, single_probe, reference_metric):
+def _results(pack, *, single_metric, single_probe, reference_metric, loo_metric=(0.25, 0.26, 0.27)):
     """Hand-made results: the baseline at 0.11 over three seeds, every probe in the state asked for."""
     bugs = [bug.id for bug in pack.manifest.bugs]
     breaking = {bug.id for bug in pack.manifest.breaking_bugs}
@@ -94,6 +95,9 @@ def _results(pack, *, single_metric, single_probe, reference_metric):
         elif variant.kind == "single":
             result.runs = [Run(s, m, 1.0, 1.5) for s, m in zip((1, 2, 3), single_metric)]
             result.probes = probes(breaking | ({variant.target_bug} if single_probe else set()))
+        elif variant.kind == "leave_one_out":
+            result.runs = [Run(s, m, 2.0, 3.0) for s, m in zip((1, 2, 3), loo_metric)]
+            result.probes = probes(set(bugs) - {variant.target_bug})
         else:
             metric = reference_metric if variant.kind == "reference" else 0.33
             result.runs = [Run(s, metric, 2.0, 3.0) for s in (1, 2, 3)]
@@ -115,6 +119,19 @@ def test_a_fix_with_neither_metric_gain_nor_probe_flip_fails(churn_pack):
     # a gain beyond the seed spread is enough without the probe
     results = _results(churn_pack, single_metric=(0.15, 0.16, 0.17), single_probe=False, reference_metric=0.37)
     assert all(c.passed for c in check_criteria(churn_pack, results))
+
+
+def test_a_bug_whose_absence_costs_nothing_must_be_declared_probe_only(churn_pack):
+    """Leave one out: all fixes but one scores like all fixes, so that bug is invisible in the holdout."""
+    results = _results(churn_pack, single_metric=(0.11, 0.11, 0.11), single_probe=True, reference_metric=0.37, loo_metric=(0.33, 0.33, 0.33))
+    failed = {c.name: c.detail for c in check_criteria(churn_pack, results) if not c.passed}
+    declared = {bug.id for bug in churn_pack.manifest.non_breaking_bugs if bug.probe_only}
+    undeclared = {bug.id for bug in churn_pack.manifest.non_breaking_bugs} - declared
+    assert set(failed) == {f"leaving out the fix of {bug} costs" for bug in undeclared}
+    assert all("not declared probe_only" in detail for detail in failed.values())
+    passed = {c.name: c.detail for c in check_criteria(churn_pack, results) if c.passed}
+    for bug in declared:
+        assert "declared probe-only" in passed[f"leaving out the fix of {bug} costs"]
 
 
 def test_a_weak_reference_fails(churn_pack):

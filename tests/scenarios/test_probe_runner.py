@@ -1,4 +1,4 @@
-"""The probe runner (graders/probes.py): verdicts from child processes; hangs and crashes become errors."""
+"""The probe runner (scenarios/probe_runner.py): verdicts from child processes; hangs and crashes become errors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from mlinterview.graders.probes import ProbeRunner
+from mlinterview.scenarios.probe_runner import ProbeRunner
 from mlinterview.scenarios import load_pack
 
 # Probes that misbehave in every way a scaffold can make them misbehave, under the churn bugs' probe names.

@@ -1,7 +1,7 @@
 """Probes of the churn scenario: one function per planted bug, deciding from the scaffold files.
 
 Each probe imports the scaffold package (its parent folder is on ``sys.path``, see
-``graders/probes.py``) and tests its behaviour on small synthetic data: the CRM generator's data
+``scenarios/probe_runner.py``) and tests its behaviour on small synthetic data: the CRM generator's data
 for a few hundred customers, or hand-made frames. A probe returns ``(fixed, detail)``; an
 exception means "cannot tell" and becomes an error verdict. The probes call the scaffold's
 public functions (``data.load_data``, ``pipeline.prepare_datasets``, ``features.FeatureEncoder``,

@@ -1,0 +1,231 @@
+"""The execution history: schema of one event, the hash chain, reading and verifying.
+
+This module *defines* the format that the server extension writes (``extension/``), the hub
+service keeps as the authoritative copy, and the grader reads (``graders/``): it belongs to
+none of them, so each imports it from here. A history is a JSON-lines file,
+one event per line, UTF-8. Every event carries ``seq`` (0, 1, 2, ... with no gaps), ``prev``
+(the ``hash`` of the event before it; 64 zeros for the first) and ``hash``: the SHA-256 of the
+canonical JSON (sorted keys, no spaces, UTF-8) of the event without its ``hash`` field. An edit
+changes a hash, a deleted line breaks ``seq`` and ``prev``, a reordering shows as ``seq`` going
+back: ``verify_history`` names each.
+
+Kinds of events (``kind``) and the fields they use beyond the common ones:
+
+``session_start``    ``notebook`` (may be null), ``detail`` (server/extension versions)
+``execute_request``  ``msg_id``, ``kernel_id``, ``notebook``, ``cell_id``, ``code``
+``execute_reply``    ``msg_id`` (of the request), ``kernel_id``, ``status`` (ok/error/aborted),
+                     ``execution_count``, ``duration_ms``, ``error`` ({ename, evalue}), ``outputs``
+``execute_lost``     ``msg_id``: a request whose reply never came (kernel died or restarted)
+``kernel_event``     ``kernel_id``, ``detail``: started, restarted, interrupted, died, shutdown
+``constraint``       ``kernel_id``, ``detail``: {event: violation|near_limit|time_budget|tamper, model, count, limit, message}
+``note``             ``detail``: {text}: an interviewer's note pinned to this moment
+``kernel_input``     ``kernel_id``, ``detail``: {channel, msg_type, content (bounded)}: a message from a browser
+                     other than an execute request that hands data to the candidate's code (widget
+                     comm messages, ``input()`` replies)
+``refused``          ``kernel_id``, ``detail``: {channel, msg_type, reason}: a message from a browser the
+                     server did not pass to the kernel (e.g. code sent on the control channel)
+
+Common fields: ``schema`` (``SCHEMA``), ``seq``, ``time`` (ISO 8601, UTC), ``session`` (one id per
+recorded session), ``kind``, ``user`` (hub user name who caused it, or null), ``role``
+(candidate / interviewer / system), ``prev``, ``hash``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SCHEMA = "mlinterview.history/1"
+GENESIS = "0" * 64
+EVENT_KINDS = (
+    "session_start",
+    "execute_request",
+    "execute_reply",
+    "execute_lost",
+    "kernel_event",
+    "constraint",
+    "note",
+    "kernel_input",
+    "refused",
+)
+# Outputs are summarised, never stored whole: a cell that prints 100 MB must not make a 100 MB history.
+OUTPUT_TEXT_LIMIT = 2000
+
+
+class OutputSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    types: list[str] = Field(default_factory=list, description="Output message types in order (stream, execute_result, ...).")
+    text: str = Field(default="", description=f"First {OUTPUT_TEXT_LIMIT} characters of the text outputs.")
+    bytes: int = Field(default=0, description="Total size of all outputs.")
+    truncated: bool = False
+
+
+class ErrorInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ename: str
+    evalue: str
+
+
+class HistoryEvent(BaseModel):
+    """One line of a history file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_: Literal["mlinterview.history/1"] = Field(default=SCHEMA, alias="schema")
+    seq: int = Field(ge=0)
+    time: str
+    session: str
+    kind: Literal[
+        "session_start", "execute_request", "execute_reply", "execute_lost", "kernel_event", "constraint", "note",
+        "kernel_input", "refused",
+    ]
+    user: str | None = None
+    role: Literal["candidate", "interviewer", "system"] = "system"
+    msg_id: str | None = None
+    kernel_id: str | None = None
+    notebook: str | None = None
+    cell_id: str | None = None
+    code: str | None = None
+    status: Literal["ok", "error", "aborted"] | None = None
+    execution_count: int | None = None
+    duration_ms: float | None = None
+    error: ErrorInfo | None = None
+    outputs: OutputSummary | None = None
+    detail: dict[str, Any] | None = None
+    prev: str
+    hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+def canonical_bytes(event: dict[str, Any]) -> bytes:
+    body = {key: value for key, value in event.items() if key != "hash"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def event_hash(event: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_bytes(event)).hexdigest()
+
+
+def seal(event: dict[str, Any], seq: int, prev: str) -> dict[str, Any]:
+    """Return ``event`` with schema, seq, prev and hash set: ready to append as one line."""
+    sealed = {key: value for key, value in event.items() if value is not None and key != "hash"}
+    sealed.update(schema=SCHEMA, seq=seq, prev=prev)
+    sealed["hash"] = event_hash(sealed)
+    return sealed
+
+
+def dumps_line(event: dict[str, Any]) -> str:
+    """The line for a sealed event (newline included)."""
+    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+class HistoryChain:
+    """Builds a chain in memory: ``append(event)`` seals and returns the next line's event."""
+
+    def __init__(self, last_seq: int = -1, last_hash: str = GENESIS):
+        self.last_seq = last_seq
+        self.last_hash = last_hash
+
+    @classmethod
+    def resume(cls, path: Path) -> "HistoryChain":
+        """Continue the chain of an existing file (its last intact line)."""
+        chain = cls()
+        for event in read_events(path, strict=False):
+            chain.last_seq, chain.last_hash = event["seq"], event["hash"]
+        return chain
+
+    def append(self, event: dict[str, Any]) -> dict[str, Any]:
+        sealed = seal(event, self.last_seq + 1, self.last_hash)
+        self.last_seq, self.last_hash = sealed["seq"], sealed["hash"]
+        return sealed
+
+
+def link_problem(sealed: dict[str, Any], last_seq: int, last_hash: str) -> str | None:
+    """Why ``sealed`` cannot follow the event (``last_seq``, ``last_hash``) of a chain, or None:
+    a broken link, a content that does not match its hash, or not a valid event. The hub service
+    checks each event it is sent with this before storing it."""
+    seq = sealed.get("seq")
+    if sealed.get("prev") != last_hash:
+        return f"seq {seq}: 'prev' does not match the hash of seq {last_seq}"
+    if event_hash(sealed) != sealed.get("hash"):
+        return f"seq {seq}: its content does not match its hash"
+    try:
+        HistoryEvent.model_validate(sealed)
+    except ValidationError as error:
+        field_name = ".".join(str(part) for part in error.errors()[0]["loc"])
+        return f"seq {seq}: not a valid history event (field '{field_name}')"
+    return None
+
+
+def read_events(path: Path, *, strict: bool = True) -> list[dict[str, Any]]:
+    """Events of a history file, in file order. A torn last line (a crash mid-write) is skipped
+    when not ``strict``; any other unreadable line raises ValueError naming the line."""
+    return parse_events(Path(path).read_bytes(), str(path), strict=strict)
+
+
+def parse_events(data: bytes, name: str = "history", *, strict: bool = True) -> list[dict[str, Any]]:
+    """The events in the bytes of a history file (see :func:`read_events`); ``name`` for errors."""
+    events = []
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    for number, raw in enumerate(lines, start=1):
+        try:
+            events.append(json.loads(raw.decode("utf-8")))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            if not strict and number == len(lines):
+                break
+            raise ValueError(f"{name}: line {number} is not a JSON event ({error})") from None
+    return events
+
+
+@dataclass
+class VerifyResult:
+    events: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_events(events: Iterable[dict[str, Any]]) -> VerifyResult:
+    """Check the chain: each event valid, hashed right, linked to the one before, seq consecutive."""
+    result = VerifyResult()
+    previous_hash, expected_seq = GENESIS, 0
+    for line, event in enumerate(events, start=1):
+        result.events += 1
+        try:
+            HistoryEvent.model_validate(event)
+        except ValidationError as error:
+            result.problems.append(f"line {line}: not a valid event ({error.error_count()} field error(s): {error.errors()[0]['loc']})")
+        seq = event.get("seq")
+        if event.get("hash") != event_hash(event):
+            result.problems.append(f"line {line} (seq {seq}): edited - its content does not match its hash")
+        if isinstance(seq, int) and seq != expected_seq:
+            if seq < expected_seq:
+                result.problems.append(f"line {line}: reordered - seq {seq} comes after seq {expected_seq - 1}")
+            else:
+                result.problems.append(f"line {line}: gap - seq {expected_seq}..{seq - 1} missing (deleted lines)")
+        elif event.get("prev") != previous_hash:
+            result.problems.append(f"line {line} (seq {seq}): chain broken - 'prev' does not match the hash of the line before")
+        previous_hash = event.get("hash", "")
+        expected_seq = (seq + 1) if isinstance(seq, int) else expected_seq + 1
+    return result
+
+
+def verify_history(path: Path) -> VerifyResult:
+    try:
+        events = read_events(path)
+    except ValueError as error:
+        return VerifyResult(problems=[str(error)])
+    return verify_events(events)
