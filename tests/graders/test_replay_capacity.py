@@ -13,6 +13,7 @@ import pytest
 
 from mlinterview.graders.grade import Grader
 from mlinterview.scenarios.pack import ScenarioPack
+from conftest import TINY_OK_CELLS, TINY_PACK, history_lines
 
 pytestmark = pytest.mark.slow
 
@@ -137,7 +138,6 @@ def test_guard_tampering_in_the_notebook_is_flagged(make_submission, grade, guar
 
 
 def test_tampering_recorded_in_the_session_is_flagged(make_submission, grade):
-    from conftest import TINY_OK_CELLS, history_lines
 
     executions = [{"code": code} for code in TINY_OK_CELLS]
     history = history_lines(executions)
@@ -161,7 +161,6 @@ def test_tampering_recorded_in_the_session_is_flagged(make_submission, grade):
 @pytest.fixture
 def twist_pack(tmp_path_factory) -> ScenarioPack:
     """The tiny pack with a twist that lowers the limit from 100 to 50."""
-    from conftest import TINY_PACK
 
     folder = tmp_path_factory.mktemp("twistpacks") / "tinypack"
     shutil.copytree(TINY_PACK, folder)

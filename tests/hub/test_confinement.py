@@ -345,5 +345,5 @@ def test_end_stops_every_process_of_the_candidate_before_the_freeze(confined):
     time.sleep(1)
     assert (bundle / "late.txt").read_bytes() == frozen and not mallory.workspace.exists()
     history = bundle / "history.jsonl"  # the frozen bundle is the hub's alone
-    assert history.stat().st_uid == 0 and history.stat().st_mode & 0o077 == 0
+    assert history.stat().st_uid == 0 and bundle.stat().st_uid == 0 and bundle.stat().st_mode & 0o077 == 0
     print(f"end to ended: {time.monotonic() - started:.1f} s")
