@@ -281,8 +281,7 @@ class Grader(LoggingConfigurable):
 
         async def facts(client, _workdir):
             sample_path, out_path = io_dir / "behaviour_sample.csv", io_dir / "facts.json"
-            write_csv(context["behaviour_sample"], sample_path)
-            os.chmod(sample_path, 0o644)
+            safe_files.write_bytes(_workdir, Path(GRADER_IO) / sample_path.name, csv_bytes(context["behaviour_sample"]), mode=0o644)
             groups, times = behaviour.group_and_time_columns(manifest.bugs)
             spec = {
                 "predict": contract.predict, "sample": str(sample_path), "out": str(out_path), "id_column": contract.id_column,
@@ -293,7 +292,7 @@ class Grader(LoggingConfigurable):
             outcome = await execute_grader_code(client, behaviour.facts_code(spec), 300)
             if not outcome["ok"]:
                 return outcome
-            raw, problem = read_kernel_json(out_path)
+            raw, problem = read_kernel_result(_workdir, out_path.name)
             return {"ok": raw is not None, "raw": raw, "problem": problem}
 
         async def validation(client, _workdir):
@@ -331,7 +330,7 @@ class Grader(LoggingConfigurable):
                 shutil.rmtree(folder, ignore_errors=True)
             if not outcome["ok"]:
                 return outcome
-            raw, problem = read_kernel_json(out_path)
+            raw, problem = read_kernel_result(_workdir, out_path.name)
             return {"ok": raw is not None, "raw": raw, "problem": problem}
 
         manifest = context["pack"].manifest
