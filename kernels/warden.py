@@ -83,7 +83,6 @@ class Warden:
         self.cgroup = CandidateCgroup(args.cgroup_name)
         self.server_cgroup = CandidateCgroup(args.cgroup_name + SERVER_SUFFIX)
         self.counters = {"oom_kill": 0, "pids_max": 0}
-        self.stopping = False
         self.server: subprocess.Popen | None = None
 
     # -- start ---------------------------------------------------------------------------------------
