@@ -17,12 +17,16 @@ runs with a training-time budget, as in an interview, so its CPU clock is read t
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from mlinterview.kernels.guard import ConstraintGuard
-from timing import ratio_line, summary
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # timing.py (python -P leaves the script's folder off the path)
+
+from mlinterview.kernels.guard import ConstraintGuard  # noqa: E402
+from timing import ratio_line, summary  # noqa: E402
 
 
 def training_loop(steps: int) -> tuple[float, float]:

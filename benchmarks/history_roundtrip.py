@@ -29,6 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "extension"))
+sys.path.insert(0, str(HERE))  # timing.py (python -P leaves the script's folder off the path)
 
 from browser import JupyterServer, KernelSocket  # noqa: E402
 from timing import ratio_line, summary  # noqa: E402

@@ -24,6 +24,7 @@ from jupyter_client.manager import KernelManager
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "extension"))
+sys.path.insert(0, str(HERE))  # timing.py (python -P leaves the script's folder off the path)
 
 from timing import ratio_line, summary  # noqa: E402
 from workspace_factory import make_workspace  # noqa: E402
