@@ -291,6 +291,18 @@ class Warden:
     def shutdown(self) -> int:
         """Stop everything of this candidate: the server (a moment to flush), every kernel, every process."""
         code = 0
+        # the kernels first: nothing of the candidate's runs on while the server stops; and with the
+        # channel shut, the server's own kernel shutdown finds them gone at once instead of waiting
+        # for answers from this warden (which no longer serves requests)
+        for kernel in self.kernels.values():
+            if kernel.process.poll() is None:
+                kernel.process.kill()
+        if self.cgroup.available():
+            self.cgroup.kill_all()
+        try:
+            self.channel.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         if self.server is not None and self.server.poll() is None:
             self.server.terminate()
             try:
@@ -298,9 +310,6 @@ class Warden:
             except subprocess.TimeoutExpired:
                 self.server.kill()
                 code = self.server.wait()
-        for kernel in self.kernels.values():
-            if kernel.process.poll() is None:
-                kernel.process.kill()
         own = os.getpid()
         if self.cgroup.available():
             self.cgroup.kill_all()

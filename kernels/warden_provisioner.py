@@ -100,8 +100,13 @@ class WardenProvisioner(LocalProvisioner):
         return code
 
     async def send_signal(self, signum: int) -> None:
-        if self.handle is not None:
+        if self.handle is None:
+            return
+        try:
             await self._ask({"op": "signal", "handle": self.handle, "signum": int(signum)})
+        except WardenUnavailable:
+            # the warden kills every kernel before it stops answering: this one is gone
+            self.handle, self._returncode = None, -signal.SIGKILL
 
     async def kill(self, restart: bool = False) -> None:
         await self.send_signal(signal.SIGKILL)
