@@ -28,6 +28,7 @@ from functools import cached_property
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner
+from jupyterhub.utils import AnyTimeoutError, exponential_backoff
 from traitlets.config import LoggingConfigurable
 from traitlets import Bool, Int, List, Unicode
 
@@ -37,6 +38,7 @@ KERNEL_NAMES = {"cpu": "mlinterview-cpu", "gpu": "mlinterview-gpu"}
 FALLBACK_KERNEL = "python3"
 RECORDING_CONNECTION = "mlinterview.extension.history_connection.HistoryRecordingConnection"
 CONFINED_CONTENTS = "mlinterview.extension.confined_contents.ConfinedContentsManager"
+NOTEBOOK_SESSIONS = "mlinterview.extension.notebook_session.InterviewSessionManager"
 WARDEN_PROVISIONER = "mlinterview-warden"
 HISTORY_SECRET_ENV = "MLINTERVIEW_HISTORY_SECRET"
 
@@ -169,6 +171,9 @@ def server_plan(
         f"--KernelSpecManager.allowed_kernelspecs={kernel_name}",
         # files only from the workspace: a link in it to a file elsewhere is not served
         f"--ServerApp.contents_manager_class={CONFINED_CONTENTS}",
+        # the notebook's kernel starts with the server, so the first cell does not wait for it
+        f"--ServerApp.session_manager_class={NOTEBOOK_SESSIONS}",
+        f"--InterviewSessionManager.notebook={notebook}",
     ]
     if kernel_socket_dir:
         # isolated: the warden starts every kernel (as the candidate's user, confined); the kernel
@@ -427,6 +432,17 @@ class InterviewLocalProcessSpawner(InterviewSpawnerMixin, LocalProcessSpawner):
             rundir=str(self.kernel_socket_dir), kernel_name=self.plan.kernel_name, cgroup_name=self.user.name,
             memory_bytes=self.candidate_memory_bytes, max_processes=self.candidate_max_processes, hidden=self.hidden_paths,
         )
+
+    async def wait_for_death(self, timeout=10):
+        # a steady poll instead of JupyterHub's doubling waits (up to 5 s between looks): the warden
+        # stops everything within a second or two, and End, which waits on this, should not wait longer
+        async def dead() -> bool:
+            return await self.poll() is not None
+
+        try:
+            return await exponential_backoff(dead, f"the warden did not stop within {timeout} s", start_wait=0.05, max_wait=0.2, timeout=timeout)
+        except AnyTimeoutError:
+            return False
 
     def prepare_command(self) -> None:
         # per candidate: the warden, then the configured server command, which it runs as the server user
