@@ -7,8 +7,10 @@ Two real hubs (hub, proxy, interview service; ``tests/hub/hubtools.py``) on free
 - interview: the embedded default configuration. Each round creates an interview, then the
   clock runs from the spawn request (hub API) through the interview spawner (scenario
   materialized into a fresh workspace, kernelspec and settings applied, recorded kernel
-  websocket) to the end of the first cell in the mlinterview-cpu kernel, which asserts the
-  scaffold package is already imported (the kernel's extension imports it at start).
+  websocket) to the end of the first cell in the notebook's mlinterview-cpu kernel, opened as
+  JupyterLab opens it (a session on the notebook's path: the server starts that kernel with
+  itself, ``extension/notebook_session.py``); the cell asserts the scaffold package is already
+  imported (the kernel's extension imports it at start).
 - plain: the same hub configuration with JupyterHub's own ``SimpleLocalProcessSpawner`` for a
   fresh user; the clock runs from the spawn request to the end of the first cell (``pass``) of a
   bare ``python3`` kernel.

@@ -34,6 +34,7 @@ from .. import __version__
 from ..history import read_events, verify_events
 from .history_connection import RECORDER_SETTING, HistoryRecordingConnection
 from .history_recorder import HistoryRecorder
+from .notebook_session import InterviewSessionManager
 
 KERNEL_ACTIONS_SCHEMA = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
 AUTH_RESOURCE = "mlinterview"
@@ -173,6 +174,12 @@ class HistoryExtensionApp(ExtensionApp):
 
             manager.add_restart_callback(kernel_id, lambda: died(True), "restart")
             manager.add_restart_callback(kernel_id, lambda: died(False), "dead")
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        # the event loop runs: the interview notebook's kernel can start (extension/notebook_session.py)
+        sessions = serverapp.session_manager
+        if isinstance(sessions, InterviewSessionManager):
+            sessions.start_notebook_session()
 
     async def stop_extension(self) -> None:
         if self.recorder is not None and self.recorder.store is not None:

@@ -91,6 +91,9 @@ class RunningHub:
                     f'isolation = "{self.isolation}"',
                     f"gpus = {json.dumps(self.gpus)}",
                     'interviewers = ["alice", "bob"]',
+                    # one origin: the tests' Python clients reach everything on 127.0.0.1 (they cannot
+                    # resolve <user>.localhost); test_browser_attack.py runs a hub with origins of their own
+                    *([] if "subdomain_host" in self.extra_settings else ['subdomain_host = ""']),
                     'admins = ["boss"]',
                     f'interviewer_password = "{INTERVIEWER_PASSWORD}"',
                     f'admin_password = "{ADMIN_PASSWORD}"',
@@ -244,6 +247,25 @@ def reply_result(text: str | None):
         return text
 
 
+def open_notebook_kernel(hub: RunningHub, user: str, token: str) -> str:
+    """The kernel of the notebook in ``user``'s workspace, as JupyterLab opening it gets one (a session
+    on its path: the one the server started with it, else a new one); a plain kernel where the
+    server's root holds no notebook. Returns the kernel id."""
+    headers = {"Authorization": f"token {token}"}
+    base = f"{hub.url}/user/{user}/api"
+    listing = httpx.get(f"{base}/contents", headers=headers, timeout=60)
+    assert listing.status_code == 200, (listing.status_code, listing.text)
+    notebooks = sorted(item["path"] for item in listing.json()["content"] if item["type"] == "notebook")
+    if not notebooks:
+        response = httpx.post(f"{base}/kernels", headers=headers, json={}, timeout=120)
+        assert response.status_code == 201, (response.status_code, response.text)
+        return response.json()["id"]
+    session = {"path": notebooks[0], "name": notebooks[0], "type": "notebook", "kernel": {}}
+    response = httpx.post(f"{base}/sessions", headers=headers, json=session, timeout=120)
+    assert response.status_code == 201, (response.status_code, response.text)
+    return response.json()["kernel"]["id"]
+
+
 def run_code(
     hub: RunningHub, user: str, token: str, code: str, kernel_id: str | None = None, timeout: float = 120, expressions: dict | None = None
 ) -> tuple[str, dict]:
@@ -256,11 +278,8 @@ def run_code(
     from tornado.websocket import websocket_connect
 
     headers = {"Authorization": f"token {token}"}
-    base = f"{hub.url}/user/{user}/api"
     if kernel_id is None:
-        response = httpx.post(f"{base}/kernels", headers=headers, json={}, timeout=60)
-        assert response.status_code == 201, (response.status_code, response.text)
-        kernel_id = response.json()["id"]
+        kernel_id = open_notebook_kernel(hub, user, token)
 
     async def execute():
         request = HTTPRequest(f"ws://127.0.0.1:{hub.port}/user/{user}/api/kernels/{kernel_id}/channels", headers=headers,

@@ -56,10 +56,19 @@ def test_interview_from_invite_to_frozen_submission(hub, scenario_id):
     assert lab.status_code == 200 and "JupyterLab" in lab.text
     assert alice.get(f"{SERVICE}api/interviews/{interview_id}").json()["state"] == "live"
 
-    # code runs in the candidate's kernel; every execution reaches the live feed
+    # the notebook's kernel started with the server: opening the notebook (a session on its path,
+    # as JupyterLab asks) joins it, however early, and no second kernel is started
     candidate_token = hub.token_for(candidate)
+    notebook = load_pack(scenario_id).manifest.candidate.notebook
+    api = {"headers": {"Authorization": f"token {candidate_token}"}, "timeout": 120}
+    opened = candidate_browser.post(f"/user/{candidate}/api/sessions", json={"path": notebook, "type": "notebook", "name": notebook, "kernel": {}}, **api)
+    assert opened.status_code == 201, opened.text
+    kernels = candidate_browser.get(f"/user/{candidate}/api/kernels", **api).json()
+    assert [k["id"] for k in kernels] == [opened.json()["kernel"]["id"]] and kernels[0]["name"] == "mlinterview-cpu", kernels
+
+    # code runs in the candidate's kernel; every execution reaches the live feed
     kernel_id, reply = run_code(hub, candidate, candidate_token, "answer = 6 * 7\nprint(answer)")
-    assert reply["status"] == "ok"
+    assert reply["status"] == "ok" and kernel_id == opened.json()["kernel"]["id"]
     _, failing = run_code(hub, candidate, candidate_token, "1 / 0", kernel_id=kernel_id)
     assert failing["status"] == "error" and failing["ename"] == "ZeroDivisionError"
     sent = time.monotonic()

@@ -32,7 +32,7 @@ import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from hubtools import REPO_ROOT, wait_for
+from hubtools import REPO_ROOT, open_notebook_kernel, wait_for
 from mlinterview.history import verify_events
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
@@ -159,12 +159,6 @@ def memory_per_candidate(hub, users: list[str]) -> dict[str, dict]:
     return found
 
 
-def start_kernel(hub, user: str, token: str) -> str:
-    response = httpx.post(f"{hub.url}/user/{user}/api/kernels", headers={"Authorization": f"token {token}"}, json={}, timeout=120)
-    assert response.status_code == 201, (user, response.status_code, response.text)
-    return response.json()["id"]
-
-
 def recorded_executions(hub, interviewer_token: str, interview_id: str) -> list[dict]:
     response = hub.service_api(interviewer_token, "GET", f"interviews/{interview_id}/events?after=-1")
     assert response.status_code == 200, response.text
@@ -187,7 +181,7 @@ def test_ten_candidates_fifty_cells_each(hub, scenario_id):
     ]
     started = time.monotonic()
     with ThreadPoolExecutor(CANDIDATES) as pool:
-        kernel_ids = list(pool.map(lambda c: start_kernel(hub, c["user"], c["token"]), candidates))
+        kernel_ids = list(pool.map(lambda c: open_notebook_kernel(hub, c["user"], c["token"]), candidates))
     for candidate, kernel_id in zip(candidates, kernel_ids):
         candidate["kernel_id"] = kernel_id
     timings["all_kernels_started_s"] = time.monotonic() - started
