@@ -41,6 +41,7 @@ SERVICE_NAME = "interview"
 SERVICE_SETTINGS_ENV = "MLINTERVIEW_SERVICE_SETTINGS"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOLDOUT_SEED_FILE = "holdout_seed"
+LOOPBACK_ADDRESSES = ("127.0.0.1", "localhost", "::1")
 
 
 def default_state_dir() -> Path:
@@ -70,9 +71,10 @@ class HubSettings(BaseModel):
     ip: str = Field(default="127.0.0.1", description="Address the proxy listens on; loopback unless you put TLS in front.")
     port: int = Field(default=8000, ge=1, le=65535, description="Public port: the URL interviewers and candidates open.")
     subdomain_host: str = Field(
-        default="",
-        description="Full URL of the hub (e.g. http://localhost:8000) to give every candidate server and the interview "
-        "service an origin of their own (<user>.<host>, needs a wildcard name); empty: one origin for all.",
+        default="auto",
+        description="Full URL of the hub (e.g. https://hub.example.org) to give every candidate server and the interview "
+        "service an origin of their own (<user>.<host>, needs a wildcard name); auto: http://localhost:<port> when the "
+        "hub listens on loopback (browsers resolve *.localhost there), one origin otherwise; empty: one origin for all.",
     )
     hub_port: int = Field(default=8081, ge=1, le=65535, description="The hub's own API port (loopback).")
     proxy_api_port: int = Field(default=8001, ge=1, le=65535, description="configurable-http-proxy's API port (loopback).")
@@ -146,8 +148,16 @@ class HubSettings(BaseModel):
         return self.store_url or f"sqlite:///{self.private_dir / 'interviews.sqlite'}"
 
     @property
+    def origins_url(self) -> str:
+        """subdomain_host as applied: a URL, or empty for one origin ('auto' resolved)."""
+        if self.subdomain_host != "auto":
+            return self.subdomain_host.rstrip("/")
+        return f"http://localhost:{self.port}" if self.ip in LOOPBACK_ADDRESSES else ""
+
+    @property
     def public_url(self) -> str:
-        return f"http://{self.ip}:{self.port}"
+        """The URL interviewers and candidates open (the hub's origin)."""
+        return self.origins_url or f"http://{self.ip}:{self.port}"
 
 
 def _coerce_env_value(field: str, raw: str) -> Any:
@@ -240,6 +250,11 @@ def find_proxy_command(settings: HubSettings) -> str:
     raise SettingsError("configurable-http-proxy not found: run `make setup` (it installs it under node_modules/) or set proxy_command")
 
 
+ONE_ORIGIN_WARNING = (
+    "one origin: candidates' servers share the hub's origin (subdomain_host is empty, or 'auto' off loopback). "
+    "The live view stays safe, but an interviewer who joins a candidate's JupyterLab exposes their hub session to the "
+    "candidate's scripts: set subdomain_host to the hub's URL, with a wildcard name for <user>.<host> (hub.example.toml)."
+)
 TRUSTED_MODE_WARNING = """
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
 !!  mlinterview runs in TRUSTED mode: every candidate's code runs as the hub's Unix user.
@@ -278,6 +293,11 @@ def prepare_installation(settings: HubSettings, *, running_as_root: bool | None 
             log.warning("isolated mode: a server user and a kernel user per interview; candidates' limits by %s", CandidateCgroup("probe").description)
     elif log is not None:
         log.warning(TRUSTED_MODE_WARNING.format(private=settings.private_dir))
+    if log is not None:
+        if settings.origins_url:
+            log.info("origins: the hub at %s, each candidate's server at its own <user>.%s", settings.origins_url, settings.origins_url.split("//", 1)[-1])
+        else:
+            log.warning(ONE_ORIGIN_WARNING)
     return Installation(isolated=isolated, proxy_command=find_proxy_command(settings), running_as_root=running_as_root, runtime=runtime)
 
 
@@ -352,7 +372,7 @@ def service_settings(settings: HubSettings, installation: Installation) -> dict[
         "sockets_dir": str(settings.sockets_dir),
         "invite_ttl_hours": settings.invite_ttl_hours,
         "gpu_available": bool(settings.gpus),
-        "subdomain_host": settings.subdomain_host,
+        "subdomain_host": settings.origins_url,
         "grade_command": settings.grade_command or [installation.python, "-m", "mlinterview.cli", "grade"],
     }
 
@@ -382,9 +402,9 @@ def hub_config(settings: HubSettings, installation: Installation) -> Config:
     c.JupyterHub.cookie_secret_file = str(private / "jupyterhub_cookie_secret")
     c.JupyterHub.cleanup_servers = not settings.keep_servers_on_restart
     c.JupyterHub.default_url = default_url_for_user
-    if settings.subdomain_host:
+    if settings.origins_url:
         # a script in a candidate's notebook then runs on <user>.<host>, never on the hub's or the service's origin
-        c.JupyterHub.subdomain_host = settings.subdomain_host
+        c.JupyterHub.subdomain_host = settings.origins_url
     c.JupyterHub.allow_named_servers = False
     c.ConfigurableHTTPProxy.command = [installation.proxy_command]
     c.ConfigurableHTTPProxy.api_url = f"http://{loopback}:{settings.proxy_api_port}"

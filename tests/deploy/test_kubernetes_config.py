@@ -63,6 +63,9 @@ def test_the_same_translation_with_the_chart_owning_ports_database_and_proxy(ren
     assert c.InterviewSpawnerMixin.isolated is False  # no system users: a pod per candidate
     assert c.InterviewSpawnerMixin.history_url == "http://hub:10101/services/interview/api/history"
     assert c.Authenticator.allowed_users == {"interviewer"} and c.Authenticator.admin_users == {"admin"}
+    # candidates' servers and the service on origins of their own, as on one machine
+    assert c.JupyterHub.subdomain_host == "https://hub.example.org"
+    assert json.loads(interview_service(c)["environment"][SERVICE_SETTINGS_ENV])["subdomain_host"] == "https://hub.example.org"
 
 
 def test_the_interview_service_is_hub_managed_in_the_hub_pod_and_reachable(rendered, values):

@@ -174,9 +174,8 @@ def test_a_planted_script_never_runs_in_the_watch_view(hub, browser, scenario_id
 # -- joining, on origins of their own ----------------------------------------------------------
 @pytest.fixture(scope="module")
 def subdomain_hub(tmp_path_factory):
-    running = RunningHub(tmp_path_factory.mktemp("subdomain-hub"), default_scenarios_dir())
-    with open(running.settings_file, "a") as settings:
-        settings.write(f'subdomain_host = "http://localhost:{running.port}"\n')
+    # the default: a hub on loopback gives every server an origin of its own on <user>.localhost
+    running = RunningHub(tmp_path_factory.mktemp("subdomain-hub"), default_scenarios_dir(), extra_settings={"subdomain_host": '"auto"'})
     running.start()
     yield running
     running.stop()
