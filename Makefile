@@ -12,6 +12,8 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 PACKAGE_SOURCES := $(shell find mlinterview scenarios extension kernels graders -type f -not -path '*/__pycache__/*' 2>/dev/null) pyproject.toml setup.py
 PYTEST_ARGS ?=
+# two workers: the live-server tests on one, in turn; the rest spread over both (tests/conftest.py)
+PYTEST_WORKERS ?= -n 2 --dist loadgroup
 # The candidate runtime (kernels/runtime.py): under root, candidates' servers and kernels run as
 # their own users, who cannot reach a Python inside /root (pyenv's); so root's setup also builds
 # this environment from the system's Python at a prefix everyone can traverse.
@@ -72,7 +74,7 @@ calibrate: setup
 
 test: setup browser
 	# -P: the checkout's folders must not shadow the installed package (mlinterview.* maps them)
-	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -P -m pytest $(PYTEST_ARGS)
+	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -P -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules build *.egg-info
