@@ -28,7 +28,7 @@ from functools import cached_property
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner
-from jupyterhub.utils import AnyTimeoutError, exponential_backoff
+from jupyterhub.utils import AnyTimeoutError, exponential_backoff, random_port
 from traitlets.config import LoggingConfigurable
 from traitlets import Bool, Int, List, Unicode
 
@@ -403,7 +403,54 @@ class InterviewSpawnerMixin(LoggingConfigurable):
         self.release_gpu()
 
 
-class InterviewLocalProcessSpawner(InterviewSpawnerMixin, LocalProcessSpawner):
+class ServerPorts:
+    """The loopback ports of this hub's live candidate servers: a starting server gets one no other holds.
+
+    JupyterHub picks a server's port by binding port 0 and closing it again; ten servers starting at
+    once can be handed the same port, and the hub's readiness check (any answer below 500 counts)
+    would then route the second candidate to the first candidate's server. So a port is held here
+    from the pick until that server stops."""
+
+    _lock = threading.Lock()
+    _held: dict[str, int] = {}
+
+    @classmethod
+    def take(cls, owner: str) -> int:
+        with cls._lock:
+            cls._held.pop(owner, None)
+            taken = set(cls._held.values())
+            for _ in range(1000):
+                port = random_port()
+                if port not in taken:
+                    cls._held[owner] = port
+                    return port
+        raise SpawnRefused("no free loopback port for the candidate's server")
+
+    @classmethod
+    def release(cls, owner: str) -> None:
+        with cls._lock:
+            cls._held.pop(owner, None)
+
+
+class LocalServerPortsMixin:
+    """Local spawners: each server's port from :class:`ServerPorts`."""
+
+    async def start(self):
+        self.port = ServerPorts.take(self.user.name)
+        try:
+            return await super().start()
+        except BaseException:
+            ServerPorts.release(self.user.name)
+            raise
+
+    async def stop(self, now=False):
+        try:
+            await super().stop(now=now)
+        finally:
+            ServerPorts.release(self.user.name)
+
+
+class InterviewLocalProcessSpawner(LocalServerPortsMixin, InterviewSpawnerMixin, LocalProcessSpawner):
     """Isolated mode: the interview's warden (root) runs the server as the interview's server user
     and each kernel as the candidate's own user, in the candidate's cgroup (CONFINEMENT.md)."""
 
@@ -451,5 +498,5 @@ class InterviewLocalProcessSpawner(InterviewSpawnerMixin, LocalProcessSpawner):
         self.cmd = self.warden_command() + self._server_cmd
 
 
-class InterviewSimpleLocalProcessSpawner(InterviewSpawnerMixin, SimpleLocalProcessSpawner):
+class InterviewSimpleLocalProcessSpawner(LocalServerPortsMixin, InterviewSpawnerMixin, SimpleLocalProcessSpawner):
     """Trusted mode: every candidate's server runs as the hub's user (the hub warns at start)."""
