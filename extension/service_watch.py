@@ -2,7 +2,7 @@
 
 The candidate's server saves the shared notebook to the workspace a second or so after every
 change (real-time collaboration saves on its own), outputs included. ``NotebookSnapshot`` reads
-that file without following links (``scenarios.workspace_files``) and ``render_notebook`` turns
+that file without following links (``mlinterview/safe_files.py``) and ``render_notebook`` turns
 it into an HTML fragment the way Jupyter treats an untrusted notebook:
 
 - code and text outputs are escaped text, never markup;
@@ -31,7 +31,7 @@ import bleach
 import mistune
 from markupsafe import Markup, escape
 
-from ..scenarios.workspace_files import UnsafeWorkspacePath, WorkspaceFolder
+from ..safe_files import UnsafeFileError, read_plain
 
 MAX_NOTEBOOK_BYTES = 32 << 20
 MAX_TEXT_CHARS = 20_000
@@ -166,13 +166,14 @@ def read_notebook(workspace: Path, notebook_path: str) -> NotebookSnapshot:
     if relative.is_absolute() or ".." in relative.parts or not relative.name:
         return NotebookSnapshot("", None, f"{notebook_path}: not a notebook path inside the workspace")
     try:
-        with WorkspaceFolder.open_workspace(workspace) as root:
-            with root.subfolder(relative.parent) as folder:
-                raw, stamp = folder.read_regular_with_stamp(relative.name, MAX_NOTEBOOK_BYTES)
-    except UnsafeWorkspacePath as unsafe:
-        return NotebookSnapshot("", None, str(unsafe))
-    if raw is None:
-        return NotebookSnapshot("", None, f"{notebook_path} is not a regular file in the workspace (yet)")
+        raw, status = read_plain(workspace, relative, MAX_NOTEBOOK_BYTES)
+    except FileNotFoundError:
+        return NotebookSnapshot("", None, f"{notebook_path} is not in the workspace (yet)")
+    except UnsafeFileError as unsafe:
+        return NotebookSnapshot("", None, f"{notebook_path}: {unsafe.strerror}; a link the candidate left is never followed")
+    except (OSError, ValueError) as problem:
+        return NotebookSnapshot("", None, f"{notebook_path} cannot be read: {problem}")
+    stamp = f"{status.st_ino}-{status.st_mtime_ns}-{status.st_size}"
     try:
         notebook = json.loads(raw)
     except ValueError:

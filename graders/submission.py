@@ -38,7 +38,7 @@ import nbformat
 
 from .. import safe_files
 from ..scenarios.materialize import IGNORED
-from . import history as history_format
+from .. import history as history_format
 from .replay import ReplayCell
 
 SUBMISSION_SCHEMA = "mlinterview.submission/1"

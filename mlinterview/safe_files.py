@@ -1,6 +1,7 @@
 """File operations in folders a candidate can write, for code that runs with more rights than they have.
 
-The hub (as root) materializes, hands over and freezes workspaces the candidate owns; the grader
+The hub (as root) materializes, hands over and freezes workspaces the candidate owns, releases a
+twist into them and renders the live notebook from them; the grader
 (as root) copies submissions and reads what a replayed kernel wrote. A path-based ``open`` or
 ``copytree`` there follows whatever the candidate planted: a symlink to the holdout seed, a
 folder swapped for a link to ``/etc`` between two calls, a FIFO that blocks forever. So here:
@@ -17,7 +18,7 @@ folder swapped for a link to ``/etc`` between two calls, a FIFO that blocks fore
 - what a copy or a walk leaves out is returned as :class:`LeftOut` entries ("churnlab/_s.txt, a
   symlink to /etc/mlinterview/holdout-seed") for the report.
 
-Functions: :func:`open_folder`, :func:`read_bytes`, :func:`write_bytes`, :func:`survey`,
+Functions: :func:`open_folder`, :func:`read_bytes` (:func:`read_plain`), :func:`write_bytes`, :func:`survey`,
 :func:`copy_tree`, :func:`chown_tree`. Standard library only.
 """
 
@@ -169,6 +170,11 @@ def read_bytes(root: str | os.PathLike | int, relative: str | os.PathLike, max_b
     Raises FileNotFoundError, UnsafeFileError (a link anywhere, a FIFO, a device, a hard link),
     or ValueError when the file is larger than ``max_bytes``.
     """
+    return read_plain(root, relative, max_bytes)[0]
+
+
+def read_plain(root: str | os.PathLike | int, relative: str | os.PathLike, max_bytes: int | None = None) -> tuple[bytes, os.stat_result]:
+    """:func:`read_bytes`, with the file's status as it was read (a rewrite changes its inode or time)."""
     parts = _parts(relative)
     if not parts:
         raise ValueError("read_bytes needs a file below the root")
@@ -183,7 +189,7 @@ def read_bytes(root: str | os.PathLike | int, relative: str | os.PathLike, max_b
         data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
     if max_bytes is not None and len(data) > max_bytes:
         raise ValueError(f"{relative!s} grew past the {max_bytes} byte limit while being read")
-    return data
+    return data, status
 
 
 def write_bytes(

@@ -6,19 +6,20 @@ next to the candidate's data; ``tighter_budget`` lowers ``constraints.max_parame
 workspace settings, which the candidate kernel re-reads before the next cell. Either way the
 workspace settings record the release, so it happens once.
 
-Nothing is written through a link the candidate planted (``workspace_files.WorkspaceFolder``).
+Nothing is read or written through a link the candidate planted (``mlinterview/safe_files.py``).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..safe_files import UnsafeFileError, open_folder, read_bytes, write_bytes
 from .materialize import WORKSPACE_MANIFEST
 from .pack import PackError, ScenarioPack
-from .workspace_files import UnsafeWorkspacePath, WorkspaceFolder
 
 MAX_SETTINGS_BYTES = 1 << 20
 
@@ -40,44 +41,41 @@ def release_twist(pack: ScenarioPack, workspace: Path) -> dict:
     if twist is None:
         raise TwistError(f"scenario '{pack.id}' has no twist to release")
     try:
-        return _release(pack, twist, Path(workspace))
-    except UnsafeWorkspacePath as unsafe:
-        raise TwistError(f"nothing was released: {unsafe}") from None
-
-
-def _release(pack: ScenarioPack, twist, workspace: Path) -> dict:
-    with WorkspaceFolder.open_workspace(workspace) as root:
-        try:
-            record = root.subfolder(WORKSPACE_MANIFEST.parent)
-        except UnsafeWorkspacePath as unsafe:
-            raise TwistError(f"{workspace} is not a workspace of scenario '{pack.id}' ({unsafe})") from None
-        with record:
-            return _release_into(pack, twist, root, record, workspace)
-
-
-def _release_into(pack: ScenarioPack, twist, root: WorkspaceFolder, record: WorkspaceFolder, workspace: Path) -> dict:
-    raw = record.read_regular(WORKSPACE_MANIFEST.name, MAX_SETTINGS_BYTES)
+        root = open_folder(Path(workspace))
+    except OSError as error:
+        raise TwistError(f"{workspace} is not a workspace folder ({error.strerror or error})") from None
     try:
-        settings = json.loads(raw) if raw is not None else None
-    except ValueError:
+        return _release(pack, twist, root, Path(workspace))
+    except UnsafeFileError as unsafe:
+        raise TwistError(f"nothing was released: {unsafe.strerror}; a link the candidate left is never followed") from None
+    finally:
+        os.close(root)
+
+
+def _release(pack: ScenarioPack, twist, root: int, workspace: Path) -> dict:
+    try:
+        settings = json.loads(read_bytes(root, WORKSPACE_MANIFEST, MAX_SETTINGS_BYTES))
+    except (OSError, ValueError):
         settings = None
     if not isinstance(settings, dict) or settings.get("scenario") != pack.id:
         raise TwistError(f"{workspace} is not a workspace of scenario '{pack.id}' (no regular {WORKSPACE_MANIFEST} of it)")
     if settings.get("twist"):
         raise TwistError(f"the twist '{twist.title}' was already released at {settings['twist'].get('released_at', '?')}")
+    # what is written belongs to whoever owns the workspace (the candidate, in isolated mode)
+    status = os.fstat(root)
+    owner = (status.st_uid, status.st_gid) if os.geteuid() == 0 and (status.st_uid, status.st_gid) != (0, 0) else None
     released = {"title": twist.title, "kind": twist.kind, "released_at": datetime.now(timezone.utc).isoformat(), "files": []}
     if twist.kind == "new_data":
         make_twist_data = getattr(pack.generator, "make_twist_data", None)
         if make_twist_data is None:
             raise PackError(f"{pack.private_dir / 'generator.py'}: the twist is 'new_data' but there is no make_twist_data(seed)")
         data_dir = pack.manifest.candidate.data_dir
-        with root.subfolder(data_dir, create=True) as data:
-            for filename, frame in sorted(make_twist_data(int(settings["data_seed"])).items()):
-                data.replace_file(filename, _csv_bytes(frame))
-                released["files"].append(f"{data_dir}/{filename}")
+        for filename, frame in sorted(make_twist_data(int(settings["data_seed"])).items()):
+            write_bytes(root, f"{data_dir}/{filename}", _csv_bytes(frame), owner=owner)
+            released["files"].append(f"{data_dir}/{filename}")
     else:
         settings.setdefault("constraints", {})["max_parameters"] = twist.max_parameters
         released["max_parameters"] = twist.max_parameters
     settings["twist"] = released
-    record.replace_file(WORKSPACE_MANIFEST.name, (json.dumps(settings, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    write_bytes(root, WORKSPACE_MANIFEST, (json.dumps(settings, indent=2, sort_keys=True) + "\n").encode("utf-8"), owner=owner)
     return released
