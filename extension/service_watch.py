@@ -170,7 +170,7 @@ def read_notebook(workspace: Path, notebook_path: str) -> NotebookSnapshot:
     except FileNotFoundError:
         return NotebookSnapshot("", None, f"{notebook_path} is not in the workspace (yet)")
     except UnsafeFileError as unsafe:
-        return NotebookSnapshot("", None, f"{notebook_path}: {unsafe.strerror}; a link the candidate left is never followed")
+        return NotebookSnapshot("", None, f"{notebook_path} is not a regular file ({unsafe.strerror}); a link the candidate left is never followed")
     except (OSError, ValueError) as problem:
         return NotebookSnapshot("", None, f"{notebook_path} cannot be read: {problem}")
     stamp = f"{status.st_ino}-{status.st_mtime_ns}-{status.st_size}"

@@ -40,15 +40,27 @@ LONGEST_FIRST = (
 SHORT_SECOND = "deploy/test_kubernetes_config.py"
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """Under ``make test`` (``pytest -n 2 --dist loadgroup --no-loadscope-reorder``): the tests of live
-    servers (real hubs, servers and kernels, whose floods and loads are measured against the
-    machine) are one group, run in turn on one worker; every other module is a group of its own
-    (its module fixtures set up once), spread over both workers, the longest first."""
+def module_of(item) -> str:
+    return Path(str(item.path)).relative_to(REPO_ROOT / "tests").as_posix()
 
-    def module_of(item) -> str:
-        return Path(str(item.path)).relative_to(REPO_ROOT / "tests").as_posix()
+
+def pytest_xdist_make_scheduler(config, log):
+    """Under ``make test`` (``pytest -n 2 --dist loadscope --no-loadscope-reorder``): the tests of live
+    servers (real hubs, servers and kernels, whose floods and loads are measured against the
+    machine) are one unit, run in turn on one worker; every other module is a unit of its own
+    (its module fixtures set up once), on whichever worker is free."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LiveTogetherScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "live" if Path(module).parts[1:2] and Path(module).parts[1] in LIVE_AREAS else module
+
+    return LiveTogetherScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The live tests first, then the longest modules, so that they start while the live tests run."""
 
     def rank(module: str) -> int:
         if module.split("/")[0] in LIVE_AREAS:
@@ -57,7 +69,4 @@ def pytest_collection_modifyitems(config, items):
             return 2
         return 1 if module in LONGEST_FIRST[:1] else 3 + (LONGEST_FIRST.index(module) if module in LONGEST_FIRST else len(LONGEST_FIRST))
 
-    for item in items:
-        module = module_of(item)
-        item.add_marker(pytest.mark.xdist_group("live" if module.split("/")[0] in LIVE_AREAS else module))
     items.sort(key=lambda item: rank(module_of(item)))  # stable: the order within a module is kept

@@ -81,7 +81,8 @@ def execute_request(user: str, session: str, code: str) -> dict:
 
 async def run_cells(hub, candidate: int, user: str, token: str, kernel_id: str) -> list[float]:
     """Run this candidate's cells one after another on one websocket; returns each round trip."""
-    request = HTTPRequest(f"ws://127.0.0.1:{hub.port}/user/{user}/api/kernels/{kernel_id}/channels", headers={"Authorization": f"token {token}"})
+    request = HTTPRequest(f"ws://127.0.0.1:{hub.port}/user/{user}/api/kernels/{kernel_id}/channels", headers={"Authorization": f"token {token}"},
+                          connect_timeout=120, request_timeout=120)  # ten kernels connecting at once on a loaded machine
     connection = await websocket_connect(request, max_message_size=64 * 1024 * 1024)
     session = uuid.uuid4().hex
     round_trips = []
