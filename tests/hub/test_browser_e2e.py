@@ -86,9 +86,27 @@ def join_live_notebook(interviewer, page):
     return joined
 
 
+def click_through_slow_loading(lab, locator, timeout_s: float = 120) -> None:
+    """Click ``locator``; on a slow machine JupyterLab may ask first whether to keep waiting for the
+    document ("The document is taking some time to load"): a person presses "Continue waiting"."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    keep_waiting = lab.locator("dialog.jp-Dialog .jp-Dialog-buttonLabel", has_text="Continue waiting")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if keep_waiting.count():
+            keep_waiting.first.click()
+        try:
+            locator.click(timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            if time.monotonic() > deadline:
+                raise
+
+
 def run_new_cell(lab, code: str) -> None:
     """Add a cell below the last one, type ``code`` and run it (Shift+Enter)."""
-    lab.locator(".jp-NotebookPanel .jp-Cell").last.click()
+    click_through_slow_loading(lab, lab.locator(".jp-NotebookPanel .jp-Cell").last)
     lab.keyboard.press("Escape")
     lab.keyboard.press("b")
     lab.keyboard.press("Enter")
