@@ -253,7 +253,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--uid", type=int, default=None, help="run the command as this uid (needs root)")
     parser.add_argument("--gid", type=int, default=None, help="and this gid")
     parser.add_argument("--umask", type=lambda text: int(text, 8), default=None, help="file mode creation mask (octal)")
-    parser.add_argument("--nice", type=int, default=None, help="run the command this much lower in CPU priority (os.nice)")
     parser.add_argument("--memory-bytes", type=int, default=None)
     parser.add_argument("--max-file-bytes", type=int, default=None)
     parser.add_argument("--nproc", type=int, default=None, help="RLIMIT_NPROC (tasks of the uid)")
@@ -342,8 +341,6 @@ def main(argv: list[str] | None = None) -> None:
         os.setuid(args.uid)
     if args.umask is not None:
         os.umask(args.umask)
-    if args.nice:
-        os.nice(args.nice)
     os.chdir(workdir)
     if flags & CLONE_NEWPID:
         run_as_init(command)

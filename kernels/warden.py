@@ -51,7 +51,6 @@ WARDEN_FD_ENV = "MLINTERVIEW_WARDEN_FD"
 SERVER_SUFFIX = "-server"
 SERVER_MAX_PROCESSES = 1024  # the server's threads; far from what a fork bomb reaches
 KERNEL_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
-KERNEL_NICENESS = 5
 KERNEL_LOG_LIMIT = 64 * 1024
 # what the kernel's environment may take from the warden's (the hub's spawner set these)
 KERNEL_ENV_PASSED = ("LANG", "LC_ALL", "TZ", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS")
@@ -156,9 +155,6 @@ class Warden:
             "--workdir", self.args.workspace, "--writable", self.args.rundir,
             "--private-tmp", "--pid-namespace", "--no-network",
             "--uid", str(self.kernel_user.pw_uid), "--gid", str(self.kernel_user.pw_gid), "--umask", "007",
-            # below the hub, the proxy and the servers in CPU priority: a busy kernel (its start-up imports,
-            # a training loop) never slows what records and serves every interview
-            "--nice", str(KERNEL_NICENESS),
         ]
         # the launcher joins the candidate's cgroup before anything; without cgroups, limits per process
         for path in self.cgroup.join_paths() if self.cgroup.available() else []:
