@@ -26,19 +26,19 @@ def scenarios_dir() -> Path:
 
 
 LIVE_AREAS = ("hub", "extension", "kernels")
-# scheduling hint: the longest modules outside the live group (full calibrations, batch gradings),
-# longest first, so that they start while the live group runs instead of after it
-LONGEST_FIRST = (
+# scheduling hint: the modules outside the live group that go first, in this order: the longest
+# (full calibrations, batch gradings), so that they start while the live group runs; xdist hands
+# every worker two units at the start, so the second in this list (the live worker's second unit)
+# is a short one
+RUN_FIRST = (
     "scenarios/test_calibration.py",
+    "deploy/test_kubernetes_config.py",
     "scenarios/test_more_packs.py",
     "graders/test_churn_submissions.py",
     "graders/test_cli_and_batch.py",
     "graders/test_fixes_anywhere.py",
     "graders/test_replay_fidelity.py",
 )
-# xdist hands every worker two units at the start: the live worker's second one should be short
-SHORT_SECOND = "deploy/test_kubernetes_config.py"
-
 
 def module_of(item) -> str:
     return Path(str(item.path)).relative_to(REPO_ROOT / "tests").as_posix()
@@ -65,8 +65,6 @@ def pytest_collection_modifyitems(config, items):
     def rank(module: str) -> int:
         if module.split("/")[0] in LIVE_AREAS:
             return 0
-        if module == SHORT_SECOND:
-            return 2
-        return 1 if module in LONGEST_FIRST[:1] else 3 + (LONGEST_FIRST.index(module) if module in LONGEST_FIRST else len(LONGEST_FIRST))
+        return 1 + (RUN_FIRST.index(module) if module in RUN_FIRST else len(RUN_FIRST))
 
     items.sort(key=lambda item: rank(module_of(item)))  # stable: the order within a module is kept
