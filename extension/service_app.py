@@ -171,7 +171,7 @@ class ServiceHandler(HubOAuthenticated, DefendedResponses):
     def interview_model(self, interview) -> dict:
         """An interview as the pages' scripts read it: its fields, whether a report exists, any history alarm."""
         model = interview.to_json()
-        model["has_report"] = self.lifecycle.report_html(interview.id) is not None
+        model["has_report"] = self.lifecycle.report_ready(interview)
         model["history_alarm"] = history_alarm(self.store, interview.id)
         return model
 
@@ -324,7 +324,7 @@ class LiveViewHandler(ServiceHandler):
         }
         self.render_page(
             "live.html", interview=interview, twist=twist, live_config=live_config,
-            has_report=self.lifecycle.report_html(interview.id) is not None,
+            has_report=self.lifecycle.report_ready(interview),
         )
 
 

@@ -73,6 +73,11 @@ class InterviewLifecycle:
         path = self.report_dir(interview_id) / "report.html"
         return path if path.is_file() else None
 
+    def report_ready(self, interview) -> bool:
+        """Whether the pages offer the report: the grader has finished and its report is there. The
+        grader writes report.html before it exits; until the state is ``graded`` it may still fail."""
+        return interview.state == State.graded and self.report_html(interview.id) is not None
+
     def notebook_of(self, scenario: str) -> str | None:
         from ..scenarios.pack import PackError, load_pack
 

@@ -84,3 +84,48 @@ def test_restarted_service_finishes_an_interrupted_end_and_grading(tmp_path):
     assert json.loads((bundle / "submission.json").read_text())["schema"] == "mlinterview.submission/1"
     assert "scoring on the holdout" in (tmp_path / "private" / "reports" / ending.id / "grader.log").read_text()
     store.close()
+
+
+GRADER_FAILING_AFTER_ITS_REPORT = """
+import pathlib, sys, time
+args = sys.argv[1:]
+out = pathlib.Path(args[args.index("--out") + 1])
+(out / "report.html").write_text("<html>half a report</html>")
+print("report written", flush=True)
+while not (out / "go-on").exists():
+    time.sleep(0.05)
+sys.exit(3)
+"""
+
+
+def test_the_report_is_offered_only_once_the_grader_has_finished_well(tmp_path):
+    grader = tmp_path / "grader.py"
+    grader.write_text(GRADER_FAILING_AFTER_ITS_REPORT)
+    store = InterviewStore(f"sqlite:///{tmp_path / 'interviews.sqlite'}")
+    settings = {
+        "private_dir": str(tmp_path / "private"), "workspaces_dir": str(tmp_path / "workspaces"), "homes_dir": str(tmp_path / "homes"),
+        "scenarios_dir": str(default_scenarios_dir()), "isolated": False, "grade_command": [sys.executable, str(grader)],
+    }
+    (tmp_path / "private").mkdir()
+    interview, _ = store.create_interview(scenario="churn", kernel="cpu", candidate_name="C", interviewer="alice", time_budget_minutes=60, invite_ttl=timedelta(hours=1))
+    store.set_state(interview.id, State.ended)
+    lifecycle = InterviewLifecycle(store, FakeHub(), settings)
+    lifecycle.freeze(interview.id)
+    report_dir = lifecycle.report_dir(interview.id)
+
+    async def grade_while_watching():
+        grading = asyncio.create_task(lifecycle.grade(interview.id))
+        while lifecycle.report_html(interview.id) is None:
+            await asyncio.sleep(0.05)
+        # the file is there but the grader has not finished: the pages do not offer it yet
+        offered_while_running = lifecycle.report_ready(store.get(interview.id))
+        (report_dir / "go-on").touch()
+        return offered_while_running, await grading
+
+    offered_while_running, graded = asyncio.run(grade_while_watching())
+    assert not offered_while_running
+    assert not graded
+    failed = store.get(interview.id)
+    assert failed.state == State.grading_failed.value and "status 3" in failed.grade_progress
+    assert lifecycle.report_html(interview.id) is not None and not lifecycle.report_ready(failed)
+    store.close()
