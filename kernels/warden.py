@@ -63,12 +63,14 @@ def log(message: str) -> None:
 
 
 class Kernel:
-    """One kernel the warden started: the sandbox launcher's process and why it was stopped."""
+    """One kernel the warden started: the sandbox launcher's process, why it was stopped, and
+    whether the server has been told it ended (after that, a limit hit is not this kernel's)."""
 
     def __init__(self, kernel_id: str, process: subprocess.Popen):
         self.kernel_id = kernel_id
         self.process = process
         self.stop_reason: str | None = None
+        self.exit_reported = False
 
 
 class Warden:
@@ -240,7 +242,13 @@ class Warden:
         kernel = self.kernel_of(request)
         if kernel is None:
             return {"ok": True, "returncode": 0}
-        return {"ok": True, "returncode": kernel.process.poll(), "reason": kernel.stop_reason}
+        # the OOM killer may have ended the kernel a moment ago: read the counters before answering,
+        # so that the server learns of the death and its reason together
+        self.check_limits()
+        returncode = kernel.process.poll()
+        if returncode is not None:
+            kernel.exit_reported = True
+        return {"ok": True, "returncode": returncode, "reason": kernel.stop_reason}
 
     def signal(self, request: dict) -> dict:
         kernel = self.kernel_of(request)
@@ -279,8 +287,11 @@ class Warden:
             return
         log(f"limit hit: {reason}; stopping the candidate's kernels")
         for kernel in self.kernels.values():
+            if kernel.exit_reported:
+                continue
+            # a kernel the OOM killer already ended is stopped by the limit too, not crashed
+            kernel.stop_reason = kernel.stop_reason or f"{reason}: the kernel was stopped"
             if kernel.process.poll() is None:
-                kernel.stop_reason = f"{reason}: the kernel was stopped"
                 kernel.process.kill()  # the launcher; its init dies with it, and so does the whole namespace
         self.cgroup.kill_all()  # and whatever is left, before a restarted kernel joins the group
         for kernel in self.kernels.values():

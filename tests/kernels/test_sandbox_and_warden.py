@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from mlinterview.kernels.warden import Warden, kill_processes_of_users
+from mlinterview.kernels.warden import Kernel, Warden, kill_processes_of_users
 
 NOBODY = 65534
 
@@ -99,6 +99,42 @@ def test_a_kernel_gets_no_secret_and_a_fresh_home_from_the_warden(root_only, mon
     assert env["MLINTERVIEW_INTERVIEW"] == "abc" and env["HOME"].startswith("/tmp/") and env["IPYTHONDIR"].startswith("/tmp/")
     assert {"--pid-namespace", "--no-network", "--private-tmp"} <= set(sandbox)
     assert kernel[1] == "-I" and "--HistoryManager.hist_file=:memory:" in kernel
+
+
+class HitCounters:
+    """The candidate's cgroup as the warden reads it, with the limit hits set by the test."""
+
+    def __init__(self):
+        self.hits = {"oom_kill": 0, "pids_max": 0}
+
+    def available(self):
+        return True
+
+    def counters(self):
+        return dict(self.hits)
+
+    def kill_all(self):
+        return True
+
+
+def test_a_kernel_the_oom_killer_ended_is_reported_as_stopped_by_the_memory_limit(root_only):
+    # the OOM killer ends the kernel just before the server's next poll: that very answer gives the reason
+    with tempfile.TemporaryDirectory() as tmp:
+        keeper = warden(Path(tmp))
+        keeper.cgroup = HitCounters()
+        ended = subprocess.Popen(["true"])
+        ended.wait()
+        keeper.kernels["1"] = Kernel("0f0e-1", ended)
+        keeper.cgroup.hits["oom_kill"] = 1
+        answer = keeper.answer({"op": "poll", "handle": "1"})
+        assert answer["returncode"] == 0 and "memory" in (answer["reason"] or ""), answer
+        # a later hit is the restarted kernel's business, not the one already reported ended
+        restarted = subprocess.Popen(["sleep", "30"])
+        keeper.kernels["2"] = Kernel("0f0e-1", restarted)
+        keeper.cgroup.hits["pids_max"] = 1
+        keeper.check_limits()
+        assert restarted.wait(5) == -9 and "processes" in keeper.kernels["2"].stop_reason
+        assert "memory" in keeper.kernels["1"].stop_reason
 
 
 def test_kill_processes_of_users_leaves_none(root_only):
