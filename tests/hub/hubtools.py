@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,9 +188,28 @@ class RunningHub:
         return response.json()["token"]
 
     def server_ready(self, user: str) -> bool:
-        model = self.api("GET", f"users/{user}").json()
-        server = model.get("servers", {}).get("")
-        return bool(server and server.get("ready"))
+        return user in self.ready_servers()
+
+    def ready_servers(self) -> set[str]:
+        """The users whose default server is up: one hub API call, however many are waited for."""
+        return {user["name"] for user in self.api("GET", "users").json() if (user.get("servers", {}).get("") or {}).get("ready")}
+
+    def spawn_states(self, users) -> dict[str, str]:
+        """Where each user's server is: ready, a pending action (spawn, stop), or none."""
+        states = {}
+        for user in users:
+            server = (self.api("GET", f"users/{user}").json().get("servers", {}).get("") or {})
+            states[user] = "ready" if server.get("ready") else server.get("pending") or "none"
+        return states
+
+    def log_about(self, users, lines: int = 40) -> str:
+        """The hub log's last lines naming these users, without the tests' own API polling."""
+        users = list(users)
+        about = [
+            line for line in self.log_path.read_text(errors="replace").splitlines()
+            if any(user in line for user in users) and " 200 GET /hub/api/users" not in line
+        ]
+        return "\n".join(about[-lines:])
 
     # -- people ----------------------------------------------------------------------------------
     def browser(self) -> httpx.Client:
@@ -217,15 +237,30 @@ class RunningHub:
 
     def candidate_opens(self, invite_url: str, name: str, timeout: float = 120) -> httpx.Client:
         """The candidate follows the invite link; returns their browser once their server is up."""
-        client = self.browser()
-        response = client.get(invite_url)
-        assert response.status_code == 200, (response.status_code, response.text[:500])
-        try:
-            wait_for(lambda: self.server_ready(name), timeout, f"{name}'s server")
-        except AssertionError as error:
-            raise AssertionError(f"{error}\nhub log:\n{self.log_tail(80)}") from None
-        return client
+        return self.candidates_open([(invite_url, name)], timeout)[0]
 
+    def candidates_open(self, invites: list[tuple[str, str]], timeout: float = 120) -> list[httpx.Client]:
+        """Candidates follow their invite links at once (``(invite_url, candidate_user)`` each);
+        returns their browsers once every server is up. One poller watches them all, so that the
+        waiting does not load the hub it waits for."""
+        def follow(invite_url: str) -> httpx.Client:
+            client = self.browser()
+            response = client.get(invite_url)
+            assert response.status_code == 200, (response.status_code, response.text[:500])
+            return client
+
+        with ThreadPoolExecutor(len(invites)) as pool:
+            clients = list(pool.map(follow, [invite_url for invite_url, _ in invites]))
+        names = {name for _, name in invites}
+        try:
+            wait_for(lambda: names <= self.ready_servers(), timeout, f"the servers of {sorted(names)}", interval=0.5)
+        except AssertionError as error:
+            waiting = sorted(names - self.ready_servers())
+            raise AssertionError(
+                f"{error}\nnot ready: {self.spawn_states(waiting)}\nhub log about them:\n{self.log_about(waiting)}"
+                f"\nhub log:\n{self.log_tail(30)}"
+            ) from None
+        return clients
 
 def authorize_if_asked(client: httpx.Client, response: httpx.Response) -> httpx.Response:
     """Press 'Authorize' on the hub's OAuth confirmation page (shown for a server shared with you)."""

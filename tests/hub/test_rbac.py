@@ -5,7 +5,6 @@ Two interviewers (alice, bob), an admin (boss), two live candidates (one per int
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -23,8 +22,7 @@ def people(hub, scenario_id):
     a = hub.create_interview(tokens["alice"], "Candidate A", scenario_id)
     b = hub.create_interview(tokens["bob"], "Candidate B", scenario_id)
     cand_a, cand_b = a["interview"]["candidate_user"], b["interview"]["candidate_user"]
-    with ThreadPoolExecutor(2) as pool:  # both candidates arrive at once
-        browser_a, _ = pool.map(lambda pair: hub.candidate_opens(*pair), [(a["invite_url"], cand_a), (b["invite_url"], cand_b)])
+    browser_a, _ = hub.candidates_open([(a["invite_url"], cand_a), (b["invite_url"], cand_b)])  # both arrive at once
     tokens[cand_a], tokens[cand_b] = hub.token_for(cand_a), hub.token_for(cand_b)
     return {
         "tokens": tokens, "a": a["interview"], "b": b["interview"], "cand_a": cand_a, "cand_b": cand_b,
