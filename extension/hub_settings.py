@@ -374,6 +374,8 @@ def service_settings(settings: HubSettings, installation: Installation) -> dict[
         "gpu_available": bool(settings.gpus),
         "subdomain_host": settings.origins_url,
         "grade_command": settings.grade_command or [installation.python, "-m", "mlinterview.cli", "grade"],
+        # a configured grade command is started per job; the shipped one is kept ready ahead of it
+        "grade_ready_command": None if settings.grade_command else [installation.python, "-m", "mlinterview.cli", "grade-on-request"],
     }
 
 

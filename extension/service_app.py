@@ -63,6 +63,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 # resolved: an editable install links each file, and tornado serves no link that leaves the folder
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_EVENTS_PER_POST = 1000
+READY_GRADER_AFTER_S = 10  # after a server's first history post: its spawn and kernel start are past
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'none'",
@@ -550,6 +551,8 @@ class HistoryInboxHandler(DefendedResponses):
 
     async def post(self):
         interview = await self.candidate_interview()
+        # a candidate is at work: have a grader ready for their End, once their server's start is past
+        self.settings["lifecycle"].keep_a_grader_ready(after=READY_GRADER_AFTER_S)
         try:
             events = json.loads(self.request.body or b"{}").get("events")
         except (ValueError, AttributeError):

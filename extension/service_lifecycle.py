@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -57,6 +58,8 @@ class InterviewLifecycle:
         self.workspaces_dir = Path(settings["workspaces_dir"])
         self.homes_dir = Path(settings["homes_dir"])
         self.tasks: dict[str, asyncio.Task] = {}
+        self._ready_grader: asyncio.Future | None = None  # a grader process with its imports done, waiting for a job
+        self._ready_grader_timer: asyncio.TimerHandle | None = None
 
     # -- paths -----------------------------------------------------------------------------------
     def submission_dir(self, interview_id: str) -> Path:
@@ -102,6 +105,7 @@ class InterviewLifecycle:
         )
         if moved:
             self.store.revoke_invites(interview_id)
+            self.keep_a_grader_ready()  # its imports overlap the stop and the freeze
             self._spawn(interview_id, self.finish_end(interview_id))
         return moved
 
@@ -125,9 +129,11 @@ class InterviewLifecycle:
         except HubAPIError as error:  # no server (never spawned): nothing was shared
             log.info("interview %s: no shares to revoke (%s)", interview_id, error)
         await self.hub.stop_server(interview.candidate_user)
+        log.info("interview %s: the candidate's server is stopped; freezing", interview_id)
         self.store.update(interview_id, grade_progress="freezing the workspace and the history")
         await asyncio.to_thread(self.freeze, interview_id)
         await self.cleanup_candidate(interview)
+        log.info("interview %s: frozen, and the candidate's users removed", interview_id)
         self.store.set_state(interview_id, State.ended, only_from=(State.ending,), grade_progress="grading: starting")
         await self.grade(interview_id)
 
@@ -209,33 +215,72 @@ class InterviewLifecycle:
             "--out", str(self.report_dir(interview.id)),
         ]
 
+    def grader_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["MLINTERVIEW_HOLDOUT_SEED_FILE"] = str(self.private_dir / "holdout_seed")
+        env.pop("JUPYTERHUB_API_TOKEN", None)  # the grader runs candidate code; it gets no hub credentials
+        return env
+
+    def keep_a_grader_ready(self, after: float = 0.0) -> None:
+        """Have a grader waiting with its imports done (``grade_ready_command``: ``mlinterview
+        grade-on-request``), so that a report does not wait the seconds those take. Started at a
+        low CPU priority (``after`` seconds from now), it takes the priority back when given a job."""
+        command = self.settings.get("grade_ready_command")
+        if not command or self._ready_grader is not None or (self._ready_grader_timer is not None and after):
+            return
+        if after:
+            self._ready_grader_timer = asyncio.get_running_loop().call_later(after, self.keep_a_grader_ready)
+            return
+        if self._ready_grader_timer is not None:
+            self._ready_grader_timer.cancel()
+            self._ready_grader_timer = None
+        self._ready_grader = asyncio.ensure_future(asyncio.create_subprocess_exec(
+            *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            env=self.grader_env(), cwd=str(self.private_dir), preexec_fn=die_with_parent_at_low_priority,
+        ))
+
+    async def _start_grader(self, interview, out: Path):
+        """The grader process for this interview: the ready one given the job, else a fresh one."""
+        ready, self._ready_grader = self._ready_grader, None
+        if ready is not None:
+            job = self.grade_command(interview)[len(self.settings["grade_command"]):]
+            try:
+                process = await ready
+                process.stdin.write(json.dumps({"args": job, "cwd": str(out)}).encode() + b"\n")
+                await process.stdin.drain()
+                process.stdin.close()
+                return process
+            except (OSError, ConnectionError) as error:  # it died waiting: start one as before
+                log.warning("interview %s: the ready grader was gone (%s); starting one", interview.id, error)
+        return await asyncio.create_subprocess_exec(
+            *self.grade_command(interview), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            env=self.grader_env(), cwd=str(out), preexec_fn=die_with_parent,
+        )
+
     async def grade(self, interview_id: str) -> bool:
         """Run the grader on the bundle, streaming its progress into the store; True on a report."""
         interview = self.store.get(interview_id)
         out = self.report_dir(interview_id)
         out.mkdir(parents=True, exist_ok=True)
         out.chmod(0o700)
-        env = dict(os.environ)
-        env["MLINTERVIEW_HOLDOUT_SEED_FILE"] = str(self.private_dir / "holdout_seed")
-        env.pop("JUPYTERHUB_API_TOKEN", None)  # the grader runs candidate code; it gets no hub credentials
-        command = self.grade_command(interview)
-        log.info("interview %s: grading: %s", interview_id, " ".join(command))
+        log.info("interview %s: grading: %s", interview_id, " ".join(self.grade_command(interview)))
+        started = time.monotonic()
         with open(out / "grader.log", "wb") as grader_log:
-            process = await asyncio.create_subprocess_exec(
-                *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env, cwd=str(out),
-                preexec_fn=die_with_parent,
-            )
+            process = await self._start_grader(interview, out)
             async for raw in process.stdout:
                 grader_log.write(raw)
                 grader_log.flush()
                 line = raw.decode("utf-8", "replace").strip()
                 if line:
+                    log.info("interview %s: grader: %s", interview_id, line[:300])
                     self.store.update(interview_id, grade_progress=f"grading: {line[:300]}")
             code = await process.wait()
         if code == 0 and self.report_html(interview_id):
             summary = summarize_report(out / "report.json")
             self.store.set_state(interview_id, State.graded, grade_progress="report ready", grade_summary=json.dumps(summary))
+            log.info("interview %s: graded in %.1f s", interview_id, time.monotonic() - started)
             return True
+        log.error("interview %s: the grader exited with status %s without a report; see %s", interview_id, code, out / "grader.log")
         self.store.set_state(
             interview_id, State.grading_failed,
             grade_progress=f"the grader exited with status {code} without a report; see {out / 'grader.log'}",
@@ -271,6 +316,14 @@ def die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass  # not Linux: an orphaned grader finishes on its own
+
+
+def die_with_parent_at_low_priority() -> None:
+    """In a grader started ahead of its job: as :func:`die_with_parent`, and its imports yield the
+    CPU to the candidates' servers (it takes the default priority back when the job comes)."""
+    die_with_parent()
+    if os.geteuid() == 0:  # only root can take the priority back
+        os.nice(10)
 
 
 def summarize_report(report_json: Path) -> dict:

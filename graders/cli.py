@@ -24,6 +24,13 @@ def _limits_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kernel", default=None, help="kernelspec to replay with (default: the scenario's, else python3)")
 
 
+def _grade_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("submission", metavar="SUBMISSION", help="submission folder (see graders/README.md)")
+    parser.add_argument("--scenario", default=None, help="scenario id (default: the one in submission.json)")
+    parser.add_argument("--out", default=None, help="report folder (default: ./report-<submission name>)")
+    _limits_args(parser)
+
+
 def _limit_options(args) -> list[str]:
     """The limit options as command-line words (to hand on to a child grader)."""
     words = []
@@ -81,6 +88,51 @@ def cmd_grade(args) -> int:
     return 0
 
 
+def cmd_grade_on_request(args) -> int:
+    """Import what grading needs, then wait for the job on stdin: one JSON line,
+    ``{"args": [the mlinterview grade arguments], "cwd": "folder"}``. The hub's interview service
+    keeps one of these ready, so that the report after End does not wait for the imports."""
+    import json
+
+    from . import grade, report  # noqa: F401  (the imports are the point)
+    from . import render
+    from ..scenarios import metrics  # noqa: F401
+
+    render.warm_up()
+
+    line = sys.stdin.readline()
+    if not line.strip():
+        return 0  # the service stopped before giving a job
+    try:
+        job = json.loads(line)
+        if not isinstance(job.get("args"), list):
+            raise TypeError("'args' is not a list")
+        words, cwd = [str(word) for word in job["args"]], str(job.get("cwd") or ".")
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise CommandError(f"the job must be one JSON line with 'args' (a list) and 'cwd': {error}") from None
+    for thread in os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else [0]:
+        try:  # started at a low priority while it waited; on Linux each thread has its own
+            os.setpriority(os.PRIO_PROCESS, int(thread), 0)
+        except OSError:
+            pass
+    os.chdir(cwd)
+    parser = argparse.ArgumentParser(prog="mlinterview grade")
+    _grade_args(parser)
+    try:
+        code = cmd_grade(parser.parse_args(words))
+    except CommandError as error:
+        print(f"mlinterview: error: {error}", file=sys.stderr)
+        code = 2
+    # The report is written and every exit handler runs; the interpreter's own teardown of the
+    # loaded libraries (about a second here) is skipped: the service waits for this exit.
+    import atexit
+
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def cmd_grade_batch(args) -> int:
     from tqdm import tqdm
 
@@ -119,11 +171,14 @@ def add_subcommands(subparsers) -> None:
         description="Replay a submission's notebook in fresh kernels, score it on the hidden holdout, run the bug probes "
         "and the constraint audit, and write report.json and report.html.",
     )
-    grade.add_argument("submission", metavar="SUBMISSION", help="submission folder (see graders/README.md)")
-    grade.add_argument("--scenario", default=None, help="scenario id (default: the one in submission.json)")
-    grade.add_argument("--out", default=None, help="report folder (default: ./report-<submission name>)")
-    _limits_args(grade)
+    _grade_args(grade)
     grade.set_defaults(handler=cmd_grade)
+
+    on_request = subparsers.add_parser(
+        "grade-on-request", help="load the grader, then grade the job read from stdin (the interview service keeps one ready)",
+        description=cmd_grade_on_request.__doc__.split("\n\n")[0].replace("\n    ", " "),
+    )
+    on_request.set_defaults(handler=cmd_grade_on_request)
 
     batch = subparsers.add_parser(
         "grade-batch", help="grade many submissions in parallel and rank them",

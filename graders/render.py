@@ -7,6 +7,7 @@ Jinja template in ``templates/`` with inline SVG plots (matplotlib) and no netwo
 
 from __future__ import annotations
 
+import functools
 import html
 import io
 import json
@@ -109,7 +110,8 @@ def _diff_html(diff: str) -> str:
     return "\n".join(lines)
 
 
-def render_html(report: dict[str, Any]) -> str:
+@functools.lru_cache(maxsize=1)
+def _template():
     import jinja2
     from markupsafe import Markup
 
@@ -119,7 +121,22 @@ def render_html(report: dict[str, Any]) -> str:
     environment.filters["band"] = lambda value: (value or "n/a").replace("_", " ")
     environment.filters["num"] = lambda value, digits=4: "n/a" if value is None else f"{value:.{digits}f}"
     environment.filters["diff"] = lambda text: Markup(_diff_html(text or ""))
-    template = environment.get_template("report.html.j2")
+    return environment.get_template("report.html.j2")
+
+
+def warm_up() -> None:
+    """Do the one-time work of rendering ahead (matplotlib and its fonts, the compiled template):
+    a grader kept ready (``mlinterview grade-on-request``) then writes its report at once."""
+    timeline_svg([{"t": 0.0, "role": "candidate", "kind": "execute_request", "status": "ok"},
+                  {"t": 1.0, "kind": "kernel_event", "label": "started"}])
+    metric_svg({"value": 0.5, "baseline": 0.25}, "metric")
+    _template()
+
+
+def render_html(report: dict[str, Any]) -> str:
+    from markupsafe import Markup
+
+    template = _template()
     return template.render(
         r=report,
         timeline_svg=Markup(timeline_svg(report.get("timeline") or []) or ""),

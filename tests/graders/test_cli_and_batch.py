@@ -14,12 +14,17 @@ from conftest import HOLDOUT_SEED, TINY_OK_CELLS
 from mlinterview.graders.grade import HoldoutSeedError, resolve_holdout_seed
 
 
-def cli(*args, cwd, seed=True, timeout=300):
+def cli_env(cwd, seed=True) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLINTERVIEW_HOLDOUT_SEED")}
     env["MLINTERVIEW_HOLDOUT_SEED_FILE"] = str(cwd / "no-seed-file-here")
     if seed:
         env["MLINTERVIEW_HOLDOUT_SEED"] = str(HOLDOUT_SEED)
-    return subprocess.run([sys.executable, "-m", "mlinterview.cli", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
+    return env
+
+
+def cli(*args, cwd, seed=True, timeout=300, stdin=None):
+    return subprocess.run([sys.executable, "-m", "mlinterview.cli", *args], capture_output=True, text=True, env=cli_env(cwd, seed),
+                          cwd=cwd, timeout=timeout, input=stdin)
 
 
 def test_holdout_seed_order(monkeypatch, tmp_path):
@@ -48,6 +53,31 @@ def test_grade_without_a_seed_says_where_to_put_one(make_submission, tiny_pack, 
     error = capsys.readouterr().err
     assert "MLINTERVIEW_HOLDOUT_SEED" in error and "--holdout-seed" in error
     assert not (tmp_path / "out").exists()
+
+
+def test_a_grader_started_ahead_grades_the_job_it_is_then_given(make_submission, tiny_pack, tmp_path):
+    # what the interview service keeps ready: the imports first, the job later, on stdin
+    ready = subprocess.Popen([sys.executable, "-m", "mlinterview.cli", "grade-on-request"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, env=cli_env(tmp_path), cwd=tmp_path)
+    (tmp_path / "job").mkdir()
+    job = {"args": [str(make_submission()), "--scenarios-dir", str(tiny_pack.folder.parent), "--kernel", "python3", "--out", "report"],
+           "cwd": str(tmp_path / "job")}
+    output, _ = ready.communicate(json.dumps(job) + "\n", timeout=300)
+    assert ready.returncode == 0, output
+    assert "replay 1/2: final notebook, top to bottom" in output and "graded:" in output
+    report = json.loads((tmp_path / "job" / "report" / "report.json").read_text())  # --out relative to the job's folder
+    assert report["verdict"]["status"] == "graded"
+    assert "<svg" in (tmp_path / "job" / "report" / "report.html").read_text()
+
+
+@pytest.mark.parametrize("job, said", [("", None), ("not json\n", "one JSON line"), ('{"args": "x"}\n', "not a list"), ("[1]\n", "one JSON line")])
+def test_a_ready_grader_without_a_proper_job_ends_and_says_why(tmp_path, job, said):
+    result = cli("grade-on-request", cwd=tmp_path, stdin=job, timeout=120)
+    if not job:  # the service stopped before giving one: nothing to do
+        assert result.returncode == 0, result.stderr
+    else:
+        assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+        assert said is None or said in result.stderr
 
 
 @pytest.mark.slow

@@ -12,6 +12,8 @@ import json
 import sys
 from datetime import timedelta
 
+import pytest
+
 from mlinterview.extension.service_lifecycle import InterviewLifecycle
 from mlinterview.extension.service_store import InterviewStore, State
 from mlinterview.history import HistoryChain, verify_history
@@ -128,4 +130,47 @@ def test_the_report_is_offered_only_once_the_grader_has_finished_well(tmp_path):
     failed = store.get(interview.id)
     assert failed.state == State.grading_failed.value and "status 3" in failed.grade_progress
     assert lifecycle.report_html(interview.id) is not None and not lifecycle.report_ready(failed)
+    store.close()
+
+
+READY_GRADER = """
+import json, pathlib, sys
+job = json.loads(sys.stdin.readline())
+args = job["args"]
+out = pathlib.Path(job["cwd"]) / pathlib.Path(args[args.index("--out") + 1])
+print("graded by the grader started ahead", flush=True)
+(out / "report.json").write_text(json.dumps({"bugs": []}))
+(out / "report.html").write_text("<html>report</html>")
+"""
+
+
+@pytest.mark.parametrize("ready_grader", ["waits for its job", "died while waiting"])
+def test_a_grader_started_ahead_takes_the_next_job(tmp_path, ready_grader):
+    cold, ready = tmp_path / "grader.py", tmp_path / "ready_grader.py"
+    cold.write_text(FAKE_GRADER)
+    ready.write_text(READY_GRADER if ready_grader == "waits for its job" else "import sys; sys.exit(1)")
+    store = InterviewStore(f"sqlite:///{tmp_path / 'interviews.sqlite'}")
+    settings = {
+        "private_dir": str(tmp_path / "private"), "workspaces_dir": str(tmp_path / "workspaces"), "homes_dir": str(tmp_path / "homes"),
+        "scenarios_dir": str(default_scenarios_dir()), "isolated": False, "grade_command": [sys.executable, str(cold)],
+        "grade_ready_command": [sys.executable, str(ready)],
+    }
+    (tmp_path / "private").mkdir()
+    interview, _ = store.create_interview(scenario="churn", kernel="cpu", candidate_name="D", interviewer="alice", time_budget_minutes=60, invite_ttl=timedelta(hours=1))
+    store.set_state(interview.id, State.ended)
+    lifecycle = InterviewLifecycle(store, FakeHub(), settings)
+    lifecycle.freeze(interview.id)
+
+    async def ready_then_grade():
+        lifecycle.keep_a_grader_ready()
+        await asyncio.sleep(1.0)  # the ready one is started (and, in the second case, gone)
+        return await lifecycle.grade(interview.id)
+
+    assert asyncio.run(ready_then_grade())
+    assert store.get(interview.id).state == State.graded.value
+    log = (lifecycle.report_dir(interview.id) / "grader.log").read_text()
+    if ready_grader == "waits for its job":
+        assert "graded by the grader started ahead" in log
+    else:  # the job is not lost: a grader is started for it as before
+        assert "scoring on the holdout" in log
     store.close()
