@@ -137,6 +137,8 @@ class ReplayResult:
     first_error: str | None = None
     sandbox: dict[str, Any] = field(default_factory=dict)
     grader_steps: dict[str, Any] = field(default_factory=dict)
+    grader_steps_s: dict[str, float] = field(default_factory=dict)  # how long each grader step took
+    shutdown_s: float | None = None  # stopping the kernel and releasing its user
     notes: list[str] = field(default_factory=list)
     kernel_log_tail: str = ""
     same_as: str | None = None  # the replay whose run this one shares (same code, same order)
@@ -664,11 +666,7 @@ async def run_replay(
             client.deadline = time.monotonic() + limits.total_timeout
             watcher = asyncio.ensure_future(client.watch())
             for step_name, step in (before_cells or {}).items():  # the grader's own, e.g. the behaviour observer
-                client.current_label = f"grader: {step_name}"
-                try:
-                    result.grader_steps[step_name] = await step(client, workdir)
-                except Exception as error:  # noqa: BLE001 - reported, never raised
-                    result.grader_steps[step_name] = {"ok": False, "problem": _describe(error, client)}
+                await _grader_step(result, client, step_name, step, workdir)
             cells_started = time.monotonic()
             for index, step in enumerate(plan):
                 outcome = await _run_step(client, step, index)
@@ -687,11 +685,7 @@ async def run_replay(
             if result.kernel_usable and after_cells and await _alive(client):
                 client.deadline = time.monotonic() + limits.total_timeout
                 for step_name, step in after_cells.items():
-                    client.current_label = f"grader: {step_name}"
-                    try:
-                        result.grader_steps[step_name] = await step(client, workdir)
-                    except Exception as error:  # noqa: BLE001 - reported, never raised
-                        result.grader_steps[step_name] = {"ok": False, "problem": _describe(error, client)}
+                    await _grader_step(result, client, step_name, step, workdir)
                     if client.limit_hit:
                         break
             if client.limit_hit and client.limit_hit.cell and client.limit_hit.cell.startswith("grader:"):
@@ -700,14 +694,27 @@ async def run_replay(
             if watcher is not None:
                 watcher.cancel()
             result.notes.append(f"peak resident memory {client.peak_rss / MIB:.0f} MiB, peak processes {client.peak_processes}")
+            stopping = time.monotonic()
             await _shutdown(client, km)
             if cgroup is not None:
                 cgroup.remove()
             survivors = identity.release()
+            result.shutdown_s = time.monotonic() - stopping
             if survivors:
                 result.notes.append(f"{len(survivors)} process(es) of the kernel's user outlived the kernel and were killed")
     result.kernel_log_tail = log_path.read_bytes()[-4000:].decode("utf-8", "replace")
     return result
+
+
+async def _grader_step(result: ReplayResult, client: ReplayClient, step_name: str, step, workdir: Path) -> None:
+    """One of the grader's own steps in the replay's kernel: its outcome and its time in the result."""
+    client.current_label = f"grader: {step_name}"
+    started = time.monotonic()
+    try:
+        result.grader_steps[step_name] = await step(client, workdir)
+    except Exception as error:  # noqa: BLE001 - reported, never raised
+        result.grader_steps[step_name] = {"ok": False, "problem": _describe(error, client)}
+    result.grader_steps_s[step_name] = round(time.monotonic() - started, 3)
 
 
 async def _run_step(client: ReplayClient, step: ReplayCell, index: int) -> CellOutcome:
