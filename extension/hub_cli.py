@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import signal
+import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from ..cli import CommandError
-from .hub_settings import REPO_ROOT, SETTINGS_ENV, SettingsError, decide_isolation, load_settings
+from .hub_settings import REPO_ROOT, SERVICE_NAME, SETTINGS_ENV, SettingsError, decide_isolation, load_settings
 
 CONFIG_FILE = REPO_ROOT / "jupyterhub_config.py"
+LOCK_FILE = "hub.lock"  # in the state folder: held for as long as a hub runs on it
+BANNER_FILE = "banner.txt"  # in the state folder: the last banner, links included
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def hub_command(config_file: Path) -> list[str]:
@@ -72,40 +81,137 @@ def ensure_demo_interview(settings, scenario: str) -> str:
     return f"{settings.public_url}/hub/invite/{code}"
 
 
+class HubAlreadyRunning(CommandError):
+    """Another hub holds this state folder."""
+
+
+def lock_state_dir(state_dir: Path) -> int:
+    """Hold the state folder for this hub (an open descriptor with a lock; released when the
+    process ends). A second hub on the same state would kill the first one's proxy (its pid file)
+    and withdraw the interviewer's invite: it is refused before it touches anything."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise HubAlreadyRunning(
+            f"a hub is already running on {state_dir} (process {holder}); stop it first, or give this one "
+            f"other state (MLINTERVIEW_HUB_STATE_DIR or state_dir in the settings) and another port"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def answers(url: str) -> bool:
+    """Whether ``url`` answers as a page that is there (a redirect to a login counts)."""
+    opener = urllib.request.build_opener(_NoRedirects)
+    try:
+        with opener.open(url, timeout=5) as response:
+            return response.status < 400
+    except urllib.error.HTTPError as error:
+        return 300 <= error.code < 400
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def wait_until_up(url: str, hub: subprocess.Popen, timeout: float) -> bool:
+    """True once the hub and the interview list answer; False if the hub exited or the time ran out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and hub.poll() is None:
+        if answers(f"{url}/hub/health") and answers(f"{url}/services/{SERVICE_NAME}/"):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner reads (the banner holds the interviewers' password)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    os.fchmod(fd, 0o600)
+    with open(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def stop_requested(_signum, _frame):
+    raise KeyboardInterrupt  # SIGTERM: stop the hub as Ctrl-C does
+
+
+def run_embedded_hub(argv: list[str]) -> None:
+    """The hub with the embedded default configuration, built in this process (an installed wheel
+    has no jupyterhub_config.py to point ``jupyterhub -f`` at)."""
+    from jupyterhub.app import JupyterHub
+    from traitlets.log import get_logger
+
+    from .hub_settings import embedded_hub_config
+
+    JupyterHub.instance(config=embedded_hub_config(log=get_logger()))
+    JupyterHub.launch_instance(argv=argv)  # runs the instance made above
+
+
 def cmd_hub(args) -> int:
     env = dict(os.environ)
     if args.settings:
         env[SETTINGS_ENV] = str(Path(args.settings).resolve())
     if args.port:
         env["MLINTERVIEW_HUB_PORT"] = str(args.port)
+    if args.log_level:
+        env["MLINTERVIEW_HUB_LOG_LEVEL"] = args.log_level
     try:
         settings = load_settings(environ=env)
         isolated = decide_isolation(settings, os.geteuid() == 0)
     except SettingsError as error:
         raise CommandError(str(error)) from None
+    lock = lock_state_dir(settings.state_dir)  # before anything is changed
     bin_dir = str(Path(sys.executable).parent)
     node_bin = str(REPO_ROOT / "node_modules" / ".bin")
     env["PATH"] = os.pathsep.join([bin_dir, node_bin, env.get("PATH", "")])
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    print(banner(settings, isolated), flush=True)
+    text = banner(settings, isolated)
     if args.demo_interview:
         invite = ensure_demo_interview(settings, args.demo_interview)
-        print(f"  demo interview ({args.demo_interview}): the candidate opens {invite}\n"
-              "  (in another browser or a private window; the interviewer watches it from the interview list)\n", flush=True)
-    os.chdir(settings.state_dir)
+        text += (f"  demo interview ({args.demo_interview}): the candidate opens {invite}\n"
+                 "  (in another browser or a private window; the interviewer watches it from the interview list)\n")
+    print(f"  starting the hub on {settings.public_url}/ (its log at {settings.log_level}; the links follow once it answers)", flush=True)
     if CONFIG_FILE.exists():  # a checkout: the embedded default, where operators can edit it
         command = hub_command(CONFIG_FILE)
-        os.execvpe(command[0], command, env)
-    # an installed wheel: the same configuration, built in this process
-    from jupyterhub.app import JupyterHub
-    from traitlets.log import get_logger
-
-    from .hub_settings import embedded_hub_config
-
-    os.environ.update(env)
-    JupyterHub.instance(config=embedded_hub_config(log=get_logger()))
-    JupyterHub.launch_instance(argv=[])  # runs the instance made above
-    return 0
+    else:  # an installed wheel: the same configuration, built in the hub's process
+        command = [sys.executable, "-m", "mlinterview.extension.hub_cli"]
+    # the hub is this process's child, in its own process group: Ctrl-C here stops it once, cleanly
+    # (it holds the state folder's lock too, for as long as it runs)
+    hub = subprocess.Popen(command, cwd=settings.state_dir, env=env, start_new_session=True, pass_fds=(lock,))
+    signal.signal(signal.SIGTERM, stop_requested)
+    try:
+        if wait_until_up(settings.public_url, hub, args.start_timeout):
+            write_private(settings.state_dir / BANNER_FILE, text)
+            print(text + f"  (this text is also in {settings.state_dir / BANNER_FILE})\n", flush=True)
+        elif hub.poll() is None:
+            print(f"mlinterview: the hub did not answer within {args.start_timeout:.0f} s; its log above says why", file=sys.stderr)
+        code = hub.wait()
+        if code:
+            print(f"mlinterview: the hub exited with status {code}; its log above says why", file=sys.stderr)
+        return code
+    except KeyboardInterrupt:
+        kept = " (candidates' servers keep running for the next start: keep_servers_on_restart)" if settings.keep_servers_on_restart else ""
+        print(f"\n  stopping the hub, its proxy and the interview service{kept}...", flush=True)
+        hub.send_signal(signal.SIGTERM)
+        try:
+            hub.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(hub.pid, signal.SIGKILL)
+            hub.wait()
+        print("  stopped.", flush=True)
+        return 0
+    finally:
+        if hub.poll() is None:
+            hub.terminate()
+        os.close(lock)
 
 
 def add_subcommands(subparsers) -> None:
@@ -120,4 +226,14 @@ def add_subcommands(subparsers) -> None:
         "--demo-interview", metavar="SCENARIO", default=None,
         help="before starting, make sure a demo interview of SCENARIO exists and print its candidate invite link",
     )
+    hub.add_argument(
+        "--log-level", choices=LOG_LEVELS, default=None, type=str.upper,
+        help="how much the hub, its proxy and the service log (default: the settings' log_level, WARNING: the links stay "
+        "in view; INFO shows every request)",
+    )
+    hub.add_argument("--start-timeout", type=float, default=300, help="seconds to wait for the hub to answer before saying so (default 300)")
     hub.set_defaults(handler=cmd_hub)
+
+
+if __name__ == "__main__":
+    run_embedded_hub(sys.argv[1:])

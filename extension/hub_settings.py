@@ -38,6 +38,7 @@ from traitlets.config import Config
 SETTINGS_ENV = "MLINTERVIEW_HUB_SETTINGS"
 ENV_PREFIX = "MLINTERVIEW_HUB_"
 SERVICE_NAME = "interview"
+HUB_TEMPLATES = Path(__file__).resolve().parent / "hub_templates"
 SERVICE_SETTINGS_ENV = "MLINTERVIEW_SERVICE_SETTINGS"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOLDOUT_SEED_FILE = "holdout_seed"
@@ -100,6 +101,9 @@ class HubSettings(BaseModel):
     store_url: str = Field(default="", description="SQLAlchemy URL of the interview store (default: SQLite in the private store).")
     proxy_command: str = Field(default="", description="configurable-http-proxy executable (default: the project's node_modules, then PATH).")
     keep_servers_on_restart: bool = Field(default=True, description="Candidate servers keep running while the hub restarts.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="WARNING", description="How much the hub, its proxy and the interview service log (INFO: every request)."
+    )
     grade_command: list[str] = Field(
         default_factory=list, description="Grader command prefix (default: this Python's `mlinterview grade`)."
     )
@@ -373,6 +377,7 @@ def service_settings(settings: HubSettings, installation: Installation) -> dict[
         "invite_ttl_hours": settings.invite_ttl_hours,
         "gpu_available": bool(settings.gpus),
         "subdomain_host": settings.origins_url,
+        "log_level": settings.log_level,
         "grade_command": settings.grade_command or [installation.python, "-m", "mlinterview.cli", "grade"],
         # a configured grade command is started per job; the shipped one is kept ready ahead of it
         "grade_ready_command": None if settings.grade_command else [installation.python, "-m", "mlinterview.cli", "grade-on-request"],
@@ -390,6 +395,7 @@ def hub_config(settings: HubSettings, installation: Installation) -> Config:
     """Translate settings into JupyterHub config. Pure: reads nothing, starts nothing."""
     from .hub_auth import authenticator_class_for, default_url_for_user
     from .hub_spawner import InterviewLocalProcessSpawner, InterviewSimpleLocalProcessSpawner
+    from .service_store import CANDIDATE_PREFIX
 
     c = Config()
     private = settings.private_dir
@@ -404,6 +410,9 @@ def hub_config(settings: HubSettings, installation: Installation) -> Config:
     c.JupyterHub.cookie_secret_file = str(private / "jupyterhub_cookie_secret")
     c.JupyterHub.cleanup_servers = not settings.keep_servers_on_restart
     c.JupyterHub.default_url = default_url_for_user
+    # the hub's pages: an interviewer's home is a link to the interview list, never "Start My Server"
+    c.JupyterHub.template_paths = [str(HUB_TEMPLATES)]
+    c.JupyterHub.template_vars = {"interview_list_url": f"/services/{SERVICE_NAME}/", "candidate_prefix": CANDIDATE_PREFIX}
     if settings.origins_url:
         # a script in a candidate's notebook then runs on <user>.<host>, never on the hub's or the service's origin
         c.JupyterHub.subdomain_host = settings.origins_url
@@ -412,6 +421,8 @@ def hub_config(settings: HubSettings, installation: Installation) -> Config:
     c.ConfigurableHTTPProxy.api_url = f"http://{loopback}:{settings.proxy_api_port}"
     c.ConfigurableHTTPProxy.pid_file = str(private / "proxy.pid")
     c.ConfigurableHTTPProxy.should_start = True
+    c.JupyterHub.log_level = "WARN" if settings.log_level == "WARNING" else settings.log_level
+    c.ConfigurableHTTPProxy.log_level = {"WARNING": "warn"}.get(settings.log_level, settings.log_level.lower())
 
     # -- who logs in: invite codes for candidates, the configured authenticator for interviewers -
     c.JupyterHub.authenticator_class = authenticator_class_for(settings.authenticator)

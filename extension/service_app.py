@@ -653,8 +653,8 @@ def make_app(settings: dict) -> web.Application:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="[%(levelname).1s %(asctime)s %(name)s] %(message)s")
     settings = load_service_settings()
+    logging.basicConfig(level=settings.get("log_level", "INFO"), format="[%(levelname).1s %(asctime)s %(name)s] %(message)s")
     app = make_app(settings)
     server = HTTPServer(app, xheaders=True)
     # loopback on one machine; on Kubernetes the proxy and candidate pods reach it (hub_kubernetes.py)
@@ -668,7 +668,10 @@ def main() -> None:
 
     IOLoop.current().add_callback(resume)
     log.info("interview service listening on %s:%s", bind_ip, settings["port"])
-    IOLoop.current().start()
+    try:
+        IOLoop.current().start()
+    except KeyboardInterrupt:  # the hub stops its services with SIGINT first
+        log.info("interview service stopped")
 
 
 if __name__ == "__main__":

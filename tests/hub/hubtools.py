@@ -96,6 +96,7 @@ class RunningHub:
                     # resolve <user>.localhost); test_browser_attack.py runs a hub with origins of their own
                     *([] if "subdomain_host" in self.extra_settings else ['subdomain_host = ""']),
                     'admins = ["boss"]',
+                    'log_level = "INFO"',  # the tests read the hub's and the service's log
                     f'interviewer_password = "{INTERVIEWER_PASSWORD}"',
                     f'admin_password = "{ADMIN_PASSWORD}"',
                     *(f"{key} = {value}" for key, value in self.extra_settings.items()),

@@ -14,4 +14,3 @@ c.JupyterHub.load_roles.append(
         "services": ["test-admin"],
     }
 )
-c.JupyterHub.log_level = "INFO"

@@ -1,17 +1,25 @@
-"""`mlinterview hub --demo-interview`: the demo interview exists once, with a fresh working invite each start."""
+"""`mlinterview hub --demo-interview`: the demo interview exists once, with a fresh working invite each
+start; the links appear once the hub answers (and in a file); a second start on the same state is
+refused without touching the first; Ctrl-C stops the hub cleanly."""
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import signal
+import subprocess
 import tempfile
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mlinterview.cli import CommandError
-from mlinterview.extension.hub_cli import DEMO_CANDIDATE, ensure_demo_interview
+from mlinterview.extension.hub_cli import BANNER_FILE, DEMO_CANDIDATE, ensure_demo_interview
 from mlinterview.extension.hub_settings import load_settings
 from mlinterview.extension.service_store import InterviewStore, InviteRefused
+from mlinterview.scenarios.pack import default_scenarios_dir
 
 
 @pytest.fixture
@@ -43,3 +51,49 @@ def test_demo_interview_is_made_once_and_its_link_renewed(settings):
 def test_demo_interview_of_an_unknown_scenario_is_a_clear_error(settings):
     with pytest.raises(CommandError, match="no scenario pack 'nope'"):
         ensure_demo_interview(settings, "nope")
+
+
+def test_the_demo_hub_shows_its_links_once_it_answers_refuses_a_second_start_and_stops_on_ctrl_c(tmp_path):
+    from hubtools import BIN, REPO_ROOT, RunningHub, wait_for
+
+    planned = RunningHub(tmp_path, default_scenarios_dir())  # its settings file and free ports; started below
+    env = dict(os.environ, PATH=os.pathsep.join([str(BIN), str(REPO_ROOT / "node_modules" / ".bin"), os.environ.get("PATH", "")]))
+    command = [str(BIN / "mlinterview"), "hub", "--settings", str(planned.settings_file), "--demo-interview", "churn"]
+    output = tmp_path / "demo.out"
+    with open(output, "wb") as out:
+        first = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+    banner_file = planned.state / BANNER_FILE
+    try:
+        def banner_shown():
+            assert first.poll() is None, f"the demo hub exited with {first.returncode}:\n{output.read_text()[-3000:]}"
+            return banner_file.exists()
+
+        wait_for(banner_shown, 180, f"the banner (output: {output})")
+        invite = re.search(r"the candidate opens (\S+)", banner_file.read_text()).group(1)
+        # the links are printed once they work: the interview list answers at once
+        assert httpx.get(f"{planned.url}/services/interview/", follow_redirects=False, timeout=10).status_code in (200, 302)
+        assert invite in output.read_text() and oct(banner_file.stat().st_mode & 0o777) == "0o600"
+        proxy_pid = int((planned.state / "private" / "proxy.pid").read_text())
+
+        second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+        assert second.returncode == 2 and "already running" in second.stderr, (second.returncode, second.stdout, second.stderr)
+        # nothing of the first hub was touched: its proxy runs, the invite still works
+        os.kill(proxy_pid, 0)
+        store = InterviewStore(load_settings(environ={"MLINTERVIEW_HUB_SETTINGS": str(planned.settings_file)}).interview_store_url)
+        try:
+            assert store.consume_invite(invite.rsplit("/", 1)[1]).candidate_name == DEMO_CANDIDATE
+        finally:
+            store.close()
+
+        first.send_signal(signal.SIGINT)  # Ctrl-C
+        assert first.wait(90) == 0
+        said = output.read_text()
+        assert "stopped." in said and "Traceback" not in said and "KeyboardInterrupt" not in said, said[-2000:]
+        with pytest.raises(ProcessLookupError):
+            os.kill(proxy_pid, 0)
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"{planned.url}/hub/health", timeout=5)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
