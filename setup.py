@@ -24,14 +24,18 @@ def scenario_pack_data_files():
 
 
 def jupyter_data_files():
-    """The kernelspecs into <prefix>/share/jupyter/kernels and the server extension's auto-enable
-    config into <prefix>/etc/jupyter/jupyter_server_config.d (kernels/, extension/)."""
+    """The kernelspecs into <prefix>/share/jupyter/kernels, the server extension's auto-enable
+    config into <prefix>/etc/jupyter/jupyter_server_config.d and JupyterLab's page config into
+    <prefix>/etc/jupyter/labconfig (kernels/, extension/)."""
     files = [
         (f"share/jupyter/kernels/{spec.name}", [str(path.relative_to(HERE)) for path in sorted(spec.iterdir()) if path.is_file()])
         for spec in sorted((HERE / "kernels" / "kernelspecs").glob("mlinterview-*"))
     ]
     config = sorted((HERE / "extension" / "jupyter-config" / "jupyter_server_config.d").glob("*.json"))
     files.append(("etc/jupyter/jupyter_server_config.d", [str(path.relative_to(HERE)) for path in config]))
+    # JupyterLab's page config: the news popup ("official Jupyter news?") is off for candidates
+    labconfig = sorted((HERE / "extension" / "jupyter-config" / "labconfig").glob("*.json"))
+    files.append(("etc/jupyter/labconfig", [str(path.relative_to(HERE)) for path in labconfig]))
     return files
 
 

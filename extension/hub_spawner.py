@@ -29,6 +29,7 @@ from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner
 from jupyterhub.utils import AnyTimeoutError, exponential_backoff, random_port
+from tornado import web
 from traitlets.config import LoggingConfigurable
 from traitlets import Bool, Int, List, Unicode
 
@@ -43,8 +44,17 @@ WARDEN_PROVISIONER = "mlinterview-warden"
 HISTORY_SECRET_ENV = "MLINTERVIEW_HISTORY_SECRET"
 
 
-class SpawnRefused(Exception):
-    """The candidate's server cannot start; the message says why and what to do."""
+class SpawnRefused(web.HTTPError):
+    """The candidate's server cannot start; the message says why and what to do (the hub's error
+    page shows it, with 403, instead of an "Unhandled error")."""
+
+    def __init__(self, message: str):
+        super().__init__(403, message.replace("%", "%%"))
+        self.message = message
+        self.jupyterhub_message = message  # what the hub's error page shows
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class GPUPool:

@@ -81,6 +81,15 @@ def test_service_is_hub_managed_with_its_settings_and_least_scopes(tmp_path):
     assert roles["interviewer"]["scopes"] == ["self", "access:services!service=interview"]
     assert c.InterviewSpawnerMixin.history_url == "http://127.0.0.1:9999/services/interview/api/history"
     assert c.InterviewSpawnerMixin.gpu_ids == ["0", "1"]
+    # the shipped grader is kept ready ahead of its job; a configured one is started per job
+    assert passed["grade_command"][-2:] == ["mlinterview.cli", "grade"]
+    assert passed["grade_ready_command"] == ["/venv/bin/python", "-m", "mlinterview.cli", "grade-on-request"]
+    configured = settings_from(tmp_path, "grade_command = ['/bin/my-grader']\n")
+    passed = json.loads(hub_config(configured, TRUSTED).JupyterHub.services[0]["environment"][SERVICE_SETTINGS_ENV])
+    assert passed["grade_command"] == ["/bin/my-grader"] and passed["grade_ready_command"] is None
+    # the hub's own home page for interviewers is ours: a link to the interview list
+    (templates,) = c.JupyterHub.template_paths
+    assert (Path(templates) / "home.html").is_file() and c.JupyterHub.template_vars["interview_list_url"] == "/services/interview/"
 
 
 def test_interviewers_admins_and_the_demo_password(tmp_path):

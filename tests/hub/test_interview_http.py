@@ -31,6 +31,11 @@ def test_interview_from_invite_to_frozen_submission(hub, scenario_id):
     alice = hub.login_interviewer("alice")
     home = alice.get(SERVICE)
     assert "New interview" in home.text and scenario_id in home.text
+    # an interviewer has no server: the hub's home points to the interview list, a spawn is refused with a reason
+    hub_home = alice.get("/hub/home")
+    assert hub_home.status_code == 200 and 'id="interview-list"' in hub_home.text and "My Server" not in hub_home.text
+    refused = alice.get("/hub/spawn")
+    assert refused.status_code == 403 and "not a candidate" in refused.text, (refused.status_code, refused.text[-800:])
 
     created = alice.post(
         f"{SERVICE}interviews",
@@ -54,6 +59,8 @@ def test_interview_from_invite_to_frozen_submission(hub, scenario_id):
     assert settings["scenario"] == scenario_id
     lab = candidate_browser.get(f"/user/{candidate}/lab")
     assert lab.status_code == 200 and "JupyterLab" in lab.text
+    page_config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', lab.text, re.S).group(1))
+    assert "@jupyterlab/apputils-extension:announcements" in page_config["disabledExtensions"]  # no news popup
     assert alice.get(f"{SERVICE}api/interviews/{interview_id}").json()["state"] == "live"
 
     # the notebook's kernel started with the server: opening the notebook (a session on its path,

@@ -100,3 +100,11 @@ def test_wheel_installs_the_kernelspecs(wheel_env: Path, tmp_path: Path):
                     "print(sorted(K().find_kernel_specs()))", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "mlinterview-cpu" in result.stdout and "mlinterview-gpu" in result.stdout
+
+
+def test_wheel_ships_the_hub_pages_and_turns_the_lab_news_popup_off(wheel_env: Path, tmp_path: Path):
+    result = run_in(wheel_env, "python", "-c", "from mlinterview.extension.hub_settings import HUB_TEMPLATES; "
+                    "print((HUB_TEMPLATES / 'home.html').is_file())", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.strip() == "True", (result.stdout, result.stderr)
+    page_config = json.loads((wheel_env / "etc" / "jupyter" / "labconfig" / "page_config.json").read_text())
+    assert page_config["disabledExtensions"]["@jupyterlab/apputils-extension:announcements"] is True
