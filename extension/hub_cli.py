@@ -122,11 +122,16 @@ def answers(url: str) -> bool:
         return False
 
 
-def wait_until_up(url: str, hub: subprocess.Popen, timeout: float) -> bool:
-    """True once the hub and the interview list answer; False if the hub exited or the time ran out."""
+def wait_until_up(settings, hub: subprocess.Popen, timeout: float) -> bool:
+    """True once the hub and the interview service answer on their own ports (so that the proxy
+    logs no misses meanwhile), and then the interview list through the proxy; False if the hub
+    exited or the time ran out."""
     deadline = time.monotonic() + timeout
+    behind_the_proxy = [f"http://127.0.0.1:{settings.hub_port}/hub/health", f"http://127.0.0.1:{settings.service_port}/services/{SERVICE_NAME}/"]
     while time.monotonic() < deadline and hub.poll() is None:
-        if answers(f"{url}/hub/health") and answers(f"{url}/services/{SERVICE_NAME}/"):
+        while behind_the_proxy and answers(behind_the_proxy[0]):
+            behind_the_proxy.pop(0)
+        if not behind_the_proxy and answers(f"{settings.public_url}/services/{SERVICE_NAME}/"):
             return True
         time.sleep(0.5)
     return False
@@ -188,7 +193,7 @@ def cmd_hub(args) -> int:
     hub = subprocess.Popen(command, cwd=settings.state_dir, env=env, start_new_session=True, pass_fds=(lock,))
     signal.signal(signal.SIGTERM, stop_requested)
     try:
-        if wait_until_up(settings.public_url, hub, args.start_timeout):
+        if wait_until_up(settings, hub, args.start_timeout):
             write_private(settings.state_dir / BANNER_FILE, text)
             print(text + f"  (this text is also in {settings.state_dir / BANNER_FILE})\n", flush=True)
         elif hub.poll() is None:
