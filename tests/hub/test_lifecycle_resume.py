@@ -45,15 +45,24 @@ class FakeHub:
         self.calls.append(("delete_user", name))
 
 
-def test_restarted_service_finishes_an_interrupted_end_and_grading(tmp_path):
+def service_state(tmp_path, grader_source: str, ready_grader_source: str | None = None) -> tuple[InterviewStore, dict]:
+    """A store and the service's settings, with the grader (and the grader kept ready) as scripts."""
     grader = tmp_path / "grader.py"
-    grader.write_text(FAKE_GRADER)
-    store = InterviewStore(f"sqlite:///{tmp_path / 'interviews.sqlite'}")
+    grader.write_text(grader_source)
     settings = {
         "private_dir": str(tmp_path / "private"), "workspaces_dir": str(tmp_path / "workspaces"), "homes_dir": str(tmp_path / "homes"),
         "scenarios_dir": str(default_scenarios_dir()), "isolated": False, "grade_command": [sys.executable, str(grader)],
     }
+    if ready_grader_source is not None:
+        ready = tmp_path / "ready_grader.py"
+        ready.write_text(ready_grader_source)
+        settings["grade_ready_command"] = [sys.executable, str(ready)]
     (tmp_path / "private").mkdir()
+    return InterviewStore(f"sqlite:///{tmp_path / 'interviews.sqlite'}"), settings
+
+
+def test_restarted_service_finishes_an_interrupted_end_and_grading(tmp_path):
+    store, settings = service_state(tmp_path, FAKE_GRADER)
     ending, _ = store.create_interview(scenario="churn", kernel="cpu", candidate_name="A", interviewer="alice", time_budget_minutes=60, invite_ttl=timedelta(hours=1))
     grading, _ = store.create_interview(scenario="churn", kernel="cpu", candidate_name="B", interviewer="alice", time_budget_minutes=60, invite_ttl=timedelta(hours=1))
     workspace = tmp_path / "workspaces" / ending.candidate_user
@@ -101,14 +110,7 @@ sys.exit(3)
 
 
 def test_the_report_is_offered_only_once_the_grader_has_finished_well(tmp_path):
-    grader = tmp_path / "grader.py"
-    grader.write_text(GRADER_FAILING_AFTER_ITS_REPORT)
-    store = InterviewStore(f"sqlite:///{tmp_path / 'interviews.sqlite'}")
-    settings = {
-        "private_dir": str(tmp_path / "private"), "workspaces_dir": str(tmp_path / "workspaces"), "homes_dir": str(tmp_path / "homes"),
-        "scenarios_dir": str(default_scenarios_dir()), "isolated": False, "grade_command": [sys.executable, str(grader)],
-    }
-    (tmp_path / "private").mkdir()
+    store, settings = service_state(tmp_path, GRADER_FAILING_AFTER_ITS_REPORT)
     interview, _ = store.create_interview(scenario="churn", kernel="cpu", candidate_name="C", interviewer="alice", time_budget_minutes=60, invite_ttl=timedelta(hours=1))
     store.set_state(interview.id, State.ended)
     lifecycle = InterviewLifecycle(store, FakeHub(), settings)
@@ -146,16 +148,8 @@ print("graded by the grader started ahead", flush=True)
 
 @pytest.mark.parametrize("ready_grader", ["waits for its job", "died while waiting"])
 def test_a_grader_started_ahead_takes_the_next_job(tmp_path, ready_grader):
-    cold, ready = tmp_path / "grader.py", tmp_path / "ready_grader.py"
-    cold.write_text(FAKE_GRADER)
-    ready.write_text(READY_GRADER if ready_grader == "waits for its job" else "import sys; sys.exit(1)")
-    store = InterviewStore(f"sqlite:///{tmp_path / 'interviews.sqlite'}")
-    settings = {
-        "private_dir": str(tmp_path / "private"), "workspaces_dir": str(tmp_path / "workspaces"), "homes_dir": str(tmp_path / "homes"),
-        "scenarios_dir": str(default_scenarios_dir()), "isolated": False, "grade_command": [sys.executable, str(cold)],
-        "grade_ready_command": [sys.executable, str(ready)],
-    }
-    (tmp_path / "private").mkdir()
+    ready = READY_GRADER if ready_grader == "waits for its job" else "import sys; sys.exit(1)"
+    store, settings = service_state(tmp_path, FAKE_GRADER, ready)
     interview, _ = store.create_interview(scenario="churn", kernel="cpu", candidate_name="D", interviewer="alice", time_budget_minutes=60, invite_ttl=timedelta(hours=1))
     store.set_state(interview.id, State.ended)
     lifecycle = InterviewLifecycle(store, FakeHub(), settings)
