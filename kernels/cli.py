@@ -21,7 +21,8 @@ def cmd_install(args) -> int:
     if args.with_server_extension:
         if not args.prefix:
             raise CommandError("--with-server-extension needs --prefix (the environment the Jupyter server runs from)")
-        print(f"enabled the cell-history server extension: {install_server_extension_config(args.prefix)}")
+        written = install_server_extension_config(args.prefix)
+        print("enabled the cell-history server extension and JupyterLab's page config: " + ", ".join(map(str, written)))
     return 0
 
 

@@ -47,17 +47,22 @@ def install_kernelspecs(*, prefix: str | None = None, user: bool = False, python
     return written
 
 
-SERVER_CONFIG_NAME = "mlinterview.json"
-
-
-def install_server_extension_config(prefix: str) -> Path:
-    """Write the config that enables the cell-history server extension into PREFIX/etc/jupyter (what
-    ``pip install`` does through data_files; editable installs skip those)."""
-    source = resources.files("mlinterview.extension") / "jupyter-config" / "jupyter_server_config.d" / SERVER_CONFIG_NAME
-    target = Path(prefix) / "etc" / "jupyter" / "jupyter_server_config.d" / SERVER_CONFIG_NAME
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
-    return target
+def install_server_extension_config(prefix: str) -> list[Path]:
+    """Write the Jupyter config shipped in ``extension/jupyter-config`` into PREFIX/etc/jupyter: the
+    cell-history server extension's (``jupyter_server_config.d``) and JupyterLab's page config
+    (``labconfig``: no news popup). ``pip install`` does this through data_files; editable
+    installs skip those."""
+    source_root = resources.files("mlinterview.extension") / "jupyter-config"
+    written = []
+    for folder in ("jupyter_server_config.d", "labconfig"):
+        for source in sorted((source_root / folder).iterdir(), key=lambda entry: entry.name):
+            if not source.name.endswith(".json"):
+                continue
+            target = Path(prefix) / "etc" / "jupyter" / folder / source.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+            written.append(target)
+    return written
 
 
 def list_kernelspecs() -> dict[str, str]:

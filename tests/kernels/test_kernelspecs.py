@@ -28,6 +28,17 @@ def test_kernels_install_into_a_prefix_and_list(tmp_path):
     assert "mlinterview (CPU)" in listing.stdout and "mlinterview (GPU)" in listing.stdout
 
 
+def test_kernels_install_with_the_server_extension_writes_the_shipped_jupyter_config(tmp_path):
+    # what an editable install (make setup) needs, and pip does through data_files
+    done = subprocess.run([MLINTERVIEW, "kernels", "install", "--prefix", str(tmp_path), "--with-server-extension"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    server = json.loads((tmp_path / "etc" / "jupyter" / "jupyter_server_config.d" / "mlinterview.json").read_text())
+    assert server["ServerApp"]["jpserver_extensions"] == {"mlinterview.extension": True}
+    lab = json.loads((tmp_path / "etc" / "jupyter" / "labconfig" / "page_config.json").read_text())
+    assert lab["disabledExtensions"]["@jupyterlab/apputils-extension:announcements"] is True
+
+
 @pytest.mark.slow
 def test_cpu_kernel_seeds_imports_the_scaffold_shows_the_panel_and_guards(workspace, start_kernel):
     kernel = start_kernel("mlinterview-cpu", workspace)
