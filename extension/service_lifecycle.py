@@ -207,8 +207,9 @@ class InterviewLifecycle:
             await asyncio.to_thread(remove_tree, self.workspaces_dir / interview.candidate_user)
 
     # -- grading ---------------------------------------------------------------------------------
-    def grade_command(self, interview) -> list[str]:
-        return list(self.settings["grade_command"]) + [
+    def grade_args(self, interview) -> list[str]:
+        """The ``mlinterview grade`` arguments of this interview's job (after the grade command)."""
+        return [
             str(self.submission_dir(interview.id)),
             "--scenario", interview.scenario,
             "--scenarios-dir", self.settings["scenarios_dir"],
@@ -243,17 +244,16 @@ class InterviewLifecycle:
         """The grader process for this interview: the ready one given the job, else a fresh one."""
         ready, self._ready_grader = self._ready_grader, None
         if ready is not None:
-            job = self.grade_command(interview)[len(self.settings["grade_command"]):]
             try:
                 process = await ready
-                process.stdin.write(json.dumps({"args": job, "cwd": str(out)}).encode() + b"\n")
+                process.stdin.write(json.dumps({"args": self.grade_args(interview), "cwd": str(out)}).encode() + b"\n")
                 await process.stdin.drain()
                 process.stdin.close()
                 return process
             except (OSError, ConnectionError) as error:  # it died waiting: start one as before
                 log.warning("interview %s: the ready grader was gone (%s); starting one", interview.id, error)
         return await asyncio.create_subprocess_exec(
-            *self.grade_command(interview), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            *self.settings["grade_command"], *self.grade_args(interview), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             env=self.grader_env(), cwd=str(out), preexec_fn=die_with_parent,
         )
 
@@ -263,7 +263,7 @@ class InterviewLifecycle:
         out = self.report_dir(interview_id)
         out.mkdir(parents=True, exist_ok=True)
         out.chmod(0o700)
-        log.info("interview %s: grading: %s", interview_id, " ".join(self.grade_command(interview)))
+        log.info("interview %s: grading: %s", interview_id, " ".join(self.grade_args(interview)))
         started = time.monotonic()
         with open(out / "grader.log", "wb") as grader_log:
             process = await self._start_grader(interview, out)
