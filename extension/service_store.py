@@ -12,6 +12,27 @@ Classes:
 - ``HistoryRecord``: one sealed history event (``mlinterview/history.py``), the authoritative copy.
 - ``Note``: an interviewer's note pinned to a moment of the timeline.
 - ``InterviewStore``: the session factory and the operations both processes need.
+
+Schema migrations (Alembic, ``store_migrations/`` next to this file, shipped in the package):
+``InterviewStore(url)`` brings the database to ``SCHEMA_REVISION`` when it opens it
+(``upgrade_store``). Opening an up-to-date store reads one row of ``interview_store_version`` (not
+``alembic_version``: the store may share a PostgreSQL database with JupyterHub, which has its
+own); anything else runs in one transaction that holds the migration lock, so the hub and the
+service opening a store at once migrate it once. A store made before there were migrations
+(its tables, no version table) is stamped at revision 0001, today's schema then, and upgraded.
+The models here and the migrations must describe the same schema: tests/store compares them
+(alembic's autogenerate) on SQLite and PostgreSQL.
+
+To change the schema: change the model, then add a revision from the checkout's top folder
+(``[tool.alembic]`` in pyproject.toml points the ``alembic`` command at ``store_migrations/``)::
+
+    .venv/bin/alembic -x url=sqlite:////tmp/scratch.sqlite upgrade head
+    .venv/bin/alembic -x url=sqlite:////tmp/scratch.sqlite revision --autogenerate --rev-id 0003 -m "what changes"
+
+(or ``revision`` without ``--autogenerate`` and write ``upgrade``/``downgrade`` by hand), read the
+generated file in ``store_migrations/versions/`` (autogenerate takes a rename for a drop and an
+add), make it work on SQLite and PostgreSQL (on SQLite, ``op.batch_alter_table`` for what ALTER
+TABLE cannot do), set ``SCHEMA_REVISION`` to the new id, and run tests/store.
 """
 
 from __future__ import annotations
@@ -19,10 +40,13 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from enum import Enum
-from typing import Any, Iterable
+from pathlib import Path
+from typing import Any, Iterable, Iterator
 
 from sqlalchemy import (
     DateTime,
@@ -34,14 +58,24 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     select,
+    text,
     update,
 )
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from ..history import GENESIS, event_hash, link_problem
 
 CANDIDATE_PREFIX = "cand-"
+TIME_OUTS = ("soft", "hard")  # past the time budget: warn and flag the overrun / stop accepting executions
+
+MIGRATIONS_DIR = Path(__file__).with_name("store_migrations")
+SCHEMA_REVISION = "0002"  # the newest revision in store_migrations/versions: what these models describe
+BASELINE_REVISION = "0001"  # the schema of the stores made before there were migrations
+VERSION_TABLE = "interview_store_version"
+MIGRATION_LOCK_KEY = int.from_bytes(b"mlinterv", "big")  # PostgreSQL advisory lock of the store's upgrade
 
 
 class State(str, Enum):
@@ -73,6 +107,7 @@ class Interview(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     scenario: Mapped[str] = mapped_column(String(64))
     kernel: Mapped[str] = mapped_column(String(8), default="cpu")
+    time_out: Mapped[str] = mapped_column(String(8), default="soft", server_default="soft")  # one of TIME_OUTS
     candidate_name: Mapped[str] = mapped_column(String(200))
     candidate_user: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     interviewer: Mapped[str] = mapped_column(String(200), index=True)
@@ -92,6 +127,7 @@ class Interview(Base):
             "id": self.id,
             "scenario": self.scenario,
             "kernel": self.kernel,
+            "time_out": self.time_out,
             "candidate_name": self.candidate_name,
             "candidate_user": self.candidate_user,
             "interviewer": self.interviewer,
@@ -200,11 +236,12 @@ class InterviewStore:
 
     def __init__(self, url: str):
         self.url = url
-        connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
-        self.engine = create_engine(url, connect_args=connect_args)
-        if url.startswith("sqlite"):
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        self.engine = store_engine(url)
+        try:
+            upgrade_store(self.engine)
+        except BaseException:
+            self.engine.dispose()
+            raise
         self.session = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
@@ -221,8 +258,11 @@ class InterviewStore:
         time_budget_minutes: int,
         invite_ttl: timedelta,
         data_seed: int | None = None,
+        time_out: str = "soft",
     ) -> tuple[Interview, str]:
         """A new interview and its invite code (the code is returned once, only its hash is kept)."""
+        if time_out not in TIME_OUTS:
+            raise ValueError(f"time_out must be one of {', '.join(TIME_OUTS)}, not {time_out!r}")
         interview_id = uuid.uuid4().hex[:12]
         interview = Interview(
             id=interview_id,
@@ -233,6 +273,7 @@ class InterviewStore:
             interviewer=interviewer,
             time_budget_minutes=int(time_budget_minutes),
             data_seed=data_seed,
+            time_out=time_out,
             state=State.invited.value,
         )
         with self.session.begin() as db:
@@ -429,3 +470,95 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+# -- the engine and the schema's migrations ------------------------------------------------------
+def store_engine(url: str) -> Engine:
+    """The engine of a store URL: SQLite with WAL and a busy timeout, anything else as given."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    # a server's connections can be cut under a long-running service (a restart, an idle timeout)
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migration_options(connection: Connection) -> dict[str, Any]:
+    """Alembic's ``configure`` options for the store (store_migrations/env.py and the drift test)."""
+    return {
+        "version_table": VERSION_TABLE,
+        "include_name": _is_store_table,
+        "compare_type": True,
+        "compare_server_default": True,
+        "render_as_batch": connection.dialect.name == "sqlite",
+    }
+
+
+def _is_store_table(name: str | None, type_: str, _parent_names) -> bool:
+    # a database shared with other applications (JupyterHub's tables): autogenerate leaves theirs alone
+    return type_ != "table" or name in Base.metadata.tables
+
+
+def migration_config(connection: Connection | None = None):
+    """Alembic's Config, made in code (no alembic.ini at run time): the shipped store_migrations/."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    config.attributes["connection"] = connection
+    return config
+
+
+@contextmanager
+def migration_transaction(connection: Connection) -> Iterator[None]:
+    """One transaction for a whole upgrade, holding the store's migration lock until it commits.
+
+    SQLite: ``BEGIN IMMEDIATE`` takes the database's write lock at once (pysqlite would not even
+    send a BEGIN before DDL), so a second opener waits there (busy timeout) until this upgrade has
+    committed, then finds the store up to date; SQLite's DDL is transactional, so a failed upgrade
+    leaves nothing half done. PostgreSQL: its DDL is transactional too, but two transactions
+    creating the same tables at once would fail, not wait: ``pg_advisory_xact_lock`` serialises
+    the upgrades of one database and is released by the commit.
+    """
+    with connection.begin():
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # a table rebuild (batch migration) drops and recreates tables others refer to: check
+            # the foreign keys at the commit, not in between
+            connection.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+        elif connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        yield
+
+
+def store_revision(connection: Connection) -> str | None:
+    """The store's schema revision (None: no version table, or an empty one)."""
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_revision()
+
+
+# alembic's ``context`` is one module-wide proxy: one upgrade at a time in a process
+_UPGRADE_IN_PROCESS = threading.Lock()
+
+
+def upgrade_store(engine: Engine) -> None:
+    """Bring the store to SCHEMA_REVISION; a store already there costs one query."""
+    with engine.connect() as connection:
+        if store_revision(connection) == SCHEMA_REVISION:
+            return
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    with _UPGRADE_IN_PROCESS, engine.connect() as connection, migration_transaction(connection):
+        current = store_revision(connection)  # again, under the lock: another process may have done it
+        if current == SCHEMA_REVISION:
+            return
+        config = migration_config(connection)
+        known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+        if current is not None and current not in known:
+            raise RuntimeError(f"the interview store {engine.url!r} is at schema revision {current}, which this "
+                               f"mlinterview does not know (it knows up to {SCHEMA_REVISION}): a newer version upgraded it")
+        if current is None and inspect(connection).has_table(Interview.__tablename__):
+            command.stamp(config, BASELINE_REVISION)  # made by create_all before there were migrations
+        command.upgrade(config, SCHEMA_REVISION)
