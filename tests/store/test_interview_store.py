@@ -1,4 +1,7 @@
-"""The interview store: one-time invite codes and the append-only authoritative history."""
+"""The interview store: one-time invite codes and the append-only authoritative history.
+
+Each test runs on SQLite and on PostgreSQL (``store`` in conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -7,19 +10,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from mlinterview.extension.service_store import HistoryConflict, Invite, InterviewStore, InviteRefused, State, utcnow
+from mlinterview.extension.service_store import HistoryConflict, Invite, InviteRefused, State, utcnow
 from mlinterview.history import HistoryChain, seal
 
 
-@pytest.fixture
-def store(tmp_path):
-    store = InterviewStore(f"sqlite:///{tmp_path / 'interviews.sqlite'}")
-    yield store
-    store.close()
-
-
-def new_interview(store, ttl=timedelta(hours=1)):
-    return store.create_interview(scenario="churn", kernel="cpu", candidate_name="Ada", interviewer="alice", time_budget_minutes=60, invite_ttl=ttl)
+def new_interview(store, ttl=timedelta(hours=1), **options):
+    return store.create_interview(scenario="churn", kernel="cpu", candidate_name="Ada", interviewer="alice", time_budget_minutes=60,
+                                  invite_ttl=ttl, **options)
 
 
 def events(count: int, start_chain: HistoryChain | None = None):
@@ -79,3 +76,13 @@ def test_history_is_append_only_and_resends_are_acknowledged(store):
     with pytest.raises(HistoryConflict, match="'prev'"):
         store.append_history(interview.id, [unlinked])
     assert len(store.history(interview.id)) == 5
+
+
+def test_an_interview_times_out_softly_unless_told_hard(store):
+    soft, _ = new_interview(store)
+    hard, _ = new_interview(store, time_out="hard")
+    assert store.get(soft.id).time_out == "soft" and store.get(soft.id).to_json()["time_out"] == "soft"
+    assert store.get(hard.id).to_json()["time_out"] == "hard"
+    with pytest.raises(ValueError, match="soft, hard"):
+        new_interview(store, time_out="never")
+    assert len(store.list()) == 2
