@@ -108,3 +108,19 @@ def test_wheel_ships_the_hub_pages_and_turns_the_lab_news_popup_off(wheel_env: P
     assert result.returncode == 0 and result.stdout.strip() == "True", (result.stdout, result.stderr)
     page_config = json.loads((wheel_env / "etc" / "jupyter" / "labconfig" / "page_config.json").read_text())
     assert page_config["disabledExtensions"]["@jupyterlab/apputils-extension:announcements"] is True
+
+
+def test_wheel_ships_the_store_migrations_and_a_store_opens_at_the_newest(wheel_env: Path, tmp_path: Path):
+    probe = (
+        "from mlinterview.extension.service_store import MIGRATIONS_DIR, SCHEMA_REVISION, InterviewStore, store_revision\n"
+        "store = InterviewStore('sqlite:///interviews.sqlite')\n"
+        "with store.engine.connect() as connection:\n"
+        "    print(store_revision(connection) == SCHEMA_REVISION)\n"
+        "print(MIGRATIONS_DIR)\n"
+        "print(' '.join(sorted(path.name for path in MIGRATIONS_DIR.rglob('*') if path.suffix in ('.py', '.mako'))))\n"
+    )
+    result = run_in(wheel_env, "python", "-c", probe, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    up_to_date, folder, files = result.stdout.strip().splitlines()
+    assert up_to_date == "True" and folder.startswith(str(wheel_env)), result.stdout
+    assert {"env.py", "script.py.mako", "0001_initial_schema.py", "0002_interview_time_out.py"} <= set(files.split()), files
