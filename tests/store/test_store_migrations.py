@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from mlinterview.extension.service_store import (
     migration_options,
     migration_transaction,
     store_revision,
+    utcnow,
 )
 from mlinterview.history import HistoryChain
 
@@ -82,22 +84,25 @@ DIALECT_TYPES = {
 }
 
 
-def schema_differences(url: str) -> list:
+@contextmanager
+def connected(url: str):
+    """A connection of its own to the store's database (not the store's pool), disposed after."""
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            return compare_metadata(MigrationContext.configure(connection, opts=migration_options(connection)), Base.metadata)
+            yield connection
     finally:
         engine.dispose()
+
+
+def schema_differences(url: str) -> list:
+    with connected(url) as connection:
+        return compare_metadata(MigrationContext.configure(connection, opts=migration_options(connection)), Base.metadata)
 
 
 def revision_and_rows(url: str) -> tuple[str | None, int]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return store_revision(connection), connection.scalar(text(f"SELECT count(*) FROM {VERSION_TABLE}"))
-    finally:
-        engine.dispose()
+    with connected(url) as connection:
+        return store_revision(connection), connection.scalar(text(f"SELECT count(*) FROM {VERSION_TABLE}"))
 
 
 def test_the_migrations_build_what_the_models_describe(store_url):
@@ -108,6 +113,11 @@ def test_the_migrations_build_what_the_models_describe(store_url):
     assert ScriptDirectory.from_config(migration_config()).get_heads() == [SCHEMA_REVISION]
 
 
+def execute_request(i: int) -> dict:
+    return {"time": "2026-11-30T10:06:00Z", "session": "s", "kind": "execute_request", "user": "cand", "role": "candidate",
+            "msg_id": f"m{i}", "code": f"x = {i}"}
+
+
 def make_store_before_migrations(url: str, code: str) -> tuple[dict, list[dict]]:
     """Today's schema with an interview, its invite, history, a note and a divergence in it."""
     interview = {"id": "legacy000001", "scenario": "churn", "kernel": "gpu", "candidate_name": "Ada Legacy",
@@ -115,30 +125,25 @@ def make_store_before_migrations(url: str, code: str) -> tuple[dict, list[dict]]
                  "state": "live", "created_at": datetime(2026, 11, 30, 10, 0), "started_at": datetime(2026, 11, 30, 10, 5),
                  "ended_at": None, "ended_by": None, "shared_with": '["bob"]', "grade_progress": "", "grade_summary": "{}"}
     chain = HistoryChain()
-    events = [chain.append({"time": "2026-11-30T10:06:00Z", "session": "s", "kind": "execute_request", "user": "cand",
-                            "role": "candidate", "msg_id": f"m{i}", "code": f"x = {i}"}) for i in range(3)]
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            for statement in STORE_BEFORE_MIGRATIONS.format(**DIALECT_TYPES[engine.dialect.name]).split(";"):
-                connection.exec_driver_sql(statement)
-            columns = ", ".join(interview)
-            connection.execute(text(f"INSERT INTO interviews ({columns}) VALUES ({', '.join(':' + c for c in interview)})"), interview)
-            connection.execute(text("INSERT INTO invites VALUES (:code_hash, :interview, :created, :expires, NULL, NULL)"),
-                               {"code_hash": hash_code(code), "interview": interview["id"], "created": interview["created_at"],
-                                "expires": datetime.now() + timedelta(days=2)})
-            connection.execute(text("INSERT INTO history VALUES (:interview, :seq, :hash, :kind, :event, :received)"), [
-                {"interview": interview["id"], "seq": event["seq"], "hash": event["hash"], "kind": event["kind"],
-                 "event": json.dumps(event, sort_keys=True),
-                 "received": interview["started_at"]} for event in events])
-            connection.execute(text("INSERT INTO notes (interview_id, author, created_at, at_seq, elapsed_s, text) "
-                                    "VALUES (:interview, 'alice', :created, 1, 61.5, 'good question')"),
-                               {"interview": interview["id"], "created": interview["started_at"]})
-            connection.execute(text("INSERT INTO history_divergence (interview_id, received_at, reason, events) "
-                                    "VALUES (:interview, :received, 'a gap', '[]')"),
-                               {"interview": interview["id"], "received": interview["started_at"]})
-    finally:
-        engine.dispose()
+    events = [chain.append(execute_request(i)) for i in range(3)]
+    with connected(url) as connection, connection.begin():
+        for statement in STORE_BEFORE_MIGRATIONS.format(**DIALECT_TYPES[connection.dialect.name]).split(";"):
+            connection.exec_driver_sql(statement)
+        columns = ", ".join(interview)
+        connection.execute(text(f"INSERT INTO interviews ({columns}) VALUES ({', '.join(':' + c for c in interview)})"), interview)
+        connection.execute(text("INSERT INTO invites VALUES (:code_hash, :interview, :created, :expires, NULL, NULL)"),
+                           {"code_hash": hash_code(code), "interview": interview["id"], "created": interview["created_at"],
+                            "expires": utcnow() + timedelta(days=2)})
+        connection.execute(text("INSERT INTO history VALUES (:interview, :seq, :hash, :kind, :event, :received)"), [
+            {"interview": interview["id"], "seq": event["seq"], "hash": event["hash"], "kind": event["kind"],
+             "event": json.dumps(event, sort_keys=True),
+             "received": interview["started_at"]} for event in events])
+        connection.execute(text("INSERT INTO notes (interview_id, author, created_at, at_seq, elapsed_s, text) "
+                                "VALUES (:interview, 'alice', :created, 1, 61.5, 'good question')"),
+                           {"interview": interview["id"], "created": interview["started_at"]})
+        connection.execute(text("INSERT INTO history_divergence (interview_id, received_at, reason, events) "
+                                "VALUES (:interview, :received, 'a gap', '[]')"),
+                           {"interview": interview["id"], "received": interview["started_at"]})
     return interview, events
 
 
@@ -159,7 +164,7 @@ def test_a_store_from_before_migrations_is_stamped_and_upgraded_with_nothing_los
         assert [divergence["reason"] for divergence in store.divergences(before["id"])] == ["a gap"]
         assert store.consume_invite(code).id == before["id"]  # the stored invite still logs in
         # and the store goes on: new rows in the old tables, the new column
-        more = [HistoryChain(2, events[-1]["hash"]).append(dict(events[0], seq=None, msg_id="m3"))]
+        more = [HistoryChain(2, events[-1]["hash"]).append(execute_request(3))]
         assert store.append_history(before["id"], more) == 3
         hard, _ = store.create_interview(scenario="churn", kernel="cpu", candidate_name="New", interviewer="alice",
                                          time_budget_minutes=30, invite_ttl=timedelta(hours=1), time_out="hard")
@@ -228,21 +233,15 @@ def test_an_up_to_date_store_opens_without_running_alembic(store_url, monkeypatc
 
 def test_a_store_upgraded_by_a_newer_version_is_refused(store_url):
     InterviewStore(store_url).close()
-    engine = create_engine(store_url)
-    with engine.begin() as connection:
+    with connected(store_url) as connection, connection.begin():
         connection.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = '9999'"))
-    engine.dispose()
     with pytest.raises(RuntimeError, match="schema revision 9999.*a newer version upgraded it"):
         InterviewStore(store_url)
 
 
 def migrate(url: str, step, revision: str) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection, migration_transaction(connection):
-            step(migration_config(connection), revision)
-    finally:
-        engine.dispose()
+    with connected(url) as connection, migration_transaction(connection):
+        step(migration_config(connection), revision)
 
 
 def test_the_migrations_go_down_and_up_again(store_url):
@@ -259,10 +258,8 @@ def test_the_migrations_go_down_and_up_again(store_url):
         store.close()
     migrate(store_url, command.downgrade, "base")
     assert revision_and_rows(store_url)[0] is None
-    engine = create_engine(store_url)
-    with engine.connect() as connection:
+    with connected(store_url) as connection:
         assert set(connection.dialect.get_table_names(connection)) == {VERSION_TABLE}
-    engine.dispose()
 
 
 @pytest.mark.slow
