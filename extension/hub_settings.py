@@ -393,7 +393,7 @@ def embedded_hub_config(log=None) -> Config:
 
 def hub_config(settings: HubSettings, installation: Installation) -> Config:
     """Translate settings into JupyterHub config. Pure: reads nothing, starts nothing."""
-    from .hub_auth import authenticator_class_for, default_url_for_user
+    from .hub_auth import CandidateDisplayName, authenticator_class_for, default_url_for_user
     from .hub_spawner import InterviewLocalProcessSpawner, InterviewSimpleLocalProcessSpawner
     from .service_store import CANDIDATE_PREFIX
 
@@ -410,9 +410,14 @@ def hub_config(settings: HubSettings, installation: Installation) -> Config:
     c.JupyterHub.cookie_secret_file = str(private / "jupyterhub_cookie_secret")
     c.JupyterHub.cleanup_servers = not settings.keep_servers_on_restart
     c.JupyterHub.default_url = default_url_for_user
-    # the hub's pages: an interviewer's home is a link to the interview list, never "Start My Server"
+    # the hub's pages: an interviewer's home is a link to the interview list, never "Start My Server";
+    # a candidate's pages have no hub chrome and show their name (candidate_name: None for others)
     c.JupyterHub.template_paths = [str(HUB_TEMPLATES)]
-    c.JupyterHub.template_vars = {"interview_list_url": f"/services/{SERVICE_NAME}/", "candidate_prefix": CANDIDATE_PREFIX}
+    c.JupyterHub.template_vars = {
+        "interview_list_url": f"/services/{SERVICE_NAME}/",
+        "candidate_prefix": CANDIDATE_PREFIX,
+        "candidate_name": CandidateDisplayName(settings.interview_store_url),
+    }
     if settings.origins_url:
         # a script in a candidate's notebook then runs on <user>.<host>, never on the hub's or the service's origin
         c.JupyterHub.subdomain_host = settings.origins_url
@@ -478,6 +483,15 @@ def hub_config(settings: HubSettings, installation: Installation) -> Config:
             "description": "The interview service: stop candidate servers, share them with interviewers, remove candidates.",
             "scopes": ["admin:users", "admin:servers", "access:servers", "shares", "read:users:name", "read:users:shares"],
             "services": [SERVICE_NAME],
+        },
+        {
+            # every hub user holds this role; interviewers hold 'self' through theirs, so what is
+            # left out here is left out for candidates only: they make no API tokens (their server's
+            # own token is issued by the hub, with the server role's scopes). JupyterHub's 'self'
+            # (jupyterhub.scopes._expand_self_scope) without 'tokens':
+            "name": "user",
+            "description": "A user's own resources except API tokens ('self' without 'tokens').",
+            "scopes": [f"{scope}!user" for scope in ("read:users", "users:shares", "read:shares", "users:activity", "servers", "access:servers")],
         },
         {
             "name": "interviewer",
