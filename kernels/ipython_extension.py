@@ -1,11 +1,12 @@
 """The IPython extension the mlinterview kernelspecs load (``%load_ext mlinterview.kernels.ipython_extension``).
 
 At load it finds the workspace (``kernels/workspace.py``), makes the scaffold importable and
-imports it (with IPython's autoreload on the scaffold's modules, so a fixed file takes effect on
-the next cell), seeds Python, numpy and torch with the scenario's seed, picks the device, and
+imports it, seeds Python, numpy and torch with the scenario's seed, picks the device, and
 installs the constraint guard (``kernels/guard.py``). Around every cell: before it, the guard's
-integrity is checked and a new training run starts; after it, the integrity is checked again and
-the status panel (``kernels/panel.py``) is refreshed. Unloading the extension switches the guard
+integrity is checked, a new training run starts and the scaffold package is reloaded if one of
+its files changed (``kernels/scaffold_reload.py``: an edit takes effect the next time a cell
+runs that uses it); after it, the integrity is checked again and the status panel
+(``kernels/panel.py``) is refreshed. Unloading the extension switches the guard
 off, which is reported as tampering (a ``tamper`` constraint event in the history). The panel
 and any start-up warning (no GPU, a scaffold that does not import) are shown in the first cell
 the candidate runs, because output published between cells reaches no notebook.
@@ -41,6 +42,7 @@ class CandidateKernelSession(LoggingConfigurable):
     startup_warnings = List(Unicode(), help="Messages shown in the first cell (no GPU, scaffold import failure).")
     guard = AnyTrait(None, allow_none=True, help="The installed ConstraintGuard.")
     panel = AnyTrait(None, allow_none=True, help="The StatusPanel.")
+    reloader = AnyTrait(None, allow_none=True, help="The ScaffoldReloader of the scaffold package, or None.")
     shown = Bool(False, help="Whether the first cell has shown the panel and the warnings.")
     settings_modified = Int(0, help="Modification time (ns) of the workspace settings as last read; a change means a released twist.")
 
@@ -109,25 +111,21 @@ class CandidateKernelSession(LoggingConfigurable):
     def _import_scaffold(self, package: str | None) -> None:
         if not package:
             return
+        self._watch_scaffold(package)
         try:
             importlib.import_module(package)
         except Exception:
             # a breaking bug may well sit in the scaffold's imports: say so, keep the kernel usable
             last = traceback.format_exc().strip().splitlines()[-1]
             self.startup_warnings.append(f"The scaffold package '{package}' does not import yet: {last}")
-            return
-        self._autoreload(package)
 
-    def _autoreload(self, package: str) -> None:
-        """IPython's autoreload in explicit mode, on the scaffold's modules only (cheap per cell)."""
-        try:
-            self.shell.run_line_magic("load_ext", "autoreload")
-            self.shell.run_line_magic("autoreload", "1")
-            for name in sorted(sys.modules):
-                if name == package or name.startswith(package + "."):
-                    self.shell.run_line_magic("aimport", name)
-        except Exception:
-            self.log.warning("mlinterview: autoreload unavailable for %s", package, exc_info=True)
+    def _watch_scaffold(self, package: str) -> None:
+        """Reload the scaffold package before a cell when a file of one of its loaded modules changed
+        (a stat per file per cell), whenever they were imported: stamped before the first import."""
+        from .scaffold_reload import ScaffoldReloader
+
+        self.reloader = ScaffoldReloader(package, self.workspace, self.shell.user_ns)
+        self.reloader.watch()
 
     # -- per cell ---------------------------------------------------------------------------
 
@@ -135,6 +133,8 @@ class CandidateKernelSession(LoggingConfigurable):
         self.guard.check_integrity()
         self.follow_released_twist()
         self.guard.new_training_run()
+        if self.reloader is not None:
+            self.reloader.check()
         if not self.shown:
             self.shown = True
             for message in self.startup_warnings:
