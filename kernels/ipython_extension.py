@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from typing import Any
 
 from traitlets import Any as AnyTrait
@@ -70,6 +71,7 @@ class CandidateKernelSession(LoggingConfigurable):
             )
         self.device = self._pick_device(torch)
         self.seed()
+        self._quiet_known_warnings()
         if self.workspace is not None:
             ws.make_scaffold_importable(self.workspace)
             self._import_scaffold(self.settings.get("scaffold"))
@@ -107,6 +109,12 @@ class CandidateKernelSession(LoggingConfigurable):
             "It runs on the CPU instead: DEVICE is 'cpu'. Ask the interviewer if this interview needs a GPU.",
         )
         return "cpu"
+
+    def _quiet_known_warnings(self) -> None:
+        """Hide torch's "The given NumPy array is not writable" warning: pandas hands out read-only
+        arrays (copy-on-write), so torch.as_tensor(frame.to_numpy()) and friends, in the scaffold
+        and in most fixes of it, would greet every run with it. Nothing here writes to such a tensor."""
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable", category=UserWarning)
 
     def _import_scaffold(self, package: str | None) -> None:
         if not package:

@@ -159,3 +159,14 @@ def test_the_first_cell_runs_again_quietly_and_scaffold_edits_reach_the_notebook
     printed = kernel.text(outputs)
     assert reply["status"] == "ok" and printed.endswith("3"), printed
     assert f"mlinterview: reloaded {pack.scaffold_name} ({pack.scaffold_name}/train.py changed)" in printed
+
+
+def test_torch_says_nothing_of_read_only_numpy_arrays(workspace, start_kernel):
+    kernel = start_kernel("mlinterview-cpu", workspace)
+    kernel.run("1")  # past the panel
+    reply, outputs = kernel.run("import numpy as np, pandas as pd, torch\n"
+                                "frame = pd.DataFrame({'a': [1.0, 2.0]})\n"
+                                "assert not frame.to_numpy().flags.writeable  # pandas' copy-on-write\n"
+                                "torch.as_tensor(frame.to_numpy(np.float32)).shape")
+    assert reply["status"] == "ok"
+    assert "not writable" not in kernel.text(outputs) and kernel.text(outputs) == "torch.Size([2, 1])", outputs
