@@ -43,10 +43,12 @@ from tornado.ioloop import IOLoop
 from tornado.websocket import WebSocketClosedError
 from traitlets import Bool, Float
 
-from ..kernels.signals import constraint_signal
+from ..kernels.signals import constraint_signal, status_signal
 from .history_recorder import OUTPUT_KINDS, HistoryRecorder, text_of_output, utc_now
 
 RECORDER_SETTING = "mlinterview_history_recorder"
+STATUS_SETTING = "mlinterview_candidate_status"  # the CandidateStatus (candidate_status.py)
+TIME_UP_REASON = "the interview's time is up (hard time-out): no more cells run; your work so far is kept"
 V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
 # what a browser may send, per channel; everything else is refused (and the refusal recorded)
 PASSED_INCOMING = {
@@ -153,6 +155,11 @@ class HistoryRecordingConnection(ZMQChannelsWebsocketConnection):
         msg_type = header.get("msg_type")
         verdict, reason = incoming_verdict(channel, msg_type, content if isinstance(content, dict) else {})
         user = getattr(self, "_hub_user", None)
+        status = self.websocket_handler.settings.get(STATUS_SETTING)
+        if verdict == "execute" and status is not None and status.clock.frozen():
+            verdict, reason = "refuse", TIME_UP_REASON
+            status.time_up()  # recorded before the refusal, whether or not the timer has fired yet
+            self.answer_refused_execution(header, reason)
         if verdict == "refuse":
             recorder.refused(kernel_id=self.kernel_id, user=user, channel=channel, msg_type=msg_type, reason=reason)
             self.log.warning("mlinterview: refused %s on %s from %s: %s", msg_type, channel, user, reason)
@@ -239,6 +246,12 @@ class HistoryRecordingConnection(ZMQChannelsWebsocketConnection):
                 if execution is not None:
                     recorder.constraint(execution, self.kernel_id, signal)
                 return "drop"
+            kernel_status = status_signal(content.get("data") or {})
+            if kernel_status is not None:
+                status = self.websocket_handler.settings.get(STATUS_SETTING)
+                if status is not None and execution is not None:
+                    status.kernel_said(kernel_status)
+                return "drop"
             if execution is None:
                 return None
         execution.outputs.add(msg_type, sum(len(part) for part in parts[4:]), text_of_output(msg_type, content) if content else None)
@@ -269,6 +282,26 @@ class HistoryRecordingConnection(ZMQChannelsWebsocketConnection):
         if recorder is not None:
             recorder.connections.get(self.kernel_id, set()).discard(self)
         return super().disconnect()
+
+    def answer_refused_execution(self, request_header: dict[str, Any], reason: str) -> None:
+        """Answer a refused execute request as the kernel would a failing cell (busy, the error, the
+        reply, idle), so the browser shows why instead of waiting for a reply that never comes."""
+        iopub, shell = (self.channels or {}).get("iopub"), (self.channels or {}).get("shell")
+        if iopub is None or shell is None:
+            return
+        error = {"ename": "InterviewTimeUp", "evalue": reason, "traceback": [f"InterviewTimeUp: {reason}"]}
+        messages = [
+            (iopub, "status", {"execution_state": "busy"}),
+            (iopub, "error", error),
+            (shell, "execute_reply", dict(error, status="error", execution_count=None, user_expressions={}, payload=[])),
+            (iopub, "status", {"execution_state": "idle"}),
+        ]
+        for stream, msg_type, content in messages:
+            message = self.session.msg(msg_type, content, parent=request_header)
+            try:
+                super().handle_outgoing_message(stream, self.session.serialize(message))
+            except Exception:  # the browser may be gone already
+                self.log.debug("mlinterview: could not answer a refused execution", exc_info=True)
 
     def tell_running_cells(self, text: str) -> None:
         """Show ``text`` (stderr) in the output of every cell this browser is running on the kernel."""

@@ -31,6 +31,7 @@ import asyncio
 import json
 import os
 import threading
+import time
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -203,6 +204,18 @@ class HubStreamer(LoggingConfigurable):
                 self.log.warning("mlinterview: %d history events not yet acknowledged by the hub; resent at next start", len(self.queue))
         self._task.cancel()
         self._task = None
+
+    async def delivered(self, seq: int, timeout: float) -> bool:
+        """Wait until the service has acknowledged the event ``seq``; False if it has not within ``timeout``."""
+        if not self.enabled:
+            return False
+        self._wakeup.set()
+        deadline = time.monotonic() + timeout
+        while self.acked_seq < seq:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     async def _drained(self) -> None:
         while self.queue:

@@ -139,6 +139,8 @@ def server_plan(
     gpu: str | None,
     available_kernels: set[str],
     started_at: str | None = None,
+    time_budget_minutes: int | None = None,
+    time_out: str = "soft",
     kernel_socket_dir: str | None = None,
 ) -> ServerPlan:
     """The kernel, environment, arguments and URL of a candidate's server. Pure."""
@@ -163,6 +165,10 @@ def server_plan(
     if started_at:
         # the status panel's clock counts from the interview's start, not from the first kernel
         environment["MLINTERVIEW_STARTED_AT"] = started_at
+    if time_budget_minutes:
+        # the interview's own budget and time-out policy (extension/candidate_status.py), not the scenario's default
+        environment["MLINTERVIEW_TIME_BUDGET_MINUTES"] = str(int(time_budget_minutes))
+        environment["MLINTERVIEW_TIME_OUT"] = time_out
     args = [
         # record every execution (the shipped jupyter_server_config.d file says the same, but
         # jupyterhub-singleuser does not read it for this trait)
@@ -355,6 +361,8 @@ class InterviewSpawnerMixin(LoggingConfigurable):
                 gpu=self.gpu,
                 available_kernels=available,
                 started_at=interview.started_at.isoformat() + "Z" if interview.started_at else None,
+                time_budget_minutes=interview.time_budget_minutes,
+                time_out=getattr(interview, "time_out", None) or "soft",
                 kernel_socket_dir=self.warden_socket_dir(),
             )
             await asyncio.to_thread(self.prepare_workspace, interview, self.plan.kernel_name)

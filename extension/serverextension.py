@@ -10,6 +10,7 @@ serves, under ``/mlinterview/``:
 ``GET history``          the local history: ``{"session", "path", "events"}`` (``?since=SEQ`` for later events only)
 ``GET history/stream``   server-sent events, one per history event (``id:`` is the seq; resumes from ``Last-Event-ID``)
 ``GET history/verify``   the chain check: ``{"ok", "events", "problems"}``
+``GET interview``        the candidate's clock, limits and models; ``POST done`` ends the interview (``candidate_status.py``)
 
 All three need an authenticated user the server's authorizer lets ``read`` the ``mlinterview``
 resource (under JupyterHub: anyone with access to this server, i.e. the candidate and the
@@ -32,7 +33,8 @@ from traitlets import Float, Instance
 
 from .. import __version__
 from ..history import read_events, verify_events
-from .history_connection import RECORDER_SETTING, HistoryRecordingConnection
+from .history_connection import RECORDER_SETTING, STATUS_SETTING, HistoryRecordingConnection
+from .candidate_status import CandidateDoneHandler, CandidateStatus, InterviewStatusHandler
 from .history_recorder import HistoryRecorder
 from .notebook_session import InterviewSessionManager
 
@@ -134,6 +136,7 @@ class HistoryExtensionApp(ExtensionApp):
     name = "mlinterview"
     load_other_extensions = True
     recorder = Instance(HistoryRecorder, allow_none=True)
+    candidate_status = Instance(CandidateStatus, allow_none=True)
     stop_flush_seconds = Float(2.0, help="How long a stopping server waits for the hub to acknowledge queued events.").tag(config=True)
 
     def initialize_settings(self) -> None:
@@ -147,6 +150,8 @@ class HistoryExtensionApp(ExtensionApp):
         self.recorder = HistoryRecorder(parent=self, root_dir=str(self.serverapp.root_dir))
         self.recorder.start({"server": "jupyter-server", "mlinterview": __version__, "root_dir": str(self.serverapp.root_dir)})
         self.settings[RECORDER_SETTING] = self.recorder
+        self.candidate_status = CandidateStatus(self.recorder)
+        self.settings[STATUS_SETTING] = self.candidate_status
         self.serverapp.event_logger.add_listener(schema_id=KERNEL_ACTIONS_SCHEMA, listener=self._on_kernel_action)
         self.log.info("mlinterview: recording the cell history to %s", self.recorder.path)
 
@@ -155,6 +160,8 @@ class HistoryExtensionApp(ExtensionApp):
             (r"/mlinterview/history", HistoryHandler),
             (r"/mlinterview/history/stream", HistoryStreamHandler),
             (r"/mlinterview/history/verify", HistoryVerifyHandler),
+            (r"/mlinterview/interview", InterviewStatusHandler),
+            (r"/mlinterview/done", CandidateDoneHandler),
         ])
 
     async def _on_kernel_action(self, logger: Any, schema_id: str, data: dict[str, Any]) -> None:
@@ -177,10 +184,13 @@ class HistoryExtensionApp(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         # the event loop runs: the interview notebook's kernel can start (extension/notebook_session.py)
+        self.candidate_status.watch_the_clock()
         sessions = serverapp.session_manager
         if isinstance(sessions, InterviewSessionManager):
             sessions.start_notebook_session()
 
     async def stop_extension(self) -> None:
+        if self.candidate_status is not None:
+            self.candidate_status.stop()
         if self.recorder is not None and self.recorder.store is not None:
             await self.recorder.stop()

@@ -222,7 +222,8 @@ class ServiceHandler(HubOAuthenticated, DefendedResponses):
         # under subdomain_host the hub prefix is already a full URL (this service has an origin of its own)
         return invite if "://" in invite else f"{self.request.protocol}://{self.request.host}{invite}"
 
-    def create_interview(self, scenario: str, kernel: str, candidate_name: str, time_budget: str | int | None):
+    def create_interview(self, scenario: str, kernel: str, candidate_name: str, time_budget: str | int | None,
+                         time_out: str | None = None):
         """Validate the form and create the interview; returns (interview, invite code)."""
         from ..scenarios.pack import PackError, load_pack
 
@@ -243,12 +244,18 @@ class ServiceHandler(HubOAuthenticated, DefendedResponses):
             raise web.HTTPError(400, "time budget must be a whole number of minutes") from None
         if not 1 <= minutes <= 24 * 60:
             raise web.HTTPError(400, "time budget must be between 1 and 1440 minutes")
+        time_out = time_out or "soft"
+        if time_out not in ("soft", "hard"):
+            raise web.HTTPError(400, "time_out must be 'soft' (warn and mark the overtime) or 'hard' (stop running cells)")
+        if len(candidate_name) > 200:
+            raise web.HTTPError(400, "the candidate's name is at most 200 characters")
         return self.store.create_interview(
             scenario=pack.id,
             kernel=kernel,
             candidate_name=candidate_name,
             interviewer=self.user_name,
             time_budget_minutes=minutes,
+            time_out=time_out,
             invite_ttl=timedelta(hours=self.settings["service_settings"]["invite_ttl_hours"]),
         )
 
@@ -298,6 +305,7 @@ class CreateInterviewHandler(ServiceHandler):
             self.get_body_argument("kernel", "cpu"),
             self.get_body_argument("candidate_name", ""),
             self.get_body_argument("time_budget_minutes", ""),
+            self.get_body_argument("time_out", "soft"),
         )
         self.render_page("invite.html", interview=interview, invite_url=self.invite_url(code))
 
@@ -461,7 +469,8 @@ class InterviewsAPIHandler(ServiceHandler):
         except ValueError:
             raise web.HTTPError(400, "the body must be JSON") from None
         interview, code = self.create_interview(
-            body.get("scenario", ""), body.get("kernel", "cpu"), body.get("candidate_name", ""), body.get("time_budget_minutes")
+            body.get("scenario", ""), body.get("kernel", "cpu"), body.get("candidate_name", ""), body.get("time_budget_minutes"),
+            body.get("time_out"),
         )
         self.set_status(201)
         self.finish({"interview": interview.to_json(), "invite_url": self.invite_url(code)})
@@ -573,7 +582,16 @@ class HistoryInboxHandler(DefendedResponses):
             self.finish({"error": str(conflict), "stored_seq": conflict.stored_seq, "last_hash": conflict.last_hash,
                          "kept_as_divergent": len(events) if kept else 0})
             return
+        if any(candidate_said_done(event) for event in events):
+            # "I'm done" in the candidate's JupyterLab: their server recorded it; now in the chain, it ends the interview
+            if self.settings["lifecycle"].start_end(interview.id, f"{interview.candidate_name} (candidate)"):
+                log.info("interview %s: the candidate ended it", interview.id)
         self.finish({"stored_seq": stored})
+
+
+def candidate_said_done(event: dict) -> bool:
+    """The event the candidate's server records when they click "I'm done" (extension/candidate_status.py)."""
+    return event.get("kind") == "interview" and event.get("role") == "candidate" and (event.get("detail") or {}).get("event") == "done"
 
 
 def history_secret_matches(path: Path, offered: str) -> bool:

@@ -52,6 +52,9 @@
 ``integrity``        ``history`` (verified true/false/null, events, problems), ``flags`` (sentences:
                      writes outside the working copy, reaching for the holdout or private files)
 ``timeline``         [{t (s since start), kind, role, status, label}] from the history
+``time``             ``time_up_at`` (when the budget ran out, or null), ``time_out`` (soft/hard),
+                     ``overtime_executions`` (cells run after it), ``refused_after_time_up``,
+                     ``done_by_candidate_at`` (the candidate's "I'm done", or null)
 ``confinement``      ``complete`` (bool), ``gaps``: what the sandbox could not do for a replay (no
                      namespaces, the grader's own user, ...), shown at the top of the HTML report
 ``scaffold``         ``present``, ``files`` [{file, status modified/added/deleted, diff}]
@@ -191,7 +194,7 @@ def _timeline(events: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     entries = []
     for event, when in zip(events, times):
         kind = event.get("kind")
-        if kind not in ("execute_request", "kernel_event", "constraint", "note", "execute_lost"):
+        if kind not in ("execute_request", "kernel_event", "constraint", "note", "execute_lost", "interview"):
             continue
         entry = {
             "t": round((when - start).total_seconds(), 1) if when and start else None,
@@ -210,6 +213,22 @@ def _timeline(events: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
             entry["label"] = str(detail.get("event") or detail.get("text") or detail.get("message") or kind)[:120]
         entries.append(entry)
     return entries
+
+
+def session_time(events: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """How the interview's time went, from the record: when the budget ran out (and whether the
+    time-out was soft or hard), what ran after it, and whether the candidate said they were done."""
+    events = events or []
+    time_up = next((e for e in events if e.get("kind") == "interview" and (e.get("detail") or {}).get("event") == "time_up"), None)
+    done = next((e for e in events if e.get("kind") == "interview" and (e.get("detail") or {}).get("event") == "done"), None)
+    after = events[events.index(time_up) + 1:] if time_up is not None else []
+    return {
+        "time_up_at": time_up.get("time") if time_up else None,
+        "time_out": (time_up.get("detail") or {}).get("time_out") if time_up else None,
+        "overtime_executions": sum(1 for e in after if e.get("kind") == "execute_request"),
+        "refused_after_time_up": sum(1 for e in after if e.get("kind") == "refused"),
+        "done_by_candidate_at": done.get("time") if done else None,
+    }
 
 
 def confinement_of(replays) -> dict[str, Any]:
@@ -398,6 +417,7 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
         "constraints": constraints,
         "integrity": {"history": history, "flags": flags},
         "timeline": _timeline(submission.history_events),
+        "time": session_time(submission.history_events),
         "scaffold": scaffold,
         "kernel": kernel_name,
         "limits": {name: getattr(limits, name) for name in limits.trait_names() if limits.trait_metadata(name, "config")},

@@ -273,6 +273,11 @@ class ConstraintGuard(LoggingConfigurable):
         self._ticks = 0
         self._generation = object()
 
+    def training_seconds(self) -> float | None:
+        """CPU seconds the current cell's training run has used so far; None when the cell trained nothing."""
+        started = getattr(self, "_run_started", None)
+        return None if started is None else _cpu_seconds() - started
+
     def count(self, module: torch.nn.Module) -> int:
         """The module's trainable parameter count, cached until the structure may have changed."""
         entry = module.__dict__.get(_CACHE_KEY)

@@ -28,7 +28,7 @@ from traitlets import Bool, Dict, Int, List, Unicode
 from traitlets.config import LoggingConfigurable
 
 from . import workspace as ws
-from .signals import constraint_bundle
+from .signals import STATUS_MIME, constraint_bundle, status_bundle
 
 DEVICE_ENV = "MLINTERVIEW_KERNEL_DEVICE"
 
@@ -45,6 +45,7 @@ class CandidateKernelSession(LoggingConfigurable):
     panel = AnyTrait(None, allow_none=True, help="The StatusPanel.")
     reloader = AnyTrait(None, allow_none=True, help="The ScaffoldReloader of the scaffold package, or None.")
     shown = Bool(False, help="Whether the first cell has shown the panel and the warnings.")
+    last_status = Dict(help="The status last published to the server (kernels/signals.py).")
     settings_modified = Int(0, help="Modification time (ns) of the workspace settings as last read; a change means a released twist.")
 
     def __init__(self, shell: Any, **kwargs: Any):
@@ -180,7 +181,22 @@ class CandidateKernelSession(LoggingConfigurable):
 
     def post_run_cell(self, result: Any = None) -> None:
         self.guard.check_integrity()
-        self.panel.refresh(self.models())
+        models = self.models()
+        self.panel.refresh(models)
+        self.publish_status(models)
+
+    def publish_status(self, models: list[tuple[str, int]]) -> None:
+        """Tell the server (a silent display it keeps for the status bar and drops) when the models or
+        the last training run's CPU time changed: a cell that changed neither costs no message."""
+        from IPython.display import display
+
+        seconds = self.guard.training_seconds()
+        if seconds is None:  # this cell trained nothing: the last run's time still stands
+            seconds = (self.last_status.get(STATUS_MIME) or {}).get("training_seconds")
+        bundle = status_bundle(models=models, training_seconds=seconds)
+        if bundle != self.last_status:
+            self.last_status = bundle
+            display(bundle, raw=True)
 
     def status_magic(self, line: str = "") -> None:
         """Show the interview status panel here: %mlinterview_status"""

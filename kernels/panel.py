@@ -16,6 +16,8 @@ from traitlets import Any as AnyTrait
 from traitlets import Float, Unicode
 from traitlets.config import LoggingConfigurable
 
+from .workspace import interview_budget_minutes
+
 
 def format_duration(seconds: float) -> str:
     seconds = max(0, int(seconds))
@@ -109,7 +111,7 @@ class StatusPanel(LoggingConfigurable):
         return cls(
             title=str(settings.get("title") or settings.get("scenario") or "mlinterview"),
             started_at=started_at,
-            budget_minutes=float(settings.get("time_budget_minutes") or 0),
+            budget_minutes=interview_budget_minutes(settings),
             max_parameters=float(constraints.get("max_parameters") or 0),
             train_time_budget_seconds=float(constraints.get("train_time_budget_seconds") or 0),
             device_note=device_note,

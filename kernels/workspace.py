@@ -13,7 +13,7 @@ import os
 import random
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ WORKSPACE_MANIFEST = Path(".mlinterview") / "workspace.json"
 STARTED_AT_FILE = Path(".mlinterview") / "started_at"
 WORKSPACE_ENV = "MLINTERVIEW_WORKSPACE"
 STARTED_AT_ENV = "MLINTERVIEW_STARTED_AT"
+BUDGET_ENV = "MLINTERVIEW_TIME_BUDGET_MINUTES"
 
 
 def find_workspace(start: Path | None = None) -> Path | None:
@@ -67,15 +68,37 @@ def seed_everything(seed: int) -> list[str]:
     return seeded
 
 
+def parse_moment(value: str | None) -> float | None:
+    """Epoch seconds from an epoch number or an ISO 8601 time (UTC when it names no zone); None when
+    unset or unreadable."""
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def interview_budget_minutes(settings: dict[str, Any]) -> float:
+    """The interview's time budget: ``$MLINTERVIEW_TIME_BUDGET_MINUTES`` (the hub's, per interview),
+    else the scenario's default from the workspace settings."""
+    try:
+        return float(os.environ[BUDGET_ENV])
+    except (KeyError, ValueError):
+        return float(settings.get("time_budget_minutes") or 0)
+
+
 def interview_started_at(workspace: Path | None) -> float:
     """When the interview started (epoch seconds): ``$MLINTERVIEW_STARTED_AT`` (epoch or ISO 8601,
     set by the hub), else the time the first kernel of this workspace started (kept in a file)."""
-    value = os.environ.get(STARTED_AT_ENV)
-    if value:
-        try:
-            return float(value)
-        except ValueError:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    started = parse_moment(os.environ.get(STARTED_AT_ENV))
+    if started is not None:
+        return started
     now = time.time()
     if workspace is None:
         return now

@@ -24,6 +24,8 @@ Kinds of events (``kind``) and the fields they use beyond the common ones:
                      comm messages, ``input()`` replies)
 ``refused``          ``kernel_id``, ``detail``: {channel, msg_type, reason}: a message from a browser the
                      server did not pass to the kernel (e.g. code sent on the control channel)
+``interview``        ``detail``: {event: time_up|done, ...}: the interview's time budget ran out
+                     (``time_out``: soft or hard, ``deadline``), or the candidate said they are done
 
 Common fields: ``schema`` (``SCHEMA``), ``seq``, ``time`` (ISO 8601, UTC), ``session`` (one id per
 recorded session), ``kind``, ``user`` (hub user name who caused it, or null), ``role``
@@ -52,6 +54,7 @@ EVENT_KINDS = (
     "note",
     "kernel_input",
     "refused",
+    "interview",
 )
 # Outputs are summarised, never stored whole: a cell that prints 100 MB must not make a 100 MB history.
 OUTPUT_TEXT_LIMIT = 2000
@@ -84,7 +87,7 @@ class HistoryEvent(BaseModel):
     session: str
     kind: Literal[
         "session_start", "execute_request", "execute_reply", "execute_lost", "kernel_event", "constraint", "note",
-        "kernel_input", "refused",
+        "kernel_input", "refused", "interview",
     ]
     user: str | None = None
     role: Literal["candidate", "interviewer", "system"] = "system"

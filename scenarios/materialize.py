@@ -45,6 +45,7 @@ def workspace_settings(pack: ScenarioPack, seed: int) -> dict:
         "scenario": manifest.id,
         "version": manifest.version,
         "title": manifest.title,
+        "brief": manifest.candidate.brief,
         "data_seed": seed,
         "time_budget_minutes": manifest.time_budget_minutes,
         "constraints": manifest.constraints.model_dump(),

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from mlinterview.kernels.signals import STATUS_MIME
+
 MLINTERVIEW = str(Path(sys.executable).with_name("mlinterview"))
 
 
@@ -53,8 +55,13 @@ def test_cpu_kernel_seeds_imports_the_scaffold_shows_the_panel_and_guards(worksp
     assert "min left of 60 min" in panel[0]["data"]["text/plain"]
     reply, outputs = kernel.run("import numpy, torch\n(int(numpy.random.get_state()[1][0]), torch.initial_seed())")
     assert "(7, 7)" in kernel.text(outputs)
-    # the panel is shown once, then refreshed: later cells show no second panel
+    # the panel is shown once, then refreshed: later cells show no second panel, only the status
+    # signal for the server (which it keeps for the status bar and does not forward)
     reply, outputs = kernel.run("model = torch.nn.Linear(20, 20)")
+    displays = [content["data"] for kind, content in outputs if kind == "display_data"]
+    assert reply["status"] == "ok" and displays == [{STATUS_MIME: {"models": [["model", 420]], "training_seconds": None}}]
+    # a cell that changes nothing the status says sends no status either
+    reply, outputs = kernel.run("x = 1")
     assert reply["status"] == "ok" and not [kind for kind, _ in outputs if kind == "display_data"]
     assert [name for name, _ in kernel_models(kernel)] == ["model"]
     reply, outputs = kernel.run("model = torch.nn.Linear(20, 100)\nmodel(torch.ones(1, 20)).shape")

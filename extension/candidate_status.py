@@ -1,0 +1,211 @@
+"""The candidate's side of the interview, as their own server serves it: the clock, the limits, "I'm done".
+
+The candidate's JupyterLab extension (``extension/candidate-lab``) shows what this module says; it
+decides nothing itself. Where each fact comes from:
+
+* the clock (start, budget, time-out policy) from the environment the hub's spawner set
+  (``MLINTERVIEW_STARTED_AT``, ``MLINTERVIEW_TIME_BUDGET_MINUTES``, ``MLINTERVIEW_TIME_OUT``): the
+  interview's own values, which the candidate's code cannot change;
+* the title, the brief's path, the current limits and a released twist from the workspace settings
+  the interview service writes (``.mlinterview/workspace.json``, read without following links);
+* the models and the last training run's CPU time from the candidate kernel's last status
+  signal (``kernels/signals.py``): what the candidate's own code says, shown, never trusted.
+
+At the deadline the server records an ``interview`` history event ``{event: time_up}``. With a
+*soft* time-out that is all (the record shows what ran after it); with a *hard* one the
+recording connection refuses every execution from then on (``history_connection.py``).
+
+``GET  /mlinterview/interview``  the facts above, as JSON, with the server's clock (``now``)
+``POST /mlinterview/done``       the candidate ends the interview: an ``interview`` event
+                                 ``{event: done}`` in the history; the interview service ends the
+                                 interview when it stores it (only the server holds the
+                                 credential that adds to the history, CONFINEMENT.md)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado import web
+
+from ..kernels.workspace import BUDGET_ENV, STARTED_AT_ENV, parse_moment
+from ..safe_files import read_bytes
+from .history_connection import STATUS_SETTING
+from .history_recorder import HistoryRecorder
+
+TIME_OUT_ENV = "MLINTERVIEW_TIME_OUT"
+END_URL_ENV = "MLINTERVIEW_END_URL"
+WORKSPACE_ENV = "MLINTERVIEW_WORKSPACE"
+WORKSPACE_SETTINGS = ".mlinterview/workspace.json"
+SETTINGS_LIMIT = 1 << 20
+TIME_OUTS = ("soft", "hard")
+DONE_DELIVERY_SECONDS = 15.0
+
+
+@dataclass
+class InterviewClock:
+    """The interview's time: when it started, how long it may take, what happens at the end."""
+
+    started_at: float | None = None
+    budget_seconds: float = 0.0
+    time_out: str = "soft"
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> "InterviewClock":
+        environ = os.environ if environ is None else environ
+        try:
+            minutes = float(environ.get(BUDGET_ENV) or 0)
+        except ValueError:
+            minutes = 0.0
+        time_out = environ.get(TIME_OUT_ENV, "soft")
+        return cls(parse_moment(environ.get(STARTED_AT_ENV)), max(0.0, minutes) * 60, time_out if time_out in TIME_OUTS else "soft")
+
+    @property
+    def deadline(self) -> float | None:
+        return self.started_at + self.budget_seconds if self.started_at is not None and self.budget_seconds else None
+
+    def over(self, now: float | None = None) -> bool:
+        deadline = self.deadline
+        return deadline is not None and (time.time() if now is None else now) >= deadline
+
+    def frozen(self, now: float | None = None) -> bool:
+        """A hard time-out has passed: no more executions."""
+        return self.time_out == "hard" and self.over(now)
+
+
+@dataclass
+class CandidateStatus:
+    """What the server knows of the candidate's side; one per server (in the web app's settings)."""
+
+    recorder: HistoryRecorder
+    clock: InterviewClock = field(default_factory=InterviewClock.from_environment)
+    workspace: str | None = field(default_factory=lambda: os.environ.get(WORKSPACE_ENV))
+    kernel_status: dict[str, Any] = field(default_factory=dict)
+    time_up_recorded: bool = False
+    done_at: float | None = None
+    _timer: Any = None
+
+    def settings(self) -> dict[str, Any]:
+        """The workspace's public settings; a link, a FIFO or garbage in their place reads as none."""
+        if not self.workspace:
+            return {}
+        try:
+            settings = json.loads(read_bytes(self.workspace, WORKSPACE_SETTINGS, SETTINGS_LIMIT))
+        except (OSError, ValueError):
+            return {}
+        return settings if isinstance(settings, dict) else {}
+
+    def facts(self) -> dict[str, Any]:
+        settings = self.settings()
+        constraints = settings.get("constraints") if isinstance(settings.get("constraints"), dict) else {}
+        twist = settings.get("twist") if isinstance(settings.get("twist"), dict) else None
+        clock = self.clock
+        return {
+            "title": str(settings.get("title") or settings.get("scenario") or "Interview"),
+            "brief": str(settings["brief"]) if isinstance(settings.get("brief"), str) else None,
+            "now": time.time(),
+            "started_at": clock.started_at,
+            "budget_seconds": clock.budget_seconds,
+            "deadline": clock.deadline,
+            "time_out": clock.time_out,
+            "state": "done" if self.done_at else "frozen" if clock.frozen() else "overtime" if clock.over() else "live",
+            "limits": {
+                "max_parameters": _number(constraints.get("max_parameters")),
+                "train_time_budget_seconds": _number(constraints.get("train_time_budget_seconds")),
+            },
+            "twist": None if twist is None else {
+                "title": str(twist.get("title") or "twist"), "released_at": str(twist.get("released_at") or ""),
+                "max_parameters": _number(twist.get("max_parameters")),
+                "files": [str(name) for name in (twist.get("files") or []) if isinstance(name, str)][:20],
+            },
+            "models": self.kernel_status.get("models", []),
+            "training_seconds": self.kernel_status.get("training_seconds"),
+            "can_finish": self.recorder.streamer is not None and self.recorder.streamer.enabled,
+            "end_url": os.environ.get(END_URL_ENV) or _default_end_url(),
+        }
+
+    def kernel_said(self, payload: dict[str, Any]) -> None:
+        self.kernel_status = payload
+
+    # -- time -------------------------------------------------------------------------------
+
+    def watch_the_clock(self) -> None:
+        """Record ``time_up`` at the deadline (now, if it has passed)."""
+        deadline = self.clock.deadline
+        if deadline is None:
+            return
+        self._timer = asyncio.get_running_loop().call_later(max(0.0, deadline - time.time()), self.time_up)
+
+    def time_up(self) -> None:
+        if self.time_up_recorded:
+            return
+        self.time_up_recorded = True
+        self.recorder.record({"kind": "interview", "detail": {
+            "event": "time_up", "time_out": self.clock.time_out, "deadline": self.clock.deadline,
+            "budget_minutes": self.clock.budget_seconds / 60,
+        }})
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    # -- the end ----------------------------------------------------------------------------
+
+    async def finish(self, user: str | None) -> bool:
+        """The candidate is done: record it and wait until the interview service holds it."""
+        self.done_at = self.done_at or time.time()
+        sealed = self.recorder.record({"kind": "interview", "user": user, "role": "candidate", "detail": {"event": "done"}})
+        return await self.recorder.streamer.delivered(sealed["seq"], DONE_DELIVERY_SECONDS)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
+
+
+def _default_end_url() -> str:
+    """The hub's end page (extension/hub_templates/interview_over.html), on the hub's own origin when
+    candidates have origins of their own (JupyterHub sets ``JUPYTERHUB_HOST`` then)."""
+    return os.environ.get("JUPYTERHUB_HOST", "") + os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/interview-over"
+
+
+class CandidateHandlerBase(ExtensionHandlerMixin, JupyterHandler):
+    auth_resource = "mlinterview"
+
+    @property
+    def status(self) -> CandidateStatus:
+        return self.settings[STATUS_SETTING]
+
+
+class InterviewStatusHandler(CandidateHandlerBase):
+    """GET /mlinterview/interview: the clock, the limits, the models, the twist."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.finish(self.status.facts())
+
+
+class CandidateDoneHandler(CandidateHandlerBase):
+    """POST /mlinterview/done: the candidate ends their interview (after the page's confirmation)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        status = self.status
+        user = self.current_user.username if self.current_user is not None else None
+        if status.recorder.role_of(user) != "candidate":
+            raise web.HTTPError(403, "only the candidate ends the interview from here; interviewers end it in the interview list")
+        if not status.recorder.streamer or not status.recorder.streamer.enabled:
+            raise web.HTTPError(409, "this server is not part of a hub interview: there is nothing to end")
+        if not await status.finish(user):
+            raise web.HTTPError(504, "the interview service has not confirmed the end yet: try again in a moment")
+        self.finish({"done": True, "end_url": status.facts()["end_url"]})

@@ -1,0 +1,35 @@
+"""The report's account of the interview's time, from the record: the time-out and "I'm done"."""
+
+from mlinterview.graders.report import session_time
+
+
+def event(kind, **fields):
+    return {"kind": kind, "time": fields.pop("time", "2026-12-02T10:00:00+00:00"), **fields}
+
+
+def test_a_soft_time_out_counts_the_cells_run_in_overtime():
+    events = [
+        event("execute_request", code="a"),
+        event("interview", time="2026-12-02T11:00:00+00:00", detail={"event": "time_up", "time_out": "soft"}),
+        event("execute_request", code="b"), event("execute_reply"), event("execute_request", code="c"),
+    ]
+    time = session_time(events)
+    assert time["time_up_at"] == "2026-12-02T11:00:00+00:00" and time["time_out"] == "soft"
+    assert time["overtime_executions"] == 2 and time["done_by_candidate_at"] is None
+
+
+def test_a_hard_time_out_counts_the_refusals_and_the_candidate_saying_done():
+    events = [
+        event("interview", detail={"event": "time_up", "time_out": "hard"}),
+        event("refused", detail={"reason": "the interview's time is up"}),
+        event("interview", role="candidate", time="2026-12-02T11:01:00+00:00", detail={"event": "done"}),
+    ]
+    time = session_time(events)
+    assert time["time_out"] == "hard" and time["refused_after_time_up"] == 1 and time["overtime_executions"] == 0
+    assert time["done_by_candidate_at"] == "2026-12-02T11:01:00+00:00"
+
+
+def test_no_time_up_in_the_record_says_nothing_ran_over():
+    assert session_time([event("execute_request", code="a")]) == {
+        "time_up_at": None, "time_out": None, "overtime_executions": 0, "refused_after_time_up": 0, "done_by_candidate_at": None,
+    }
