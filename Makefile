@@ -10,7 +10,11 @@ BIN := $(VENV)/bin
 # A CPU build of torch is plenty for interviews on CPU kernels and keeps the install small where
 # the package index offers one; override with e.g. TORCH='torch>=2.2' on other machines.
 TORCH ?= torch==2.13.0
-PACKAGE_SOURCES := $(shell find mlinterview scenarios extension kernels graders -type f -not -path '*/__pycache__/*' 2>/dev/null) pyproject.toml setup.py
+# the candidate's JupyterLab extension: TypeScript built with npm (JupyterLab's extension template layout)
+LAB := extension/candidate-lab
+LAB_BUILD := $(LAB)/labextension
+LAB_SOURCES := $(wildcard $(LAB)/src/*.ts $(LAB)/style/*) $(LAB)/package.json $(LAB)/package-lock.json $(LAB)/tsconfig.json
+PACKAGE_SOURCES := $(shell find mlinterview scenarios extension kernels graders -type f -not -path '*/__pycache__/*' -not -path '$(LAB)/*' 2>/dev/null) pyproject.toml setup.py
 PYTEST_ARGS ?=
 # two workers: the live-server tests on one, in turn; the rest spread over both (tests/conftest.py)
 PYTEST_WORKERS ?= -n 2 --dist loadscope --no-loadscope-reorder
@@ -25,11 +29,11 @@ endif
 
 .PHONY: setup runtime demo test calibrate browser clean
 
-setup: $(VENV)/.installed node_modules/.installed $(RUNTIME_TARGET)
+setup: $(VENV)/.installed $(VENV)/.labextension node_modules/.installed $(RUNTIME_TARGET)
 
 runtime: $(RUNTIME)/.installed
 
-$(RUNTIME)/.installed: $(PACKAGE_SOURCES)
+$(RUNTIME)/.installed: $(PACKAGE_SOURCES) $(LAB_BUILD)/package.json
 	test -x $(RUNTIME)/bin/python || $(RUNTIME_PYTHON) -m venv $(RUNTIME)
 	$(RUNTIME)/bin/python -m pip install --quiet --upgrade pip
 	$(RUNTIME)/bin/python -m pip install --quiet "$(TORCH)"
@@ -44,10 +48,28 @@ $(RUNTIME)/.installed: $(PACKAGE_SOURCES)
 	chmod 0700 $(RUNTIME)/share/mlinterview/scenarios/*/private
 	touch $@
 
-$(VENV)/.installed: $(PACKAGE_SOURCES)
+# the prebuilt labextension, which the wheel ships (setup.py); built against the JupyterLab the venv has
+$(LAB_BUILD)/package.json: $(LAB_SOURCES) $(VENV)/.python
+	cd $(LAB) && npm ci --no-audit --no-fund --loglevel=error && npx tsc
+	rm -rf $(LAB_BUILD)
+	$(BIN)/jupyter-builder build --core-path "$$($(BIN)/python -c 'import jupyterlab, os; print(os.path.join(os.path.dirname(jupyterlab.__file__), "staging"))')" $(LAB)
+	test -f $@
+
+# editable installs skip setup.py's data_files: the labextension goes into the venv by hand
+$(VENV)/.labextension: $(LAB_BUILD)/package.json $(VENV)/.installed
+	rm -rf $(VENV)/share/jupyter/labextensions/mlinterview-candidate
+	mkdir -p $(VENV)/share/jupyter/labextensions
+	cp -R $(LAB_BUILD) $(VENV)/share/jupyter/labextensions/mlinterview-candidate
+	touch $@
+
+# the interpreter and JupyterLab, which the labextension's build needs before the package itself
+$(VENV)/.python: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet "$(TORCH)" jupyterlab
+	touch $@
+
+$(VENV)/.installed: $(PACKAGE_SOURCES) | $(LAB_BUILD)/package.json
 	# strict editable mode: the import tree is exactly what a wheel would install, so the
 	# scenario packs' private parts stay off the import path (see setup.py)
 	$(BIN)/python -m pip install --quiet --config-settings editable_mode=strict -e ".[test]"
@@ -77,4 +99,4 @@ test: setup browser
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -P -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules build *.egg-info
+	rm -rf $(VENV) node_modules build *.egg-info $(LAB)/node_modules $(LAB)/lib $(LAB_BUILD) $(LAB)/tsconfig.tsbuildinfo

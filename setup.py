@@ -36,7 +36,26 @@ def jupyter_data_files():
     # JupyterLab's page config: the news popup ("official Jupyter news?") is off for candidates
     labconfig = sorted((HERE / "extension" / "jupyter-config" / "labconfig").glob("*.json"))
     files.append(("etc/jupyter/labconfig", [str(path.relative_to(HERE)) for path in labconfig]))
-    return files
+    return files + candidate_labextension_data_files()
+
+
+LABEXTENSION = HERE / "extension" / "candidate-lab" / "labextension"
+
+
+def candidate_labextension_data_files():
+    """The candidate's JupyterLab extension, prebuilt (``make setup`` builds it with npm), into
+    <prefix>/share/jupyter/labextensions/mlinterview-candidate."""
+    if not (LABEXTENSION / "package.json").is_file():
+        raise SystemExit(
+            f"{LABEXTENSION} is not built: run 'make setup' (it builds the candidate's JupyterLab extension with npm) "
+            "before building a wheel"
+        )
+    files = {}
+    for path in sorted(LABEXTENSION.rglob("*")):
+        if path.is_file():
+            target = str(Path("share/jupyter/labextensions/mlinterview-candidate") / path.parent.relative_to(LABEXTENSION))
+            files.setdefault(target, []).append(str(path.relative_to(HERE)))
+    return sorted(files.items())
 
 
 setup(data_files=scenario_pack_data_files() + jupyter_data_files())

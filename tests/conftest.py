@@ -4,6 +4,8 @@ Fixtures:
 
 - ``repo_root``: the checkout's top folder.
 - ``scenarios_dir``: the folder of scenario packs shipped in this checkout.
+- ``chromium``: Debian's Chromium, headless, driven by Playwright (one per module: Playwright's sync
+  API holds the thread's event loop while it lives, which asyncio tests of other modules need).
 
 Each area keeps its own fixtures in ``tests/<area>/conftest.py``.
 """
@@ -23,6 +25,21 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def scenarios_dir() -> Path:
     return REPO_ROOT / "scenarios"
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's Chromium is missing: run `make browser` (apt-get install chromium)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 LIVE_AREAS = ("hub", "extension", "kernels")

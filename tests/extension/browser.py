@@ -29,10 +29,9 @@ from tornado.websocket import websocket_connect
 V1 = "v1.kernel.websocket.jupyter.org"
 HERE = Path(__file__).resolve().parent
 # extensions the venv enables that these tests do not need: keeping them off makes a server start in ~1 s
-QUIET_EXTENSIONS = [
-    "jupyterlab", "jupyter_collaboration", "jupyter_server_ydoc", "jupyter_docprovider", "jupyter_lsp",
-    "jupyter_server_terminals", "notebook_shim", "jupyter_server_fileid", "jupyter_collaboration_ui",
-]
+LAB_EXTENSIONS = ["jupyterlab", "jupyter_collaboration", "jupyter_server_ydoc", "jupyter_docprovider", "jupyter_server_fileid",
+                  "jupyter_collaboration_ui"]
+QUIET_EXTENSIONS = LAB_EXTENSIONS + ["jupyter_lsp", "jupyter_server_terminals", "notebook_shim"]
 
 
 def free_port() -> int:
@@ -49,7 +48,7 @@ class JupyterServer:
 
     def __init__(self, root: Path, config_dir: Path, *, history_dir: Path | None, record: bool = True,
                  connection_class: str | None = None, users: dict[str, str] | None = None, owner: str = "alice",
-                 env: dict[str, str] | None = None, extra_config: dict[str, dict] | None = None):
+                 env: dict[str, str] | None = None, extra_config: dict[str, dict] | None = None, lab: bool = False):
         self.root, self.config_dir, self.history_dir = Path(root), Path(config_dir), history_dir
         self.record, self.owner = record, owner
         # without the extension the recording class forwards untouched: the benchmark's like-for-like baseline
@@ -57,6 +56,7 @@ class JupyterServer:
         self.users = users or {"tok-alice": "alice", "tok-bob": "bob"}
         self.extra_env = env or {}
         self.extra_config = extra_config or {}
+        self.lab = lab  # JupyterLab (and its real-time collaboration, which its notebooks need) for a browser
         self.port = 0
         self.process: subprocess.Popen | None = None
         self.log_path = self.config_dir / "server.log"
@@ -66,7 +66,7 @@ class JupyterServer:
         return f"http://127.0.0.1:{self.port}"
 
     def write_config(self) -> None:
-        extensions = {name: False for name in QUIET_EXTENSIONS}
+        extensions = {name: False for name in QUIET_EXTENSIONS if not (self.lab and name in LAB_EXTENSIONS)}
         extensions["mlinterview.extension"] = self.record
         config = {
             "ServerApp": {

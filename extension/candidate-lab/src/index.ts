@@ -1,0 +1,440 @@
+/**
+ * The candidate's side of an mlinterview interview, in JupyterLab.
+ *
+ * Everything shown here comes from the candidate's own server (`GET mlinterview/interview`,
+ * extension/candidate_status.py), which takes the clock from the hub and the models from the
+ * kernel; this extension decides nothing, it shows and asks:
+ *
+ * - the top bar: a countdown from the interview's own start and budget, warnings at 10 and 2
+ *   minutes, the time-out (soft: the clock runs on into overtime; hard: the notebook freezes), and
+ *   the "I'm done" button (with a confirmation; the server records it and the hub ends the interview);
+ * - the status bar: the constraint panel (the largest model's parameters against the limit, the
+ *   last training run's CPU time against its budget), refreshed after every execution, and a
+ *   notice when the interviewer releases a twist;
+ * - the brief, opened beside the notebook the first time the interview's workspace opens;
+ * - when the server goes away (the interview ended), the tab goes to the hub, which shows the
+ *   end page, instead of JupyterLab's "Server unavailable" prompts.
+ */
+import {
+  ConnectionLost,
+  IConnectionLost,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
+import { PageConfig, URLExt } from '@jupyterlab/coreutils';
+import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
+import { ServerConnection, ServiceManager } from '@jupyterlab/services';
+import { IStatusBar } from '@jupyterlab/statusbar';
+import { Widget } from '@lumino/widgets';
+
+const PLUGIN_ID = 'mlinterview-candidate:plugin';
+const POLL_MS = 5000;
+const WARNINGS_S = [600, 120];
+
+/** What the server says (extension/candidate_status.py). */
+interface IFacts {
+  title: string;
+  brief: string | null;
+  now: number;
+  started_at: number | null;
+  budget_seconds: number;
+  deadline: number | null;
+  time_out: 'soft' | 'hard';
+  state: 'live' | 'overtime' | 'frozen' | 'done';
+  limits: {
+    max_parameters: number | null;
+    train_time_budget_seconds: number | null;
+  };
+  twist: {
+    title: string;
+    released_at: string;
+    max_parameters: number | null;
+    files: string[];
+  } | null;
+  models: [string, number][];
+  training_seconds: number | null;
+  can_finish: boolean;
+  end_url: string;
+}
+
+function clockText(seconds: number): string {
+  const whole = Math.max(0, Math.round(seconds));
+  const hours = Math.floor(whole / 3600);
+  const minutes = Math.floor((whole % 3600) / 60);
+  const rest = String(whole % 60).padStart(2, '0');
+  return hours
+    ? `${hours}:${String(minutes).padStart(2, '0')}:${rest}`
+    : `${minutes}:${rest}`;
+}
+
+function count(value: number): string {
+  return Math.round(value).toLocaleString('en-US');
+}
+
+/** One interview's memory in this browser: which warnings and notices were shown. */
+class Remembered {
+  constructor(private key: string) {}
+  has(what: string): boolean {
+    return this.all().includes(what);
+  }
+  add(what: string): void {
+    const all = this.all();
+    if (!all.includes(what)) {
+      all.push(what);
+      window.localStorage.setItem(this.key, JSON.stringify(all));
+    }
+  }
+  private all(): string[] {
+    try {
+      const value = JSON.parse(window.localStorage.getItem(this.key) || '[]');
+      return Array.isArray(value) ? value : [];
+    } catch {
+      return [];
+    }
+  }
+}
+
+/** The top bar: the clock and "I'm done". */
+class InterviewBar extends Widget {
+  readonly clock: HTMLElement;
+  readonly done: HTMLButtonElement;
+
+  constructor(onDone: () => void) {
+    super();
+    this.id = 'mli-interview-bar';
+    this.addClass('mli-bar');
+    this.clock = document.createElement('span');
+    this.clock.className = 'mli-clock';
+    this.clock.setAttribute('role', 'timer');
+    this.clock.setAttribute('aria-live', 'off');
+    this.done = document.createElement('button');
+    this.done.className = 'mli-done jp-mod-styled';
+    this.done.id = 'mli-done';
+    this.done.textContent = "I'm done";
+    this.done.title = 'End the interview now (you will be asked to confirm)';
+    this.done.onclick = onDone;
+    this.node.append(this.clock, this.done);
+  }
+}
+
+/** The status bar item: the constraint panel. */
+class ConstraintPanel extends Widget {
+  constructor() {
+    super();
+    this.id = 'mli-constraints';
+    this.addClass('mli-constraints');
+    this.node.textContent = 'no model yet';
+  }
+
+  render(facts: IFacts): void {
+    const parts: string[] = [];
+    const limit = facts.limits.max_parameters;
+    const largest = facts.models.length ? facts.models[0] : null;
+    let over = false;
+    if (largest) {
+      const [name, size] = largest;
+      over = !!limit && size > limit;
+      parts.push(
+        limit
+          ? `${name}: ${count(size)} / ${count(limit)} params`
+          : `${name}: ${count(size)} params`
+      );
+    } else {
+      parts.push(
+        limit ? `no model yet (limit ${count(limit)} params)` : 'no model yet'
+      );
+    }
+    const budget = facts.limits.train_time_budget_seconds;
+    if (facts.training_seconds !== null && facts.training_seconds !== undefined) {
+      parts.push(
+        budget
+          ? `training ${facts.training_seconds.toFixed(1)} / ${budget} s CPU`
+          : `training ${facts.training_seconds.toFixed(1)} s CPU`
+      );
+    } else if (budget) {
+      parts.push(`training budget ${budget} s CPU`);
+    }
+    this.node.textContent = parts.join(' · ');
+    this.node.classList.toggle('mli-over', over);
+    this.node.title = facts.models
+      .map(([name, size]) => `${name}: ${count(size)} trainable parameters`)
+      .join('\n');
+  }
+}
+
+class CandidateSide {
+  private facts: IFacts | null = null;
+  private offset = 0; // server clock minus this browser's, seconds
+  private remembered: Remembered | null = null;
+  private ending = false;
+  private frozen = false;
+  private readonly settings = ServerConnection.makeSettings();
+
+  constructor(
+    private app: JupyterFrontEnd,
+    private tracker: INotebookTracker,
+    private bar: InterviewBar,
+    private panel: ConstraintPanel
+  ) {}
+
+  async start(): Promise<boolean> {
+    if (!(await this.refresh())) {
+      return false; // not an interview server: nothing to show
+    }
+    window.setInterval(() => this.tick(), 1000);
+    window.setInterval(() => void this.refresh(), POLL_MS);
+    NotebookActions.executed.connect(() => {
+      window.setTimeout(() => void this.refresh(), 300);
+    });
+    this.tick();
+    return true;
+  }
+
+  /** Ask the server; false when it has no interview to tell about. */
+  async refresh(): Promise<boolean> {
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(
+        URLExt.join(this.settings.baseUrl, 'mlinterview', 'interview'),
+        { cache: 'no-store' },
+        this.settings
+      );
+    } catch {
+      return this.facts !== null;
+    }
+    if (!response.ok) {
+      return this.facts !== null;
+    }
+    const facts = (await response.json()) as IFacts;
+    this.offset = facts.now - Date.now() / 1000;
+    const first = this.facts === null;
+    this.facts = facts;
+    if (first) {
+      this.remembered = new Remembered(
+        `mlinterview:${facts.started_at ?? 'local'}:${PageConfig.getOption('hubUser') || 'me'}`
+      );
+      this.bar.done.hidden = !facts.can_finish;
+    }
+    this.panel.render(facts);
+    this.noticeTwist(facts);
+    this.tick();
+    return true;
+  }
+
+  /** The clock, once a second, and what happens as it runs out. */
+  tick(): void {
+    const facts = this.facts;
+    if (!facts) {
+      return;
+    }
+    if (facts.deadline === null) {
+      this.bar.clock.textContent = facts.title;
+      return;
+    }
+    const left = facts.deadline - (Date.now() / 1000 + this.offset);
+    this.bar.clock.classList.toggle('mli-soon', left <= WARNINGS_S[1] && left > 0);
+    this.bar.clock.classList.toggle('mli-over', left <= 0);
+    if (left > 0) {
+      this.bar.clock.textContent = `${clockText(left)} left`;
+      this.bar.clock.title = `${facts.title}: ${Math.round(facts.budget_seconds / 60)} min in all`;
+      for (const threshold of WARNINGS_S) {
+        if (left <= threshold) {
+          this.warnOnce(threshold, left);
+        }
+      }
+      return;
+    }
+    if (facts.time_out === 'hard') {
+      this.bar.clock.textContent = "Time's up";
+      this.freeze();
+    } else {
+      this.bar.clock.textContent = `${clockText(-left)} overtime`;
+      this.once(
+        'time-up',
+        () =>
+          void Notification.error(
+            "Time's up. You may keep working: everything you run from now on is marked as overtime in the record.",
+            { autoClose: false }
+          )
+      );
+    }
+  }
+
+  private warnOnce(threshold: number, left: number): void {
+    const within = Math.round(threshold / 60);
+    this.once(`warning-${threshold}`, () =>
+      void Notification.warning(
+        `Less than ${within} minutes left in this interview (${clockText(left)}).` +
+          (this.facts?.time_out === 'hard'
+            ? ' At the end, cells stop running: save your work.'
+            : ' After the end you may go on; the overtime is marked in the record.'),
+        { autoClose: 20000 }
+      )
+    );
+  }
+
+  private once(key: string, show: () => void): void {
+    if (this.remembered && !this.remembered.has(key)) {
+      this.remembered.add(key);
+      show();
+    }
+  }
+
+  private noticeTwist(facts: IFacts): void {
+    const twist = facts.twist;
+    if (!twist) {
+      return;
+    }
+    const what = twist.max_parameters
+      ? `The parameter limit is now ${count(twist.max_parameters)}.`
+      : twist.files.length
+        ? `New data: ${twist.files.join(', ')}.`
+        : '';
+    this.once(`twist-${twist.released_at}`, () =>
+      void Notification.warning(
+        `The interviewer released a twist: ${twist.title}. ${what}`,
+        { autoClose: false }
+      )
+    );
+  }
+
+  /** A hard time-out: no cell can be edited or run (the server refuses executions anyway). */
+  private freeze(): void {
+    for (const panel of this.tracker.filter(() => true)) {
+      for (const cell of panel.content.widgets) {
+        cell.readOnly = true;
+      }
+    }
+    document.body.classList.add('mli-frozen');
+    if (this.frozen) {
+      return;
+    }
+    this.frozen = true;
+    this.tracker.widgetAdded.connect((_, panel) => {
+      void panel.revealed.then(() => {
+        for (const cell of panel.content.widgets) {
+          cell.readOnly = true;
+        }
+      });
+    });
+    this.once('frozen', () =>
+      void showDialog({
+        title: "Time's up",
+        body: 'The interview time is over: cells no longer run. Your work so far is kept for the interviewers.',
+        buttons: [Dialog.okButton({ label: 'OK' })]
+      })
+    );
+  }
+
+  /** "I'm done": confirm, record it through the server, go to the end page. */
+  async finish(): Promise<void> {
+    if (this.ending) {
+      return;
+    }
+    const answer = await showDialog({
+      title: 'End the interview?',
+      body: 'This ends the interview for you and the interviewers: you cannot return to the notebook afterwards. Save anything you want graded first.',
+      buttons: [Dialog.cancelButton({ label: 'Keep working' }), Dialog.warnButton({ label: 'End the interview' })]
+    });
+    if (!answer.button.accept) {
+      return;
+    }
+    this.ending = true;
+    try {
+      await this.app.commands.execute('docmanager:save-all').catch(() => undefined);
+      const response = await ServerConnection.makeRequest(
+        URLExt.join(this.settings.baseUrl, 'mlinterview', 'done'),
+        { method: 'POST' },
+        this.settings
+      );
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        throw new Error(body.message || body.error || response.statusText);
+      }
+      this.leave(body.end_url || this.facts?.end_url);
+    } catch (error) {
+      this.ending = false;
+      void showDialog({
+        title: 'The interview could not be ended',
+        body: `${error}. Try again, or tell your interviewer.`,
+        buttons: [Dialog.okButton()]
+      });
+    }
+  }
+
+  /** To the hub: its home sends a candidate whose interview is over to the end page, anyone else to their interview. */
+  leave(url?: string): void {
+    const hub = (PageConfig.getOption('hubHost') || '') + (PageConfig.getOption('hubPrefix') || '/hub/');
+    window.location.assign(url || URLExt.join(hub, 'home'));
+  }
+
+  /** Open the brief beside the notebook, the first time this interview opens here. */
+  async openBriefOnce(): Promise<void> {
+    const brief = this.facts?.brief;
+    if (!brief || !this.remembered || this.remembered.has('brief')) {
+      return;
+    }
+    this.remembered.add('brief');
+    const notebook = this.tracker.currentWidget ??
+      (await new Promise<unknown>(resolve => {
+        const timer = window.setTimeout(() => resolve(null), 5000);
+        this.tracker.widgetAdded.connect(function added(sender, panel) {
+          sender.widgetAdded.disconnect(added);
+          window.clearTimeout(timer);
+          resolve(panel);
+        });
+      }));
+    const ref = notebook instanceof Widget ? notebook.id : undefined;
+    await this.app.commands.execute('docmanager:open', {
+      path: brief,
+      factory: 'Markdown Preview',
+      options: { mode: 'split-right', ref }
+    });
+    if (notebook instanceof Widget) {
+      this.app.shell.activateById(notebook.id);
+    }
+  }
+}
+
+let side: CandidateSide | null = null;
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: "The candidate's clock, constraint panel, brief and \"I'm done\".",
+  autoStart: true,
+  requires: [INotebookTracker],
+  optional: [IStatusBar],
+  activate: async (app: JupyterFrontEnd, tracker: INotebookTracker, statusBar: IStatusBar | null) => {
+    const panel = new ConstraintPanel();
+    const bar = new InterviewBar(() => void side?.finish());
+    side = new CandidateSide(app, tracker, bar, panel);
+    if (!(await side.start())) {
+      side = null;
+      return;
+    }
+    app.shell.add(bar, 'top', { rank: 1000 });
+    if (statusBar) {
+      statusBar.registerStatusItem('mli-constraints', { item: panel, align: 'left', rank: -10 });
+    }
+    void app.restored.then(() => side?.openBriefOnce());
+  }
+};
+
+/** The server went away: in an interview that means it ended; the hub knows where to go. */
+const connectionLost: JupyterFrontEndPlugin<IConnectionLost> = {
+  id: 'mlinterview-candidate:connection-lost',
+  description: 'Sends the candidate to the hub when their server is gone, instead of a restart prompt.',
+  autoStart: true,
+  provides: IConnectionLost,
+  activate: (): IConnectionLost => {
+    return async (manager: ServiceManager.IManager, err: ServerConnection.NetworkError) => {
+      if (side === null) {
+        return ConnectionLost(manager, err);
+      }
+      side.leave();
+    };
+  }
+};
+
+export default [plugin, connectionLost];
