@@ -190,7 +190,11 @@ class InviteCodeMixin(Authenticator):
         if data and "invite" in data:
             interview = self.store.consume_invite(str(data["invite"]))
             self.log.info("Candidate %s logged in with the invite of interview %s", interview.candidate_user, interview.id)
-            return {"name": interview.candidate_user, "admin": False, "user_info": {"mlinterview": {"role": "candidate", "interview": interview.id}}}
+            # name and display_name: what JupyterLab shows for them (its user menu, collaborators' cursors)
+            return {"name": interview.candidate_user, "admin": False, "user_info": {
+                "name": interview.candidate_name, "display_name": interview.candidate_name,
+                "mlinterview": {"role": "candidate", "interview": interview.id},
+            }}
         username = (data or {}).get("username", "")
         if is_candidate(str(username).lower()):
             self.log.warning("Refusing password login for candidate name %r: candidates log in with their invite link", username)

@@ -362,7 +362,7 @@ class InterviewSpawnerMixin(LoggingConfigurable):
                 available_kernels=available,
                 started_at=interview.started_at.isoformat() + "Z" if interview.started_at else None,
                 time_budget_minutes=interview.time_budget_minutes,
-                time_out=getattr(interview, "time_out", None) or "soft",
+                time_out=interview.time_out,
                 kernel_socket_dir=self.warden_socket_dir(),
             )
             await asyncio.to_thread(self.prepare_workspace, interview, self.plan.kernel_name)

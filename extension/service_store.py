@@ -136,6 +136,7 @@ class Interview(Base):
             "created_at": _iso(self.created_at),
             "started_at": _iso(self.started_at),
             "ended_at": _iso(self.ended_at),
+            "ended_by": self.ended_by,
             "grade_progress": self.grade_progress,
             "grade_summary": json.loads(self.grade_summary or "{}"),
         }

@@ -231,8 +231,11 @@ class RunningHub:
     def service_api(self, token: str, method: str, path: str, **kwargs) -> httpx.Response:
         return httpx.request(method, f"{self.url}{SERVICE}api/{path}", headers={"Authorization": f"token {token}"}, timeout=60, **kwargs)
 
-    def create_interview(self, token: str, candidate_name: str = "Ada Candidate", scenario: str = "", kernel: str = "cpu") -> dict:
-        response = self.service_api(token, "POST", "interviews", json={"scenario": scenario, "candidate_name": candidate_name, "kernel": kernel})
+    def create_interview(self, token: str, candidate_name: str = "Ada Candidate", scenario: str = "", kernel: str = "cpu",
+                         **options) -> dict:
+        """``options``: more fields of the API's body (``time_budget_minutes``, ``time_out``)."""
+        response = self.service_api(token, "POST", "interviews",
+                                    json={"scenario": scenario, "candidate_name": candidate_name, "kernel": kernel, **options})
         assert response.status_code == 201, response.text
         return response.json()
 
