@@ -13,7 +13,7 @@ TORCH ?= torch==2.13.0
 # the candidate's JupyterLab extension: TypeScript built with npm (JupyterLab's extension template layout)
 LAB := extension/candidate-lab
 LAB_BUILD := $(LAB)/labextension
-LAB_SOURCES := $(wildcard $(LAB)/src/*.ts $(LAB)/style/*) $(LAB)/package.json $(LAB)/package-lock.json $(LAB)/tsconfig.json
+LAB_SOURCES := $(wildcard $(LAB)/src/*.ts $(LAB)/style/*) $(LAB)/tsconfig.json
 PACKAGE_SOURCES := $(shell find mlinterview scenarios extension kernels graders -type f -not -path '*/__pycache__/*' -not -path '$(LAB)/*' 2>/dev/null) pyproject.toml setup.py
 PYTEST_ARGS ?=
 # two workers: the live-server tests on one, in turn; the rest spread over both (tests/conftest.py)
@@ -49,11 +49,16 @@ $(RUNTIME)/.installed: $(PACKAGE_SOURCES) $(LAB_BUILD)/package.json
 	touch $@
 
 # the prebuilt labextension, which the wheel ships (setup.py); built against the JupyterLab the venv has
-$(LAB_BUILD)/package.json: $(LAB_SOURCES) $(VENV)/.python
-	cd $(LAB) && npm ci --no-audit --no-fund --loglevel=error && npx tsc
+$(LAB_BUILD)/package.json: $(LAB_SOURCES) $(LAB)/node_modules/.installed $(VENV)/.python
+	cd $(LAB) && npx tsc
 	rm -rf $(LAB_BUILD)
-	$(BIN)/jupyter-builder build --core-path "$$($(BIN)/python -c 'import jupyterlab, os; print(os.path.join(os.path.dirname(jupyterlab.__file__), "staging"))')" $(LAB)
+	# against the core package of the JupyterLab installed here (no download of JupyterLab's metadata)
+	$(BIN)/jupyter-builder build --core-package-file "$$($(BIN)/python -c 'import jupyterlab, os; print(os.path.join(os.path.dirname(jupyterlab.__file__), "staging", "package.json"))')" $(LAB)
 	test -f $@
+
+$(LAB)/node_modules/.installed: $(LAB)/package.json $(LAB)/package-lock.json
+	cd $(LAB) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 # editable installs skip setup.py's data_files: the labextension goes into the venv by hand
 $(VENV)/.labextension: $(LAB_BUILD)/package.json $(VENV)/.installed
@@ -72,9 +77,15 @@ $(VENV)/.python: pyproject.toml
 $(VENV)/.installed: $(PACKAGE_SOURCES) | $(LAB_BUILD)/package.json
 	# strict editable mode: the import tree is exactly what a wheel would install, so the
 	# scenario packs' private parts stay off the import path (see setup.py)
-	$(BIN)/python -m pip install --quiet --config-settings editable_mode=strict -e ".[test]"
+	$(BIN)/python -m pip install --quiet --config-settings editable_mode=strict -e .
 	# editable installs skip setup.py's data_files: put the kernelspecs and the server extension's config into the venv
 	$(BIN)/mlinterview kernels install --prefix $(VENV) --with-server-extension
+	touch $@
+
+# what only the tests need (pyproject's 'test' extra: pytest, Playwright, ...): not for a demo
+$(VENV)/.test-installed: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['test'], sep='\n')" > $(VENV)/test-requirements.txt
+	$(BIN)/python -m pip install --quiet -r $(VENV)/test-requirements.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -94,7 +105,7 @@ demo: setup
 calibrate: setup
 	$(BIN)/mlinterview scenarios calibrate $(SCENARIO)
 
-test: setup browser
+test: setup $(VENV)/.test-installed browser
 	# -P: the checkout's folders must not shadow the installed package (mlinterview.* maps them)
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -P -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
