@@ -30,6 +30,10 @@ def wheel_env(tmp_path_factory, repo_root: Path) -> Path:
         if (repo_root / relative).is_file():
             (source / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(repo_root / relative, source / relative)
+    # and the one build output the wheel ships: the candidate's JupyterLab extension, prebuilt by make setup
+    labextension = Path("extension") / "candidate-lab" / "labextension"
+    assert (repo_root / labextension / "package.json").is_file(), f"{labextension} is not built: run `make setup`"
+    shutil.copytree(repo_root / labextension, source / labextension)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(work / "dist"), str(source)],
         check=True, capture_output=True,
@@ -108,6 +112,17 @@ def test_wheel_ships_the_hub_pages_and_turns_the_lab_news_popup_off(wheel_env: P
     assert result.returncode == 0 and result.stdout.strip() == "True", (result.stdout, result.stderr)
     page_config = json.loads((wheel_env / "etc" / "jupyter" / "labconfig" / "page_config.json").read_text())
     assert page_config["disabledExtensions"]["@jupyterlab/apputils-extension:announcements"] is True
+    # the hub's menu entries (Hub Control Panel, Log Out) and its restart prompt are off for candidates
+    assert page_config["disabledExtensions"]["@jupyterlab/hub-extension:menu"] is True
+    assert page_config["disabledExtensions"]["@jupyterlab/hub-extension:connectionlost"] is True
+
+
+def test_wheel_ships_the_candidates_jupyterlab_extension_prebuilt(wheel_env: Path, tmp_path: Path):
+    result = run_in(wheel_env, "python", "-m", "jupyterlab.labextensions", "list", cwd=tmp_path)
+    listed = result.stdout + result.stderr
+    assert result.returncode == 0 and "mlinterview-candidate" in listed and "enabled" in listed and "OK" in listed, listed
+    static = wheel_env / "share" / "jupyter" / "labextensions" / "mlinterview-candidate" / "static"
+    assert any(path.name.startswith("remoteEntry.") for path in static.iterdir()), sorted(static.iterdir())
 
 
 def test_wheel_ships_the_store_migrations_and_a_store_opens_at_the_newest(wheel_env: Path, tmp_path: Path):
