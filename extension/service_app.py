@@ -16,6 +16,8 @@ Pages (``extension/templates/``):
 ``/interviews/<id>/join``      the explicit, confirmed way into the candidate's JupyterLab (a hub
                               share), recorded in the timeline
 ``/interviews/<id>/report``    the grader's report.html
+``/compare?scenario=<id>``     a scenario's candidates side by side, sortable, with the overall
+                              score; ``/compare.csv?scenario=<id>`` the same as CSV (``service_compare.py``)
 
 JSON API (token or cookie): ``api/interviews`` (GET list; POST create with a hub token only),
 ``api/interviews/<id>`` (GET), ``api/interviews/<id>/events?after=N`` (GET),
@@ -379,7 +381,7 @@ class JoinHandler(ServiceHandler):
 
 
 class InterviewActionHandler(ServiceHandler):
-    """POST /interviews/<id>/<action>: end, note, twist, invite, revoke, regrade."""
+    """POST /interviews/<id>/<action>: end, note, twist, invite, revoke, regrade, cancel."""
 
     @web.authenticated
     async def post(self, interview_id, action):
@@ -413,6 +415,10 @@ class InterviewActionHandler(ServiceHandler):
             self.redirect(live_view)
         elif action == "regrade":
             self.lifecycle.regrade(interview.id)
+            self.redirect(live_view)
+        elif action == "cancel":
+            if not self.lifecycle.cancel(interview.id, self.user_name):
+                raise web.HTTPError(409, f"only an interview the candidate has not started can be cancelled (this one is {interview.state}); end it instead")
             self.redirect(live_view)
         else:
             raise web.HTTPError(404, f"no action {action}")
@@ -634,6 +640,7 @@ def make_app(settings: dict) -> web.Application:
     # the hub's pages: on this origin, or (subdomain_host) on the hub's own
     hub_prefix = settings.get("subdomain_host", "").rstrip("/") + os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/"
     jinja = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
+    from .service_compare import CompareCSVHandler, CompareHandler  # it builds on ServiceHandler, above
     interview_id = r"([a-f0-9]{12})"
     routes = [
         (prefix, HomeHandler),
@@ -642,7 +649,9 @@ def make_app(settings: dict) -> web.Application:
         (url_path_join(prefix, "interviews", interview_id), LiveViewHandler),
         (url_path_join(prefix, "interviews", interview_id, "report"), ReportHandler),
         (url_path_join(prefix, "interviews", interview_id, "join"), JoinHandler),
-        (url_path_join(prefix, "interviews", interview_id, r"(end|note|twist|invite|revoke|regrade)"), InterviewActionHandler),
+        (url_path_join(prefix, "interviews", interview_id, r"(end|note|twist|invite|revoke|regrade|cancel)"), InterviewActionHandler),
+        (url_path_join(prefix, "compare"), CompareHandler),
+        (url_path_join(prefix, r"compare\.csv"), CompareCSVHandler),
         (url_path_join(prefix, "api", "interviews"), InterviewsAPIHandler),
         (url_path_join(prefix, "api", "interviews", interview_id), InterviewAPIHandler),
         (url_path_join(prefix, "api", "interviews", interview_id, "events"), EventsAPIHandler),

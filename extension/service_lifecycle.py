@@ -40,6 +40,7 @@ log = logging.getLogger("mlinterview.service")
 FREEZE_MAX_BYTES = 8 * 1024**3
 # Written by the freeze itself: a workspace file of the same name is not the candidate's to supply.
 BUNDLE_OWN_FILES = frozenset({"history.jsonl", "history-divergent.json", "submission.json"})
+NO_SHOW_PROGRESS = "not graded: the candidate never started"
 WORKSPACE_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".cache", ".local", ".ipython", ".jupyter")
 
 
@@ -98,15 +99,32 @@ class InterviewLifecycle:
 
     # -- ending ----------------------------------------------------------------------------------
     def start_end(self, interview_id: str, ended_by: str) -> bool:
-        """Begin ending (idempotent); the work runs in the background. False if already past live."""
+        """Begin ending (idempotent); the work runs in the background. False if already past live.
+
+        Ended while still ``invited`` (the candidate never used the link, so never started): a
+        ``no_show`` at once, with nothing to freeze or grade."""
+        if self.store.set_state(interview_id, State.no_show, only_from=(State.invited,), ended_at=utcnow(), ended_by=ended_by,
+                                grade_progress=NO_SHOW_PROGRESS):
+            self.store.revoke_invites(interview_id)
+            log.info("interview %s: ended before the candidate started: a no-show, not graded", interview_id)
+            return True
         moved = self.store.set_state(
-            interview_id, State.ending, only_from=(State.invited, State.live), ended_at=utcnow(), ended_by=ended_by,
+            interview_id, State.ending, only_from=(State.live,), ended_at=utcnow(), ended_by=ended_by,
             grade_progress="stopping the candidate's server",
         )
         if moved:
             self.store.revoke_invites(interview_id)
-            self.keep_a_grader_ready()  # its imports overlap the stop and the freeze
+            if self.store.history_head(interview_id)[0] >= 0:
+                self.keep_a_grader_ready()  # its imports overlap the stop and the freeze
             self._spawn(interview_id, self.finish_end(interview_id))
+        return moved
+
+    def cancel(self, interview_id: str, cancelled_by: str) -> bool:
+        """Call off an interview that is still ``invited``: its invite is revoked; False once the candidate is in."""
+        moved = self.store.set_state(interview_id, State.cancelled, only_from=(State.invited,), ended_at=utcnow(),
+                                     ended_by=cancelled_by, grade_progress=f"cancelled by {cancelled_by} before the candidate started")
+        if moved:
+            self.store.revoke_invites(interview_id)
         return moved
 
     def _spawn(self, interview_id: str, coroutine) -> None:
@@ -129,6 +147,12 @@ class InterviewLifecycle:
         except HubAPIError as error:  # no server (never spawned): nothing was shared
             log.info("interview %s: no shares to revoke (%s)", interview_id, error)
         await self.hub.stop_server(interview.candidate_user)
+        if self.store.history_head(interview_id)[0] < 0:
+            # logged in, but no server of theirs ever recorded anything: they never started
+            await self.cleanup_candidate(interview)
+            self.store.set_state(interview_id, State.no_show, only_from=(State.ending,), grade_progress=NO_SHOW_PROGRESS)
+            log.info("interview %s: no history recorded: a no-show, not graded", interview_id)
+            return
         log.info("interview %s: the candidate's server is stopped; freezing", interview_id)
         self.store.update(interview_id, grade_progress="freezing the workspace and the history")
         await asyncio.to_thread(self.freeze, interview_id)
@@ -326,13 +350,17 @@ def die_with_parent_at_low_priority() -> None:
         os.nice(10)
 
 
+SUMMARY_VERSION = 2  # 2: the rubric's signal bands, the constraint verdicts and the metric's direction too
+
+
 def summarize_report(report_json: Path) -> dict:
-    """The few figures the interview list shows, from the grader's report.json (best effort)."""
+    """What the interview list and the comparison show, from the grader's report.json (best
+    effort), kept in ``Interview.grade_summary`` so that no page reads a report per interview."""
     try:
         report = json.loads(Path(report_json).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    summary = {}
+    summary = {"version": SUMMARY_VERSION}
     for key in ("holdout", "metric", "verdict", "band"):
         if key in report:
             summary[key] = report[key]
@@ -340,4 +368,17 @@ def summarize_report(report_json: Path) -> dict:
     if isinstance(bugs, list):
         summary["bugs_fixed"] = sum(1 for bug in bugs if isinstance(bug, dict) and bug.get("fixed"))
         summary["bugs_total"] = len(bugs)
+    metric = (report.get("scenario") or {}).get("metric") or {}
+    if isinstance(metric, dict) and metric.get("direction") in ("higher", "lower"):
+        summary["direction"] = metric["direction"]
+    signals = (report.get("rubric") or {}).get("signals") or {}
+    summary["signals"] = {
+        name: {key: signal.get(key) for key in ("band", "fixed", "total")} for name, signal in signals.items() if isinstance(signal, dict)
+    }
+    constraints = report.get("constraints") or {}
+    summary["constraints"] = {
+        key: (constraints.get(key) or {}).get("verdict") for key in ("parameters", "training_time") if isinstance(constraints.get(key), dict)
+    }
+    if constraints.get("tampering"):
+        summary["constraints"]["tampering"] = len(constraints["tampering"])
     return summary

@@ -79,7 +79,8 @@ MIGRATION_LOCK_KEY = int.from_bytes(b"mlinterv", "big")  # PostgreSQL advisory l
 
 
 class State(str, Enum):
-    """Where an interview is. invited -> live -> ending -> ended -> graded (or grading_failed)."""
+    """Where an interview is. invited -> live -> ending -> ended -> graded (or grading_failed);
+    ended before the candidate started: invited -> no_show; called off while invited: cancelled."""
 
     invited = "invited"  # created; the candidate has not used the invite yet
     live = "live"  # the candidate logged in; the server may be running
@@ -87,6 +88,8 @@ class State(str, Enum):
     ended = "ended"  # bundle frozen; the grader is running
     graded = "graded"  # report ready
     grading_failed = "grading_failed"  # the grader could not produce a report (its log says why)
+    no_show = "no_show"  # ended before the candidate ever started: nothing to freeze or grade
+    cancelled = "cancelled"  # called off by the interviewer while still invited; its invite is revoked
 
 
 def utcnow() -> datetime:

@@ -96,11 +96,11 @@
         const i = data.interview;
         endedAt = i.ended_at;
         const badge = document.getElementById("state");
-        badge.textContent = i.state; badge.className = "state state-" + i.state;
+        badge.textContent = i.state === "no_show" ? "no-show" : i.state; badge.className = "state state-" + i.state;
         const alarm = document.getElementById("history-alarm");
         alarm.hidden = !i.history_alarm;
         alarm.textContent = i.history_alarm ? "Integrity alarm: " + i.history_alarm : "";
-        if (i.state !== "invited" && i.state !== "live") {
+        if (!["invited", "live", "no_show", "cancelled"].includes(i.state)) {  // no grading for these
           document.getElementById("grading").hidden = false;
           document.getElementById("grade-progress").textContent = i.grade_progress;
           document.getElementById("report-link").hidden = !data.interview.has_report;
