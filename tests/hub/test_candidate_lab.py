@@ -11,9 +11,12 @@ Screenshots go to test-artifacts/hub-e2e/.
 
 from __future__ import annotations
 
-import pytest
+import time
 
-from hubtools import wait_for
+import pytest
+from playwright.sync_api import Error as PlaywrightError
+
+from hubtools import SERVICE, wait_for, xsrf_of
 from test_browser_e2e import browser, shot  # noqa: F401  (the browser fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -69,3 +72,34 @@ def test_the_candidate_works_against_their_own_clock_and_ends_with_im_done(hub, 
     events = hub.service_api(token, "GET", f"interviews/{interview_id}/events?after=-1").json()["events"]
     done = [e for e in events if e["kind"] == "interview" and e["detail"]["event"] == "done"]
     assert done and done[0]["role"] == "candidate", [e["kind"] for e in events]
+
+
+def test_when_the_interviewer_ends_it_the_open_tab_goes_to_the_end_page_by_itself(hub, browser, scenario_id):  # noqa: F811
+    """No "Server unavailable… Restart?" and no "Kernel died": the candidate's JupyterLab notices the
+    end (its server gone, the hub answering for it) and shows the thank-you page, without a reload."""
+    made = hub.create_interview(hub.token_for("alice"), "Alan Candidate", scenario_id)
+    interview_id = made["interview"]["id"]
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    dialogs = []
+    try:
+        page.goto(made["invite_url"])
+        page.wait_for_url(LAB, timeout=180_000)
+        page.wait_for_selector(".mli-clock", timeout=90_000)
+        alice = hub.login_interviewer("alice")
+        live = alice.get(f"{SERVICE}interviews/{interview_id}")
+        ended = alice.post(f"{SERVICE}interviews/{interview_id}/end", data={"_xsrf": xsrf_of(live.text)})
+        assert ended.status_code == 200, ended.text[:300]
+        deadline = time.monotonic() + 90
+        while "/hub/interview-over" not in page.url and time.monotonic() < deadline:
+            try:
+                dialogs += page.locator(".jp-Dialog").all_inner_texts()
+                page.wait_for_timeout(250)
+            except PlaywrightError:  # the page navigated away while being read: the loop checks where to
+                pass
+        assert "/hub/interview-over" in page.url, (page.url, dialogs)
+        assert "thank" in page.inner_text("body").lower()
+        assert not [text for text in dialogs if "unavailable" in text.lower() or "restart" in text.lower()], dialogs
+        shot(page, "candidate-lab-04-ended-by-interviewer")
+    finally:
+        context.close()

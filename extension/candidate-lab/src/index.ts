@@ -58,6 +58,13 @@ interface IFacts {
   end_url: string;
 }
 
+/** The hub's end page named in its 424 answer for a server that is gone (on the hub's origin). */
+async function endPageOf(response: Response): Promise<string | undefined> {
+  const body = await response.json().catch(() => ({}));
+  const url: string | undefined = body.interview_over_url;
+  return url && url.startsWith('/') ? (PageConfig.getOption('hubHost') || '') + url : url;
+}
+
 function clockText(seconds: number): string {
   const whole = Math.max(0, Math.round(seconds));
   const hours = Math.floor(whole / 3600);
@@ -202,6 +209,11 @@ class CandidateSide {
       );
     } catch {
       return this.facts !== null;
+    }
+    if (response.status === 424 && this.facts !== null) {
+      // the server is gone and the hub answers for it: the interview is over (or the server stopped)
+      this.leave(await endPageOf(response));
+      return true;
     }
     if (!response.ok) {
       return this.facts !== null;
@@ -421,10 +433,40 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-/** The server went away: in an interview that means it ended; the hub knows where to go. */
+const LOST_RETRIES = 20;
+const LOST_RETRY_MS = 1500;
+
+/**
+ * Where to go when the server does not answer: the hub's end page when it says the interview is
+ * over (it answers the server's URLs with a 424 naming that page), nowhere when the server is
+ * back, undefined while nobody answers.
+ */
+async function afterConnectionLost(): Promise<string | null | undefined> {
+  const settings = ServerConnection.makeSettings();
+  try {
+    const response = await fetch(URLExt.join(settings.baseUrl, 'api', 'status'), {
+      credentials: 'same-origin',
+      cache: 'no-store'
+    });
+    if (response.status === 424) {
+      return (await endPageOf(response)) || '';
+    }
+    return response.ok ? null : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let reconnecting = false;
+
+/**
+ * The server went away. In an interview that usually means it ended: the hub says so and the tab
+ * goes to its end page; a short outage (the server restarting) waits; if nothing answers for
+ * half a minute the tab goes to the hub, which knows whether the interview is still on.
+ */
 const connectionLost: JupyterFrontEndPlugin<IConnectionLost> = {
   id: 'mlinterview-candidate:connection-lost',
-  description: 'Sends the candidate to the hub when their server is gone, instead of a restart prompt.',
+  description: 'Sends the candidate to the end page when their interview is over, instead of a restart prompt.',
   autoStart: true,
   provides: IConnectionLost,
   activate: (): IConnectionLost => {
@@ -432,7 +474,26 @@ const connectionLost: JupyterFrontEndPlugin<IConnectionLost> = {
       if (side === null) {
         return ConnectionLost(manager, err);
       }
-      side.leave();
+      if (reconnecting) {
+        return;
+      }
+      reconnecting = true;
+      try {
+        for (let attempt = 0; attempt < LOST_RETRIES; attempt++) {
+          const next = await afterConnectionLost();
+          if (next === null) {
+            return; // the server answers again
+          }
+          if (next !== undefined) {
+            side.leave(next || undefined);
+            return;
+          }
+          await new Promise(resolve => window.setTimeout(resolve, LOST_RETRY_MS));
+        }
+        side.leave();
+      } finally {
+        reconnecting = false;
+      }
     };
   }
 };
