@@ -92,7 +92,6 @@ class PendingExecution:
     idle: bool = False  # the kernel's idle status for this request has arrived: no more outputs
     reply_content: dict[str, Any] | None = None  # the execute_reply, while it waits for that status
     replied_at: float | None = None
-    busy_at: float | None = None  # the kernel's busy status for this request: it started running
 
 
 def text_of_output(msg_type: str, content: dict[str, Any]) -> str | None:
@@ -157,7 +156,6 @@ class HistoryRecorder(LoggingConfigurable):
         self.pending_by_kernel: dict[str, int] = {}
         self.notebooks: dict[str, str] = {}
         self.notebook_checked: dict[str, float] = {}
-        self.last_status: dict[str, dict[str, Any]] = {}  # kernel id -> its last status signal recorded
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         # the browsers' kernel connections, so a kernel stopped for a limit can say why in the running cell
         self.connections: dict[str, set[Any]] = {}
@@ -274,8 +272,6 @@ class HistoryRecorder(LoggingConfigurable):
             "duration_ms": round(((replied_at or time.monotonic()) - execution.started) * 1000, 3),
             "outputs": execution.outputs.summary(),
         }
-        if execution.busy_at is not None:
-            event["detail"] = {"run_ms": round(((replied_at or time.monotonic()) - execution.busy_at) * 1000, 3)}
         if status == "error":
             event["error"] = {
                 "ename": str(content.get("ename", "")), "evalue": str(content.get("evalue", ""))[:ERROR_VALUE_LIMIT],
@@ -306,14 +302,6 @@ class HistoryRecorder(LoggingConfigurable):
             event.update(msg_id=execution.msg_id, cell_id=execution.cell_id, notebook=execution.notebook,
                          user=execution.user, role=execution.role)
         self.record(event)
-
-    def kernel_status(self, execution: PendingExecution, kernel_id: str, payload: dict[str, Any]) -> None:
-        """The kernel's status signal after a cell (models, training time), recorded when it changed."""
-        if self.last_status.get(kernel_id) == payload:
-            return
-        self.last_status[kernel_id] = payload
-        self.record({"kind": "status", "kernel_id": kernel_id, "msg_id": execution.msg_id, "cell_id": execution.cell_id,
-                     "notebook": execution.notebook, "user": execution.user, "role": execution.role, "detail": dict(payload)})
 
     def refused(self, *, kernel_id: str, user: str | None, channel: str, msg_type: str | None, reason: str | None) -> None:
         """A browser's message the server did not pass to the kernel (CONFINEMENT.md)."""
