@@ -36,7 +36,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from ..kernels.workspace import BUDGET_ENV, STARTED_AT_ENV, parse_moment
+from ..kernels.workspace import STARTED_AT_ENV, interview_budget_minutes, parse_moment
 from ..safe_files import read_bytes
 from .history_connection import STATUS_SETTING
 from .history_recorder import HistoryRecorder
@@ -59,14 +59,10 @@ class InterviewClock:
     time_out: str = "soft"
 
     @classmethod
-    def from_environment(cls, environ: dict[str, str] | None = None) -> "InterviewClock":
-        environ = os.environ if environ is None else environ
-        try:
-            minutes = float(environ.get(BUDGET_ENV) or 0)
-        except ValueError:
-            minutes = 0.0
-        time_out = environ.get(TIME_OUT_ENV, "soft")
-        return cls(parse_moment(environ.get(STARTED_AT_ENV)), max(0.0, minutes) * 60, time_out if time_out in TIME_OUTS else "soft")
+    def from_environment(cls) -> "InterviewClock":
+        time_out = os.environ.get(TIME_OUT_ENV, "soft")
+        return cls(parse_moment(os.environ.get(STARTED_AT_ENV)), max(0.0, interview_budget_minutes({})) * 60,
+                   time_out if time_out in TIME_OUTS else "soft")
 
     @property
     def deadline(self) -> float | None:
@@ -129,7 +125,7 @@ class CandidateStatus:
             "models": self.kernel_status.get("models", []),
             "training_seconds": self.kernel_status.get("training_seconds"),
             "can_finish": self.recorder.streamer is not None and self.recorder.streamer.enabled,
-            "end_url": os.environ.get(END_URL_ENV) or _default_end_url(),
+            "end_url": end_url(),
         }
 
     def kernel_said(self, payload: dict[str, Any]) -> None:
@@ -170,10 +166,13 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
 
 
-def _default_end_url() -> str:
-    """The hub's end page (extension/hub_templates/interview_over.html), on the hub's own origin when
-    candidates have origins of their own (JupyterHub sets ``JUPYTERHUB_HOST`` then)."""
-    return os.environ.get("JUPYTERHUB_HOST", "") + os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/interview-over"
+def end_url() -> str:
+    """Where the candidate goes after the end: ``$MLINTERVIEW_END_URL``, else the hub's end page
+    (extension/hub_templates/interview_over.html), on the hub's own origin when candidates have
+    origins of their own (JupyterHub sets ``JUPYTERHUB_HOST`` then)."""
+    return os.environ.get(END_URL_ENV) or (
+        os.environ.get("JUPYTERHUB_HOST", "") + os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/interview-over"
+    )
 
 
 class CandidateHandlerBase(ExtensionHandlerMixin, JupyterHandler):
@@ -208,4 +207,4 @@ class CandidateDoneHandler(CandidateHandlerBase):
             raise web.HTTPError(409, "this server is not part of a hub interview: there is nothing to end")
         if not await status.finish(user):
             raise web.HTTPError(504, "the interview service has not confirmed the end yet: try again in a moment")
-        self.finish({"done": True, "end_url": status.facts()["end_url"]})
+        self.finish({"done": True, "end_url": end_url()})
