@@ -47,7 +47,7 @@ from ..kernels.signals import constraint_signal, status_signal
 from .history_recorder import OUTPUT_KINDS, HistoryRecorder, text_of_output, utc_now
 
 RECORDER_SETTING = "mlinterview_history_recorder"
-STATUS_SETTING = "mlinterview_candidate_status"  # the CandidateStatus (candidate_status.py)
+STATUS_SETTING = "mlinterview_candidate_status"  # the CandidateStatus (interview_status.py)
 TIME_UP_REASON = "the interview's time is up (hard time-out): no more cells run; your work so far is kept"
 V1_PROTOCOL = "v1.kernel.websocket.jupyter.org"
 # what a browser may send, per channel; everything else is refused (and the refusal recorded)

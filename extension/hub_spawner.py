@@ -166,7 +166,7 @@ def server_plan(
         # the status panel's clock counts from the interview's start, not from the first kernel
         environment["MLINTERVIEW_STARTED_AT"] = started_at
     if time_budget_minutes:
-        # the interview's own budget and time-out policy (extension/candidate_status.py), not the scenario's default
+        # the interview's own budget and time-out policy (extension/interview_status.py), not the scenario's default
         environment["MLINTERVIEW_TIME_BUDGET_MINUTES"] = str(int(time_budget_minutes))
         environment["MLINTERVIEW_TIME_OUT"] = time_out
     args = [

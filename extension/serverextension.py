@@ -10,7 +10,7 @@ serves, under ``/mlinterview/``:
 ``GET history``          the local history: ``{"session", "path", "events"}`` (``?since=SEQ`` for later events only)
 ``GET history/stream``   server-sent events, one per history event (``id:`` is the seq; resumes from ``Last-Event-ID``)
 ``GET history/verify``   the chain check: ``{"ok", "events", "problems"}``
-``GET interview``        the candidate's clock, limits and models; ``POST done`` ends the interview (``candidate_status.py``)
+``GET interview``        the candidate's clock, limits and models; ``POST done`` ends the interview (``interview_status.py``)
 
 All three need an authenticated user the server's authorizer lets ``read`` the ``mlinterview``
 resource (under JupyterHub: anyone with access to this server, i.e. the candidate and the
@@ -34,7 +34,7 @@ from traitlets import Float, Instance
 from .. import __version__
 from ..history import read_events, verify_events
 from .history_connection import RECORDER_SETTING, STATUS_SETTING, HistoryRecordingConnection
-from .candidate_status import CandidateDoneHandler, CandidateStatus, InterviewStatusHandler
+from .interview_status import CandidateDoneHandler, CandidateStatus, InterviewStatusHandler
 from .history_recorder import HistoryRecorder
 from .notebook_session import InterviewSessionManager
 

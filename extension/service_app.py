@@ -596,7 +596,7 @@ class HistoryInboxHandler(DefendedResponses):
 
 
 def candidate_said_done(event: dict) -> bool:
-    """The event the candidate's server records when they click "I'm done" (extension/candidate_status.py)."""
+    """The event the candidate's server records when they click "I'm done" (extension/interview_status.py)."""
     return event.get("kind") == "interview" and event.get("role") == "candidate" and (event.get("detail") or {}).get("event") == "done"
 
 

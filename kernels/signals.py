@@ -9,7 +9,7 @@ the browser (there is nothing to render: the candidate sees the exception or the
 After a cell that changed them, the kernel also publishes its status the same way
 (``STATUS_MIME``: the notebook's models with their trainable parameter counts and the CPU
 time of the cell's training run). The server keeps the latest one for the
-candidate's status bar (``extension/candidate_status.py``) and does not forward it either. It
+candidate's status bar (``extension/interview_status.py``) and does not forward it either. It
 is what the candidate's own kernel says: shown, never trusted (the grader audits the capacity).
 
 This module imports nothing heavy: the server side uses it too.

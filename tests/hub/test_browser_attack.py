@@ -27,7 +27,7 @@ import pytest
 
 from hubtools import INTERVIEWER_PASSWORD, SERVICE, RunningHub, free_ports
 from mlinterview.scenarios.pack import default_scenarios_dir, load_pack
-from test_browser_e2e import browser, join_live_notebook, run_new_cell, shot  # noqa: F401  (the browser fixture)
+from test_browser_e2e import browser, join_live_notebook, run_new_cell, shot, wait_for_idle_kernel  # noqa: F401  (the browser fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -120,7 +120,7 @@ def test_a_planted_script_never_runs_in_the_watch_view(hub, browser, scenario_id
     lab.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-CodeCell", timeout=180_000)
     candidate = lab.url.split("/user/")[1].split("/")[0]
     (hub.state / "workspaces" / candidate / "planted.html").write_text(payload(beacon))
-    lab.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    wait_for_idle_kernel(lab)
     run_new_cell(lab, "from IPython.display import HTML, display; display(HTML(open('planted.html').read()))")
     ran_at = time.monotonic()
     lab.locator(".jp-OutputArea-output .planted-bold").first.wait_for(timeout=60_000)
@@ -258,7 +258,7 @@ def test_a_script_in_the_joined_notebook_cannot_reach_the_service_or_the_hub(sub
 
     # what the interviewer runs in the joined notebook is theirs in the timeline
     joined.bring_to_front()
-    joined.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    wait_for_idle_kernel(joined)
     run_new_cell(joined, "interviewer_was_here = 6 * 7")
     page.bring_to_front()
     page.goto(f"{service_url}interviews/{interview_id}")

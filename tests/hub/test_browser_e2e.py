@@ -106,6 +106,12 @@ def run_new_cell(lab, code: str) -> None:
     lab.keyboard.press("Shift+Enter")
 
 
+def wait_for_idle_kernel(lab, timeout_ms: int = 120_000) -> None:
+    """Wait until the notebook's kernel is idle. The toolbar's execution indicator is read while
+    attached, not visible: with the brief beside the notebook it may sit in the toolbar's overflow."""
+    lab.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached", timeout=timeout_ms)
+
+
 def menu(page, top: str, item: str) -> None:
     page.locator(".lm-MenuBar-itemLabel", has_text=top).first.click()
     page.locator(".lm-Menu-itemLabel", has_text=item).first.click()
@@ -139,7 +145,7 @@ def test_interview_in_the_browser(hub, browser, scenario_id):
     candidate = lab.url.split("/user/")[1].split("/")[0]
     shot(lab, "02-candidate-notebook")
     fixed = save_fixed_files(lab, hub.url, candidate, scenario_id)
-    lab.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    wait_for_idle_kernel(lab)
     menu(lab, "Run", "Run All Cells")
     try:
         lab.wait_for_function(

@@ -87,7 +87,8 @@ def test_restarted_service_finishes_an_interrupted_end_and_grading(tmp_path):
         done = store.get(interview.id)
         assert done.state == State.graded.value, done.grade_progress
         assert json.loads(done.grade_summary) == {
-            "holdout": {"metric": "average_precision", "value": 0.42, "band": "strong"}, "bugs_fixed": 1, "bugs_total": 2,
+            "version": 2, "holdout": {"metric": "average_precision", "value": 0.42, "band": "strong"},
+            "bugs_fixed": 1, "bugs_total": 2, "signals": {}, "constraints": {},
         }
     assert ("stop_server", ending.candidate_user) in hub.calls and ("delete_user", ending.candidate_user) in hub.calls
     bundle = tmp_path / "private" / "submissions" / ending.id

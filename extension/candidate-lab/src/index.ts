@@ -2,7 +2,7 @@
  * The candidate's side of an mlinterview interview, in JupyterLab.
  *
  * Everything shown here comes from the candidate's own server (`GET mlinterview/interview`,
- * extension/candidate_status.py), which takes the clock from the hub and the models from the
+ * extension/interview_status.py), which takes the clock from the hub and the models from the
  * kernel; this extension decides nothing, it shows and asks:
  *
  * - the top bar: a countdown from the interview's own start and budget, warnings at 10 and 2
@@ -32,7 +32,7 @@ const PLUGIN_ID = 'mlinterview-candidate:plugin';
 const POLL_MS = 5000;
 const WARNINGS_S = [600, 120];
 
-/** What the server says (extension/candidate_status.py). */
+/** What the server says (extension/interview_status.py). */
 interface IFacts {
   title: string;
   brief: string | null;
