@@ -228,7 +228,10 @@ class HistoryRecordingConnection(ZMQChannelsWebsocketConnection):
             return None
         if msg_type == "status":
             execution = recorder.pending_for(self.session.unpack(parts[2]).get("msg_id"), self.session_key)
-            if execution is not None and self.session.unpack(parts[4]).get("execution_state") == "idle":
+            state = self.session.unpack(parts[4]).get("execution_state") if execution is not None else None
+            if state == "busy" and execution.busy_at is None:
+                execution.busy_at = time.monotonic()
+            if state == "idle":
                 execution.idle = True
                 if self._held_msg_id == execution.msg_id:
                     return "release"
@@ -251,6 +254,8 @@ class HistoryRecordingConnection(ZMQChannelsWebsocketConnection):
                 status = self.websocket_handler.settings.get(STATUS_SETTING)
                 if status is not None and execution is not None:
                     status.kernel_said(kernel_status)
+                if execution is not None:
+                    recorder.kernel_status(execution, self.kernel_id, kernel_status)
                 return "drop"
             if execution is None:
                 return None

@@ -16,6 +16,7 @@ interviewer watching the same kernel does not double them.
 
 from __future__ import annotations
 
+import difflib
 import getpass
 import hashlib
 import os
@@ -29,8 +30,11 @@ from jupyter_core.paths import jupyter_data_dir
 from traitlets import Instance, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from ..history import OUTPUT_TEXT_LIMIT
+from ..history import FILE_TEXT_LIMIT, OUTPUT_TEXT_LIMIT
+from ..safe_files import read_plain
 from .history_store import HistoryFile, HubStreamer
+
+SAVED_FILE_MAX_BYTES = 1 << 20  # a saved file read back for the history (file_saved) at most
 
 OUTPUT_TYPES_LIMIT = 64
 ERROR_VALUE_LIMIT = 2000
@@ -92,6 +96,7 @@ class PendingExecution:
     idle: bool = False  # the kernel's idle status for this request has arrived: no more outputs
     reply_content: dict[str, Any] | None = None  # the execute_reply, while it waits for that status
     replied_at: float | None = None
+    busy_at: float | None = None  # the kernel's busy status for this request: it started running
 
 
 def text_of_output(msg_type: str, content: dict[str, Any]) -> str | None:
@@ -156,6 +161,8 @@ class HistoryRecorder(LoggingConfigurable):
         self.pending_by_kernel: dict[str, int] = {}
         self.notebooks: dict[str, str] = {}
         self.notebook_checked: dict[str, float] = {}
+        self.last_status: dict[str, dict[str, Any]] = {}  # kernel id -> its last status signal recorded
+        self.saved_text: dict[str, str] = {}  # workspace path -> the text of its last recorded save
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         # the browsers' kernel connections, so a kernel stopped for a limit can say why in the running cell
         self.connections: dict[str, set[Any]] = {}
@@ -272,6 +279,8 @@ class HistoryRecorder(LoggingConfigurable):
             "duration_ms": round(((replied_at or time.monotonic()) - execution.started) * 1000, 3),
             "outputs": execution.outputs.summary(),
         }
+        if execution.busy_at is not None:
+            event["detail"] = {"run_ms": round(((replied_at or time.monotonic()) - execution.busy_at) * 1000, 3)}
         if status == "error":
             event["error"] = {
                 "ename": str(content.get("ename", "")), "evalue": str(content.get("evalue", ""))[:ERROR_VALUE_LIMIT],
@@ -302,6 +311,46 @@ class HistoryRecorder(LoggingConfigurable):
             event.update(msg_id=execution.msg_id, cell_id=execution.cell_id, notebook=execution.notebook,
                          user=execution.user, role=execution.role)
         self.record(event)
+
+    def kernel_status(self, execution: PendingExecution, kernel_id: str, payload: dict[str, Any]) -> None:
+        """The kernel's status signal after a cell (models, training time), recorded when it changed."""
+        if self.last_status.get(kernel_id) == payload:
+            return
+        self.last_status[kernel_id] = payload
+        self.record({"kind": "status", "kernel_id": kernel_id, "msg_id": execution.msg_id, "cell_id": execution.cell_id,
+                     "notebook": execution.notebook, "user": execution.user, "role": execution.role, "detail": dict(payload)})
+
+    def file_saved(self, root: str, path: str, model: dict[str, Any]) -> None:
+        """A file saved through the contents API (``ContentsManager`` post-save hook), read back from the
+        workspace without following links: its size and hash, and for text its whole text the first
+        time, then the diff against the previous save (history.py ``file_saved``). Notebooks are left
+        to the executions and the notebook view."""
+        if model.get("type") != "file":
+            return
+        detail: dict[str, Any] = {"path": path}
+        try:
+            data, _ = read_plain(root, path, max_bytes=SAVED_FILE_MAX_BYTES)
+        except (OSError, ValueError) as error:  # a link, a FIFO, too big: named, never read
+            self.record({"kind": "file_saved", "detail": dict(detail, unread=str(error)[:300])})
+            return
+        try:
+            content: str | None = data.decode("utf-8")
+        except UnicodeDecodeError:
+            content = None
+        previous = self.saved_text.get(path)
+        if content is not None and previous == content:
+            return
+        detail.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+        if content is not None:
+            if previous is None:
+                body, key = content, "text"
+            else:
+                body, key = "".join(difflib.unified_diff(previous.splitlines(True), content.splitlines(True), path, path, n=2)), "diff"
+            detail[key] = body[:FILE_TEXT_LIMIT]
+            if len(body) > FILE_TEXT_LIMIT:
+                detail["truncated"] = True
+            self.saved_text[path] = content
+        self.record({"kind": "file_saved", "detail": detail})
 
     def refused(self, *, kernel_id: str, user: str | None, channel: str, msg_type: str | None, reason: str | None) -> None:
         """A browser's message the server did not pass to the kernel (CONFINEMENT.md)."""

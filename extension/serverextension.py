@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -153,6 +154,7 @@ class HistoryExtensionApp(ExtensionApp):
         self.candidate_status = CandidateStatus(self.recorder)
         self.settings[STATUS_SETTING] = self.candidate_status
         self.serverapp.event_logger.add_listener(schema_id=KERNEL_ACTIONS_SCHEMA, listener=self._on_kernel_action)
+        self.serverapp.contents_manager.register_post_save_hook(self._on_file_saved)
         self.log.info("mlinterview: recording the cell history to %s", self.recorder.path)
 
     def initialize_handlers(self) -> None:
@@ -163,6 +165,12 @@ class HistoryExtensionApp(ExtensionApp):
             (r"/mlinterview/interview", InterviewStatusHandler),
             (r"/mlinterview/done", CandidateDoneHandler),
         ])
+
+    def _on_file_saved(self, model: dict[str, Any], os_path: str, contents_manager: Any, **_: Any) -> None:
+        root = os.path.abspath(contents_manager.root_dir)
+        path = os.path.relpath(os.path.abspath(os_path), root)
+        if not path.startswith(".."):
+            self.recorder.file_saved(root, path.replace(os.sep, "/"), model)
 
     async def _on_kernel_action(self, logger: Any, schema_id: str, data: dict[str, Any]) -> None:
         if data.get("status") != "success" or not data.get("kernel_id"):

@@ -56,6 +56,7 @@ from tornado.ioloop import IOLoop
 from .history_store import HISTORY_SECRET_HEADER
 from .hub_settings import SERVICE_SETTINGS_ENV
 from .service_hub_client import HubAPIError, HubClient
+from .service_cockpit import give_hint_note, hints_given, pack_guide, scaffold_diffs
 from .service_lifecycle import InterviewLifecycle
 from .service_store import HistoryConflict, InterviewStore, State, utcnow
 from .service_watch import read_notebook, render_notebook
@@ -319,13 +320,19 @@ class LiveViewHandler(ServiceHandler):
 
         interview = self.interview_or_refuse(interview_id)
         try:
-            twist = load_pack(interview.scenario, Path(self.settings["service_settings"]["scenarios_dir"])).manifest.twist
+            guide = pack_guide(load_pack(interview.scenario, Path(self.settings["service_settings"]["scenarios_dir"])))
         except PackError:
-            twist = None
+            guide = None
+        twist = guide and guide["twist"]
+        record = self.lifecycle.twist_record(interview.id)
+        released = json.loads(record.read_text()) if record.is_file() else None
         api = url_path_join(self.prefix, "api", "interviews", interview.id)
         live_config = {
             "events_url": url_path_join(api, "events"),
             "notebook_url": url_path_join(api, "notebook"),
+            "files_url": url_path_join(api, "files"),
+            "limits": dict(guide["limits"], **({"max_parameters": released["max_parameters"]} if released and "max_parameters" in released else {}))
+                      if guide else {},
             "xsrf_token": self.xsrf_text,
             "budget_seconds": interview.time_budget_minutes * 60,
             "display_names": {interview.candidate_user: interview.candidate_name},
@@ -335,7 +342,8 @@ class LiveViewHandler(ServiceHandler):
         }
         self.render_page(
             "live.html", interview=interview, twist=twist, live_config=live_config,
-            has_report=self.lifecycle.report_ready(interview),
+            has_report=self.lifecycle.report_ready(interview), guide=guide, released=released,
+            hints_given=hints_given(self.store.notes(interview.id)), notice=NOTICES.get(self.get_argument("notice", "")),
         )
 
 
@@ -380,8 +388,14 @@ class JoinHandler(ServiceHandler):
         self.render_page("join.html", interview=interview, joined_url=joined_url, separate_origin=self.separate_origin)
 
 
+NOTICES = {  # what a redirect back to the live view says (?notice=...): fixed texts only
+    "twist-released": "The twist is released: the candidate's workspace has it now.",
+    "twist-already-released": "The twist was already released (see its state in the guide); nothing was changed.",
+}
+
+
 class InterviewActionHandler(ServiceHandler):
-    """POST /interviews/<id>/<action>: end, note, twist, invite, revoke, regrade, cancel."""
+    """POST /interviews/<id>/<action>: end, note, twist, hint, invite, revoke, regrade, cancel."""
 
     @web.authenticated
     async def post(self, interview_id, action):
@@ -403,8 +417,20 @@ class InterviewActionHandler(ServiceHandler):
             )
             self.redirect(live_view + "#notes")
         elif action == "twist":
-            await self.release_twist(interview)
-            self.redirect(live_view + "#notes")
+            if self.lifecycle.twist_record(interview.id).is_file():  # a second click: say so on the page
+                self.redirect(live_view + "?notice=twist-already-released#guide")
+                return
+            try:
+                await self.release_twist(interview)
+            except web.HTTPError as refused:
+                if "already released" not in (refused.log_message or ""):
+                    raise
+                self.redirect(live_view + "?notice=twist-already-released#guide")
+                return
+            self.redirect(live_view + "?notice=twist-released#guide")
+        elif action == "hint":
+            give_hint_note(self, interview)
+            self.redirect(live_view + "#guide")
         elif action == "invite":
             if interview.state not in (State.invited.value, State.live.value):
                 raise web.HTTPError(409, "this interview has ended; create a new one")
@@ -524,6 +550,28 @@ class NotebookAPIHandler(ServiceHandler):
             return
         html = await asyncio.to_thread(render_notebook, snapshot.notebook)
         self.finish({"changed": True, "stamp": snapshot.stamp, "html": str(html), "saved_at": snapshot.saved_at, "problem": None})
+
+
+class FilesAPIHandler(ServiceHandler):
+    """GET api/interviews/<id>/files?stamp=S: each scaffold file's diff against the shipped one, when it changed since S."""
+
+    @web.authenticated
+    async def get(self, interview_id):
+        from ..scenarios.pack import PackError, load_pack
+
+        interview = self.interview_or_refuse(interview_id)
+        try:
+            pack = load_pack(interview.scenario, Path(self.settings["service_settings"]["scenarios_dir"]))
+        except PackError:
+            raise web.HTTPError(404, f"the scenario '{interview.scenario}' of interview {interview.id} is not installed") from None
+        workspace = self.lifecycle.workspaces_dir / interview.candidate_user
+        if not workspace.is_dir():  # after the end: the frozen submission
+            workspace = self.lifecycle.submission_dir(interview.id)
+        diffs = await asyncio.to_thread(scaffold_diffs, pack, workspace)
+        if diffs["stamp"] == self.get_argument("stamp", ""):
+            self.finish({"changed": False, "stamp": diffs["stamp"]})
+            return
+        self.finish(dict(diffs, changed=True))
 
 
 class HistoryInboxHandler(DefendedResponses):
@@ -649,13 +697,14 @@ def make_app(settings: dict) -> web.Application:
         (url_path_join(prefix, "interviews", interview_id), LiveViewHandler),
         (url_path_join(prefix, "interviews", interview_id, "report"), ReportHandler),
         (url_path_join(prefix, "interviews", interview_id, "join"), JoinHandler),
-        (url_path_join(prefix, "interviews", interview_id, r"(end|note|twist|invite|revoke|regrade|cancel)"), InterviewActionHandler),
+        (url_path_join(prefix, "interviews", interview_id, r"(end|note|twist|hint|invite|revoke|regrade|cancel)"), InterviewActionHandler),
         (url_path_join(prefix, "compare"), CompareHandler),
         (url_path_join(prefix, r"compare\.csv"), CompareCSVHandler),
         (url_path_join(prefix, "api", "interviews"), InterviewsAPIHandler),
         (url_path_join(prefix, "api", "interviews", interview_id), InterviewAPIHandler),
         (url_path_join(prefix, "api", "interviews", interview_id, "events"), EventsAPIHandler),
         (url_path_join(prefix, "api", "interviews", interview_id, "notebook"), NotebookAPIHandler),
+        (url_path_join(prefix, "api", "interviews", interview_id, "files"), FilesAPIHandler),
         (url_path_join(prefix, "api", "history"), HistoryInboxHandler),
     ]
     return web.Application(

@@ -14,7 +14,9 @@ Kinds of events (``kind``) and the fields they use beyond the common ones:
 ``session_start``    ``notebook`` (may be null), ``detail`` (server/extension versions)
 ``execute_request``  ``msg_id``, ``kernel_id``, ``notebook``, ``cell_id``, ``code``
 ``execute_reply``    ``msg_id`` (of the request), ``kernel_id``, ``status`` (ok/error/aborted),
-                     ``execution_count``, ``duration_ms``, ``error`` ({ename, evalue}), ``outputs``
+                     ``execution_count``, ``duration_ms``, ``error`` ({ename, evalue}), ``outputs``,
+                     ``detail``: {run_ms} when the kernel said it was busy (``duration_ms`` counts from
+                     the request, queue time included; ``run_ms`` from the kernel's busy status)
 ``execute_lost``     ``msg_id``: a request whose reply never came (kernel died or restarted)
 ``kernel_event``     ``kernel_id``, ``detail``: started, restarted, interrupted, died, shutdown
 ``constraint``       ``kernel_id``, ``detail``: {event: violation|near_limit|time_budget|tamper, model, count, limit, message}
@@ -26,6 +28,14 @@ Kinds of events (``kind``) and the fields they use beyond the common ones:
                      server did not pass to the kernel (e.g. code sent on the control channel)
 ``interview``        ``detail``: {event: time_up|done, ...}: the interview's time budget ran out
                      (``time_out``: soft or hard, ``deadline``), or the candidate said they are done
+``file_saved``       ``detail``: {path (relative to the workspace), bytes, sha256, and either ``text`` (the whole
+                     file, its first save in this session) or ``diff`` (unified, against the previous
+                     save), cut at ``FILE_TEXT_LIMIT`` with ``truncated``}: a text file (not a notebook:
+                     its cells are in the executions) saved through the server's contents API, by the
+                     editor or the collaboration's autosave; recorded by the server, never the kernel
+``status``           ``kernel_id``, ``msg_id`` (the cell that changed it), ``detail``: {models: [[name,
+                     trainable parameters]], training_seconds}: the kernel's status signal when it
+                     changed (what the candidate's code says, shown, never trusted)
 
 Common fields: ``schema`` (``SCHEMA``), ``seq``, ``time`` (ISO 8601, UTC), ``session`` (one id per
 recorded session), ``kind``, ``user`` (hub user name who caused it, or null), ``role``
@@ -55,9 +65,12 @@ EVENT_KINDS = (
     "kernel_input",
     "refused",
     "interview",
+    "status",
+    "file_saved",
 )
 # Outputs are summarised, never stored whole: a cell that prints 100 MB must not make a 100 MB history.
 OUTPUT_TEXT_LIMIT = 2000
+FILE_TEXT_LIMIT = 64 << 10  # characters of a saved file's text or diff kept per save
 
 
 class OutputSummary(BaseModel):
@@ -87,7 +100,7 @@ class HistoryEvent(BaseModel):
     session: str
     kind: Literal[
         "session_start", "execute_request", "execute_reply", "execute_lost", "kernel_event", "constraint", "note",
-        "kernel_input", "refused", "interview",
+        "kernel_input", "refused", "interview", "status", "file_saved",
     ]
     user: str | None = None
     role: Literal["candidate", "interviewer", "system"] = "system"

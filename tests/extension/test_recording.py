@@ -4,6 +4,7 @@ the kernel websocket like JupyterLab: every execution must be in the history, at
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 
@@ -206,7 +207,28 @@ async def test_live_stream_sends_events_as_they_are_recorded(shared_server):
         if line.startswith(b"data: "):
             seen.append(json.loads(line[6:]))
     writer.close()
-    kinds = [e["kind"] for e in seen if e.get("msg_id") == result["msg_id"]]
-    assert kinds == ["execute_request", "execute_reply"]
+    kinds = [e["kind"] for e in seen if e.get("msg_id") == result["msg_id"] and e["kind"].startswith("execute_")]
+    assert kinds == ["execute_request", "execute_reply"]  # (a new kernel's first status signal names the cell too)
     assert all(e["seq"] > since for e in seen)
     assert [e["seq"] for e in seen] == sorted(e["seq"] for e in seen)
+
+
+async def test_a_saved_text_file_is_recorded_with_its_text_then_the_diffs(shared_server):
+    server = shared_server
+    path = f"saved_{time.time_ns()}.py"
+    first = "LEARNING_RATE = 0.1\nEPOCHS = 12\n"
+    await server.api("PUT", f"/api/contents/{path}", {"type": "file", "format": "text", "content": first})
+    await server.api("PUT", f"/api/contents/{path}", {"type": "file", "format": "text", "content": first})  # unchanged: no event
+    second = first.replace("EPOCHS = 12", "EPOCHS = 3")
+    await server.api("PUT", f"/api/contents/{path}", {"type": "file", "format": "text", "content": second})
+    await server.api("PUT", f"/api/contents/notes_{path}.ipynb",
+                     {"type": "notebook", "content": {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}})
+
+    events = await wait_for_history(server, lambda evs: sum(e["kind"] == "file_saved" and e["detail"]["path"] == path for e in evs) >= 2)
+    saves = [e for e in events if e["kind"] == "file_saved" and e["detail"]["path"] == path]
+    assert len(saves) == 2, saves
+    assert saves[0]["detail"]["text"] == first and saves[0]["detail"]["bytes"] == len(first)
+    assert "-EPOCHS = 12\n+EPOCHS = 3\n" in saves[1]["detail"]["diff"] and "text" not in saves[1]["detail"]
+    assert saves[1]["detail"]["sha256"] == hashlib.sha256(second.encode()).hexdigest()
+    assert not [e for e in events if e["kind"] == "file_saved" and e["detail"]["path"].endswith(".ipynb")]
+    assert verify_events(events).ok
