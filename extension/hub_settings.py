@@ -91,6 +91,11 @@ class HubSettings(BaseModel):
     gpus: list[str] = Field(default_factory=list, description="GPU ids in the pool; each GPU candidate gets one of its own.")
     interviewers: list[str] = Field(default_factory=lambda: ["interviewer"], description="Hub users who run interviews.")
     admins: list[str] = Field(default_factory=list, description="Hub users who see every interview (and the hub admin page).")
+    hiring_managers: list[str] = Field(
+        default_factory=list,
+        description="Hub users who own the hiring decision: they see every interview, its scorecards once submitted and "
+                    "the debrief, and record hire or no hire (they log in like interviewers).",
+    )
     authenticator: str = Field(
         default="shared-password",
         description="How interviewers log in: 'shared-password' (demo) or the import path of an Authenticator class.",
@@ -108,7 +113,7 @@ class HubSettings(BaseModel):
         default_factory=list, description="Grader command prefix (default: this Python's `mlinterview grade`)."
     )
 
-    @field_validator("interviewers", "admins")
+    @field_validator("interviewers", "admins", "hiring_managers")
     @classmethod
     def _not_candidate_names(cls, names: list[str]) -> list[str]:
         from .service_store import CANDIDATE_PREFIX
@@ -376,6 +381,9 @@ def service_settings(settings: HubSettings, installation: Installation) -> dict[
         "sockets_dir": str(settings.sockets_dir),
         "invite_ttl_hours": settings.invite_ttl_hours,
         "gpu_available": bool(settings.gpus),
+        # who may be invited onto an interview's panel, and who owns the hiring decision (service_panel.py)
+        "interviewers": list(settings.interviewers),
+        "hiring_managers": list(settings.hiring_managers),
         "subdomain_host": settings.origins_url,
         "log_level": settings.log_level,
         "grade_command": settings.grade_command or [installation.python, "-m", "mlinterview.cli", "grade"],
@@ -431,7 +439,7 @@ def hub_config(settings: HubSettings, installation: Installation) -> Config:
 
     # -- who logs in: invite codes for candidates, the configured authenticator for interviewers -
     c.JupyterHub.authenticator_class = authenticator_class_for(settings.authenticator)
-    c.Authenticator.allowed_users = set(settings.interviewers)
+    c.Authenticator.allowed_users = set(settings.interviewers) | set(settings.hiring_managers)
     c.Authenticator.admin_users = set(settings.admins)
     c.InviteCodeMixin.store_url = settings.interview_store_url
     if settings.authenticator == "shared-password":
@@ -495,9 +503,9 @@ def hub_config(settings: HubSettings, installation: Installation) -> Config:
         },
         {
             "name": "interviewer",
-            "description": "Interviewers reach the interview service (which shows them their own interviews).",
+            "description": "Interviewers (and hiring managers) reach the interview service (which shows them the interviews they may see).",
             "scopes": ["self", f"access:services!service={SERVICE_NAME}"],
-            "users": sorted(set(settings.interviewers) | set(settings.admins)),
+            "users": sorted(set(settings.interviewers) | set(settings.admins) | set(settings.hiring_managers)),
         },
     ]
     return c

@@ -4,7 +4,8 @@ Run by the hub (``c.JupyterHub.services``, see ``hub_settings.hub_config``) as
 ``python -m mlinterview.extension.service_app``, under ``/services/interview/``. Users are
 authenticated through the hub with ``HubOAuth``; only holders of
 ``access:services!service=interview`` (the ``interviewer`` role, and admins) get in, and an
-interviewer sees the interviews they run (admins see all). Candidates get a 403 everywhere.
+interviewer sees the interviews they run or sit on the panel of (admins and hiring managers see
+all; a hiring manager reads them, acting only through the decision). Candidates get a 403 everywhere.
 
 Pages (``extension/templates/``):
 
@@ -16,6 +17,9 @@ Pages (``extension/templates/``):
 ``/interviews/<id>/join``      the explicit, confirmed way into the candidate's JupyterLab (a hub
                               share), recorded in the timeline
 ``/interviews/<id>/report``    the grader's report.html
+``/interviews/<id>/scorecard``, ``/debrief``  the hiring panel: co-interviewers, a scorecard per
+                              interviewer, the debrief and the hiring manager's decision
+                              (``service_panel.py``; ``api/interviews/<id>/scorecards``)
 ``/compare?scenario=<id>``     a scenario's candidates side by side, sortable, with the overall
                               score; ``/compare.csv?scenario=<id>`` the same as CSV (``service_compare.py``)
 
@@ -57,6 +61,7 @@ from .history_store import HISTORY_SECRET_HEADER
 from .hub_settings import SERVICE_SETTINGS_ENV
 from .service_hub_client import HubAPIError, HubClient
 from .service_cockpit import give_hint_note, hints_given, pack_guide, scaffold_diffs
+from .panel_store import PanelStore
 from .service_lifecycle import InterviewLifecycle
 from .service_store import HistoryConflict, InterviewStore, State, utcnow
 from .service_watch import read_notebook, render_notebook
@@ -179,12 +184,26 @@ class ServiceHandler(HubOAuthenticated, DefendedResponses):
         model["history_alarm"] = history_alarm(self.store, interview.id)
         return model
 
+    @property
+    def panel(self) -> PanelStore:
+        return self.settings["panel"]
+
+    @property
+    def is_hiring_manager(self) -> bool:
+        return self.user_name in self.settings["service_settings"].get("hiring_managers", ())
+
+    def listed_interviews(self) -> list:
+        """The interviews this user sees: all for an admin or a hiring manager, else those they run or sit on the panel of."""
+        return self.store.list(None if self.is_admin or self.is_hiring_manager else self.user_name)
+
     def interview_or_refuse(self, interview_id: str):
-        """The interview, if this user runs it (or is an admin); 404 / 403 otherwise."""
+        """The interview, if this user runs it, sits on its panel or is an admin (a hiring manager: to read
+        its pages, not to act on it); 404 / 403 otherwise."""
         interview = self.store.get(interview_id)
         if interview is None:
             raise web.HTTPError(404, f"no interview {interview_id}")
-        if not self.is_admin and interview.interviewer != self.user_name:
+        if not (self.is_admin or interview.interviewer == self.user_name or self.panel.is_member(interview.id, self.user_name)
+                or (self.is_hiring_manager and self.request.method in ("GET", "HEAD"))):
             raise web.HTTPError(403, f"interview {interview_id} is run by another interviewer")
         return interview
 
@@ -226,7 +245,7 @@ class ServiceHandler(HubOAuthenticated, DefendedResponses):
         return invite if "://" in invite else f"{self.request.protocol}://{self.request.host}{invite}"
 
     def create_interview(self, scenario: str, kernel: str, candidate_name: str, time_budget: str | int | None,
-                         time_out: str | None = None):
+                         time_out: str | None = None, hiring_round: str | None = None):
         """Validate the form and create the interview; returns (interview, invite code)."""
         from ..scenarios.pack import PackError, load_pack
 
@@ -259,6 +278,7 @@ class ServiceHandler(HubOAuthenticated, DefendedResponses):
             interviewer=self.user_name,
             time_budget_minutes=minutes,
             time_out=time_out,
+            hiring_round=hiring_round or "",  # the store names it after the scenario when none is given
             invite_ttl=timedelta(hours=self.settings["service_settings"]["invite_ttl_hours"]),
         )
 
@@ -291,7 +311,7 @@ def history_alarm(store: InterviewStore, interview_id: str) -> str | None:
 class HomeHandler(ServiceHandler):
     @web.authenticated
     def get(self):
-        interviews = self.store.list(None if self.is_admin else self.user_name)
+        interviews = self.listed_interviews()
         self.render_page(
             "index.html",
             interviews=interviews,
@@ -309,6 +329,7 @@ class CreateInterviewHandler(ServiceHandler):
             self.get_body_argument("candidate_name", ""),
             self.get_body_argument("time_budget_minutes", ""),
             self.get_body_argument("time_out", "soft"),
+            self.get_body_argument("hiring_round", ""),
         )
         self.render_page("invite.html", interview=interview, invite_url=self.invite_url(code))
 
@@ -488,7 +509,7 @@ class ReportHandler(ServiceHandler):
 class InterviewsAPIHandler(ServiceHandler):
     @web.authenticated
     def get(self):
-        interviews = self.store.list(None if self.is_admin else self.user_name)
+        interviews = self.listed_interviews()
         self.finish({"interviews": [interview.to_json() for interview in interviews]})
 
     @web.authenticated
@@ -502,7 +523,7 @@ class InterviewsAPIHandler(ServiceHandler):
             raise web.HTTPError(400, "the body must be JSON") from None
         interview, code = self.create_interview(
             body.get("scenario", ""), body.get("kernel", "cpu"), body.get("candidate_name", ""), body.get("time_budget_minutes"),
-            body.get("time_out"),
+            body.get("time_out"), body.get("hiring_round"),
         )
         self.set_status(201)
         self.finish({"interview": interview.to_json(), "invite_url": self.invite_url(code)})
@@ -685,6 +706,7 @@ def make_app(settings: dict) -> web.Application:
     store = InterviewStore(settings["store_url"])
     hub = HubClient()
     lifecycle = InterviewLifecycle(store, hub, settings)
+    from .service_panel import panel_routes  # it builds on this module's ServiceHandler
     # the hub's pages: on this origin, or (subdomain_host) on the hub's own
     hub_prefix = settings.get("subdomain_host", "").rstrip("/") + os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/hub/"
     jinja = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]))
@@ -706,11 +728,13 @@ def make_app(settings: dict) -> web.Application:
         (url_path_join(prefix, "api", "interviews", interview_id, "notebook"), NotebookAPIHandler),
         (url_path_join(prefix, "api", "interviews", interview_id, "files"), FilesAPIHandler),
         (url_path_join(prefix, "api", "history"), HistoryInboxHandler),
+        *panel_routes(prefix, interview_id),
     ]
     return web.Application(
         routes,
         hub_auth=hub_auth,
         store=store,
+        panel=PanelStore(store),
         hub=hub,
         lifecycle=lifecycle,
         jinja=jinja,

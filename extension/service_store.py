@@ -12,6 +12,7 @@ Classes:
 - ``HistoryRecord``: one sealed history event (``mlinterview/history.py``), the authoritative copy.
 - ``Note``: an interviewer's note pinned to a moment of the timeline.
 - ``InterviewStore``: the session factory and the operations both processes need.
+- The hiring panel's tables (co-interviewers, scorecards, vote changes, decisions): ``panel_store.py``.
 
 Schema migrations (Alembic, ``store_migrations/`` next to this file, shipped in the package):
 ``InterviewStore(url)`` brings the database to ``SCHEMA_REVISION`` when it opens it
@@ -59,6 +60,7 @@ from sqlalchemy import (
     event,
     func,
     inspect,
+    or_,
     select,
     text,
     update,
@@ -72,7 +74,7 @@ CANDIDATE_PREFIX = "cand-"
 TIME_OUTS = ("soft", "hard")  # past the time budget: warn and flag the overrun / stop accepting executions
 
 MIGRATIONS_DIR = Path(__file__).with_name("store_migrations")
-SCHEMA_REVISION = "0002"  # the newest revision in store_migrations/versions: what these models describe
+SCHEMA_REVISION = "0003"  # the newest revision in store_migrations/versions: what these models describe
 BASELINE_REVISION = "0001"  # the schema of the stores made before there were migrations
 VERSION_TABLE = "interview_store_version"
 MIGRATION_LOCK_KEY = int.from_bytes(b"mlinterv", "big")  # PostgreSQL advisory lock of the store's upgrade
@@ -114,6 +116,8 @@ class Interview(Base):
     candidate_name: Mapped[str] = mapped_column(String(200))
     candidate_user: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     interviewer: Mapped[str] = mapped_column(String(200), index=True)
+    # the hiring round it belongs to (free text, default the scenario): what a hiring manager decides on
+    hiring_round: Mapped[str | None] = mapped_column(String(200), nullable=True)
     time_budget_minutes: Mapped[int] = mapped_column(Integer)
     data_seed: Mapped[int | None] = mapped_column(Integer, nullable=True)
     state: Mapped[str] = mapped_column(String(16), default=State.invited.value, index=True)
@@ -134,6 +138,7 @@ class Interview(Base):
             "candidate_name": self.candidate_name,
             "candidate_user": self.candidate_user,
             "interviewer": self.interviewer,
+            "hiring_round": self.hiring_round or self.scenario,
             "time_budget_minutes": self.time_budget_minutes,
             "state": self.state,
             "created_at": _iso(self.created_at),
@@ -263,6 +268,7 @@ class InterviewStore:
         invite_ttl: timedelta,
         data_seed: int | None = None,
         time_out: str = "soft",
+        hiring_round: str = "",
     ) -> tuple[Interview, str]:
         """A new interview and its invite code (the code is returned once, only its hash is kept)."""
         if time_out not in TIME_OUTS:
@@ -278,6 +284,7 @@ class InterviewStore:
             time_budget_minutes=int(time_budget_minutes),
             data_seed=data_seed,
             time_out=time_out,
+            hiring_round=(hiring_round or "").strip()[:200] or scenario,
             state=State.invited.value,
         )
         with self.session.begin() as db:
@@ -316,11 +323,14 @@ class InterviewStore:
             return db.scalars(select(Interview).where(Interview.candidate_user == candidate_user)).first()
 
     def list(self, interviewer: str | None = None) -> list[Interview]:
-        """All interviews, newest first; only ``interviewer``'s when given."""
+        """All interviews, newest first; only those ``interviewer`` runs or sits on the panel of, when given."""
+        from .panel_store import PanelMember
+
         with self.session() as db:
             query = select(Interview).order_by(Interview.created_at.desc())
             if interviewer is not None:
-                query = query.where(Interview.interviewer == interviewer)
+                on_panel = select(PanelMember.interview_id).where(PanelMember.user == interviewer)
+                query = query.where(or_(Interview.interviewer == interviewer, Interview.id.in_(on_panel)))
             return list(db.scalars(query))
 
     def in_states(self, *states: State) -> list[Interview]:
@@ -566,3 +576,7 @@ def upgrade_store(engine: Engine) -> None:
         if current is None and inspect(connection).has_table(Interview.__tablename__):
             command.stamp(config, BASELINE_REVISION)  # made by create_all before there were migrations
         command.upgrade(config, SCHEMA_REVISION)
+
+
+# the hiring panel's tables (co-interviewers, scorecards, vote changes, decisions) share Base
+from . import panel_store  # noqa: E402,F401

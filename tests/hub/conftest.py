@@ -4,8 +4,9 @@ Fixtures:
 
 - ``scenario_id``: the scenario pack the hub tests interview on (``churn`` when it is shipped,
   else the first pack found).
-- ``make_hub``: factory ``make_hub(isolation="auto", gpus=[])`` -> a started ``RunningHub``
+- ``make_hub``: factory ``make_hub(isolation="auto", gpus=[], settings={})`` -> a started ``RunningHub``
   (``hubtools.py``) in its own folder on free loopback ports; stopped (servers first) at teardown.
+  ``settings``: more hub.toml fields, values as TOML literals (``{"hiring_managers": '["hm"]'}``).
   ``auto`` is isolated under root (as CI runs), trusted for an ordinary user.
 - ``hub``: one started hub shared by a test module.
 """
@@ -30,8 +31,9 @@ def scenario_id() -> str:
 def make_hub(tmp_path_factory):
     started: list[RunningHub] = []
 
-    def make(isolation: str = "auto", gpus: list[str] | None = None) -> RunningHub:
-        hub = RunningHub(tmp_path_factory.mktemp("hub"), default_scenarios_dir(), isolation=isolation, gpus=gpus or [])
+    def make(isolation: str = "auto", gpus: list[str] | None = None, settings: dict[str, str] | None = None) -> RunningHub:
+        hub = RunningHub(tmp_path_factory.mktemp("hub"), default_scenarios_dir(), isolation=isolation, gpus=gpus or [],
+                         extra_settings=dict(settings or {}))
         started.append(hub)
         return hub.start()
 
