@@ -44,7 +44,7 @@ from tornado.websocket import WebSocketClosedError
 from traitlets import Bool, Float
 
 from ..kernels.signals import constraint_signal, status_signal
-from .history_recorder import OUTPUT_KINDS, HistoryRecorder, text_of_output, utc_now
+from .history_recorder import OUTPUT_KINDS, HistoryRecorder, figure_of_output, text_of_output, utc_now
 
 RECORDER_SETTING = "mlinterview_history_recorder"
 STATUS_SETTING = "mlinterview_candidate_status"  # the CandidateStatus (interview_status.py)
@@ -241,7 +241,7 @@ class HistoryRecordingConnection(ZMQChannelsWebsocketConnection):
         execution = recorder.pending_for(self.session.unpack(parts[2]).get("msg_id"), self.session_key)
         if execution is None and msg_type != "display_data":
             return None  # another tab's execution: its own connection summarises it
-        wants_content = msg_type == "display_data" or execution.outputs.wants_text
+        wants_content = msg_type in ("display_data", "execute_result") or execution.outputs.wants_text  # (figures, history_recorder.figure_of_output)
         content = self.session.unpack(parts[4]) if wants_content else {}
         if msg_type == "display_data":
             signal = constraint_signal(content.get("data") or {})
@@ -259,7 +259,8 @@ class HistoryRecordingConnection(ZMQChannelsWebsocketConnection):
                 return "drop"
             if execution is None:
                 return None
-        execution.outputs.add(msg_type, sum(len(part) for part in parts[4:]), text_of_output(msg_type, content) if content else None)
+        execution.outputs.add(msg_type, sum(len(part) for part in parts[4:]), text_of_output(msg_type, content) if content else None,
+                              figure_of_output(msg_type, content) if content else None)
         return None
 
     def _release_held(self) -> None:

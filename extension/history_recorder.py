@@ -16,6 +16,8 @@ interviewer watching the same kernel does not double them.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import getpass
 import hashlib
@@ -30,7 +32,7 @@ from jupyter_core.paths import jupyter_data_dir
 from traitlets import Instance, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from ..history import FILE_TEXT_LIMIT, OUTPUT_TEXT_LIMIT
+from ..history import FIGURE_LIMIT, FILE_TEXT_LIMIT, OUTPUT_TEXT_LIMIT
 from ..safe_files import read_plain
 from .history_store import HistoryFile, HubStreamer
 
@@ -39,6 +41,7 @@ SAVED_FILE_MAX_BYTES = 1 << 20  # a saved file read back for the history (file_s
 OUTPUT_TYPES_LIMIT = 64
 ERROR_VALUE_LIMIT = 2000
 CODE_LIMIT = 1_000_000  # a cell longer than this is cut (and marked) rather than bloating the chain
+FIGURE_MAGIC = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}  # what a figure may be: never SVG or HTML
 OUTPUT_KINDS = frozenset({"stream", "display_data", "execute_result", "error", "update_display_data"})
 
 
@@ -56,13 +59,16 @@ class OutputAccumulator:
     text_length: int = 0
     bytes: int = 0
     truncated: bool = False
+    figure: tuple[str, bytes] | None = None  # the last PNG or JPEG displayed (mime, bytes), within FIGURE_LIMIT
 
     @property
     def wants_text(self) -> bool:
         return self.text_length < self.text_limit
 
-    def add(self, msg_type: str, size: int, text: str | None) -> None:
+    def add(self, msg_type: str, size: int, text: str | None, figure: tuple[str, bytes] | None = None) -> None:
         self.bytes += size
+        if figure is not None:
+            self.figure = figure
         if len(self.types) < OUTPUT_TYPES_LIMIT:
             self.types.append(msg_type)
         else:
@@ -108,6 +114,25 @@ def text_of_output(msg_type: str, content: dict[str, Any]) -> str | None:
     data = content.get("data") or {}
     text = data.get("text/plain")
     return (text + "\n") if isinstance(text, str) else None
+
+
+def figure_of_output(msg_type: str, content: dict[str, Any]) -> tuple[str, bytes] | None:
+    """The PNG or JPEG an output displays, as (mime, bytes), if it is one (checked by its magic bytes)
+    and at most ``FIGURE_LIMIT`` bytes; None otherwise."""
+    if msg_type not in ("display_data", "execute_result", "update_display_data"):
+        return None
+    data = content.get("data") or {}
+    for mime, magic in FIGURE_MAGIC.items():
+        encoded = data.get(mime)
+        if not isinstance(encoded, str) or len(encoded) > FIGURE_LIMIT * 2:
+            continue
+        try:
+            raw = base64.b64decode(encoded)
+        except (binascii.Error, ValueError):
+            continue
+        if raw.startswith(magic) and len(raw) <= FIGURE_LIMIT:
+            return mime, raw
+    return None
 
 
 class HistoryRecorder(LoggingConfigurable):
@@ -162,6 +187,7 @@ class HistoryRecorder(LoggingConfigurable):
         self.notebooks: dict[str, str] = {}
         self.notebook_checked: dict[str, float] = {}
         self.last_status: dict[str, dict[str, Any]] = {}  # kernel id -> its last status signal recorded
+        self.last_figure: dict[str, str] = {}  # kernel id -> the sha256 of its last figure recorded
         self.saved_text: dict[str, str] = {}  # workspace path -> the text of its last recorded save
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         # the browsers' kernel connections, so a kernel stopped for a limit can say why in the running cell
@@ -286,6 +312,18 @@ class HistoryRecorder(LoggingConfigurable):
                 "ename": str(content.get("ename", "")), "evalue": str(content.get("evalue", ""))[:ERROR_VALUE_LIMIT],
             }
         self.record(event)
+        if execution.outputs.figure is not None:
+            self.figure(execution, *execution.outputs.figure)
+
+    def figure(self, execution: PendingExecution, mime: str, data: bytes) -> None:
+        """The last figure a cell displayed, for the interviewer's cockpit; not again while it is unchanged."""
+        digest = hashlib.sha256(data).hexdigest()
+        if self.last_figure.get(execution.kernel_id) == digest:
+            return
+        self.last_figure[execution.kernel_id] = digest
+        self.record({"kind": "figure", "msg_id": execution.msg_id, "kernel_id": execution.kernel_id, "cell_id": execution.cell_id,
+                     "notebook": execution.notebook, "user": execution.user, "role": execution.role,
+                     "detail": {"mime": mime, "bytes": len(data), "sha256": digest, "data": base64.b64encode(data).decode("ascii")}})
 
     def lose(self, msg_id: str, reason: str) -> None:
         execution = self.pending.get(msg_id)

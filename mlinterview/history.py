@@ -33,6 +33,9 @@ Kinds of events (``kind``) and the fields they use beyond the common ones:
                      save), cut at ``FILE_TEXT_LIMIT`` with ``truncated``}: a text file (not a notebook:
                      its cells are in the executions) saved through the server's contents API, by the
                      editor or the collaboration's autosave; recorded by the server, never the kernel
+``figure``           ``msg_id``, ``kernel_id``, ``cell_id``, ``detail``: {mime (image/png or image/jpeg), bytes,
+                     sha256, data (base64)}: the last figure a cell displayed, checked to be a PNG or
+                     JPEG and at most ``FIGURE_LIMIT`` bytes, when it differs from the kernel's previous one
 ``status``           ``kernel_id``, ``msg_id`` (the cell that changed it), ``detail``: {models: [[name,
                      trainable parameters]], training_seconds}: the kernel's status signal when it
                      changed (what the candidate's code says, shown, never trusted)
@@ -67,9 +70,11 @@ EVENT_KINDS = (
     "interview",
     "status",
     "file_saved",
+    "figure",
 )
 # Outputs are summarised, never stored whole: a cell that prints 100 MB must not make a 100 MB history.
 OUTPUT_TEXT_LIMIT = 2000
+FIGURE_LIMIT = 192 << 10  # bytes of the last figure of a cell kept (a PNG or a JPEG); a bigger one is left out
 FILE_TEXT_LIMIT = 64 << 10  # characters of a saved file's text or diff kept per save
 
 
@@ -100,7 +105,7 @@ class HistoryEvent(BaseModel):
     session: str
     kind: Literal[
         "session_start", "execute_request", "execute_reply", "execute_lost", "kernel_event", "constraint", "note",
-        "kernel_input", "refused", "interview", "status", "file_saved",
+        "kernel_input", "refused", "interview", "status", "file_saved", "figure",
     ]
     user: str | None = None
     role: Literal["candidate", "interviewer", "system"] = "system"

@@ -59,7 +59,7 @@
   const groups = new Map();  // cell id + code -> group (one timeline row)
   const runs = {};           // msg_id -> run
   const items = [];          // timeline rows: groups, events, notes; ordered by seq
-  let notes = [], latestRun = null, kernelState = null, running = 0, modelStatus = null, lastViolation = null;
+  let notes = [], latestRun = null, kernelState = null, running = 0, modelStatus = null, lastViolation = null, lastFigure = null;
   const constraintEvents = [];
   let dirty = true;
 
@@ -111,6 +111,7 @@
   function addEvent(ev) {
     const d = ev.detail || {};
     if (ev.kind === "status") { modelStatus = d; return; }  // shown in the Now panel, not the timeline
+    if (ev.kind === "figure") { lastFigure = ev; return; }  // the Now panel shows the last one
     if (ev.kind === "kernel_event") {
       kernelState = d.event || d.state || kernelState;
       if (["restarted", "died", "shutdown", "started"].includes(kernelState)) running = 0;
@@ -148,6 +149,15 @@
     else if (s <= budgetSeconds) { left.textContent = clock(budgetSeconds - s) + " of " + clock(budgetSeconds); left.className = budgetSeconds - s < 600 ? "warn" : ""; }
     else { left.textContent = "overtime +" + clock(s - budgetSeconds); left.className = "error"; }
   }
+  // a figure is only ever a PNG or a JPEG (the recorder checks the bytes; SVG or HTML never), shown as an image
+  function figureImage(ev) {
+    const d = ev && ev.detail;
+    if (!d || !["image/png", "image/jpeg"].includes(d.mime) || typeof d.data !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(d.data)) return null;
+    const img = document.createElement("img");
+    img.alt = "the candidate's last figure";
+    img.src = "data:" + d.mime + ";base64," + d.data;
+    return img;
+  }
   function renderNow() {
     renderClock();
     const idle = !kernelState || ["started", "restarted", "interrupted"].includes(kernelState);
@@ -184,6 +194,16 @@
         box.appendChild(el("p", (o.types && o.types.length ? o.types.join(", ") : "no output") + " · " + (o.bytes || 0).toLocaleString("en") + " bytes"
           + (o.truncated ? " · text cut (the history keeps the first part)" : ""), "muted"));
       }
+    }
+    const figure = figureImage(lastFigure);
+    if (figure) {
+      const fromRun = runs[lastFigure.msg_id];
+      const caption = lastFigure.msg_id === (latestRun && latestRun.msg_id) ? "Its figure"
+        : "Last figure, from cell #" + (fromRun ? fromRun.seq : "?") + " at " + clock(elapsedSeconds(lastFigure.time));
+      const holder = el("figure", null, "now-figure");
+      holder.appendChild(figure);
+      holder.appendChild(el("figcaption", caption + " · " + (lastFigure.detail.bytes || 0).toLocaleString("en") + " bytes", "muted"));
+      box.appendChild(holder);
     }
     const list = document.getElementById("now-constraints");
     list.textContent = "";

@@ -4,6 +4,7 @@ the kernel websocket like JupyterLab: every execution must be in the history, at
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import time
@@ -231,4 +232,34 @@ async def test_a_saved_text_file_is_recorded_with_its_text_then_the_diffs(shared
     assert "-EPOCHS = 12\n+EPOCHS = 3\n" in saves[1]["detail"]["diff"] and "text" not in saves[1]["detail"]
     assert saves[1]["detail"]["sha256"] == hashlib.sha256(second.encode()).hexdigest()
     assert not [e for e in events if e["kind"] == "file_saved" and e["detail"]["path"].endswith(".ipynb")]
+    assert verify_events(events).ok
+
+
+RED_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGP4z8AARAwQCgAf7gP9i18U1AAAAABJRU5ErkJggg=="
+SHOW_FIGURES = f"""
+import base64
+from IPython.display import SVG, display
+display(SVG('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'))
+display({{"image/png": base64.b64encode(b"<script>not a png</script>").decode()}}, raw=True)
+display({{"image/png": "{RED_PNG}"}}, raw=True)
+"""
+
+
+async def test_a_cells_last_figure_is_recorded_once_and_only_a_real_png_or_jpeg(shared_server):
+    server = shared_server
+    async with server.notebook(f"figures_{time.time_ns()}.ipynb") as kernel_id:
+        socket = await KernelSocket(server, kernel_id).connect()
+        first = await socket.execute(SHOW_FIGURES, cell_id="figures")
+        again = await socket.execute(SHOW_FIGURES, cell_id="figures")  # the same figure: not recorded twice
+        fake = await socket.execute(
+            "from IPython.display import display\n"
+            "display({'image/png': 'PHNjcmlwdD4=', 'image/jpeg': 'PHNjcmlwdD4='}, raw=True)", cell_id="fake")
+        await socket.close()
+    ids = {first["msg_id"], again["msg_id"], fake["msg_id"]}
+    events = await wait_for_history(server, lambda evs: sum(e["kind"] == "execute_reply" and e["msg_id"] in ids for e in evs) == 3)
+    figures = [e for e in events if e["kind"] == "figure" and e["msg_id"] in ids]
+    assert [e["msg_id"] for e in figures] == [first["msg_id"]], figures
+    detail = figures[0]["detail"]
+    assert detail["mime"] == "image/png" and detail["data"] == RED_PNG
+    assert detail["sha256"] == hashlib.sha256(base64.b64decode(RED_PNG)).hexdigest() and detail["bytes"] == len(base64.b64decode(RED_PNG))
     assert verify_events(events).ok

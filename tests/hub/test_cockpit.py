@@ -232,18 +232,37 @@ def test_the_twist_shows_its_release_and_a_second_release_is_answered_on_the_pag
 
 
 def test_model_size_from_the_kernels_status(hub, live, cockpit):
-    """Needs a candidate runtime that records ``status`` events (``make runtime`` after this change)."""
+    """The candidate runtime records ``status`` events (``make test`` rebuilds it from this checkout)."""
     run_cells(hub, live["candidate"], live["token"], live["kernel"], ["import torch\ncockpit_model = torch.nn.Linear(4, 3)"])
     events = hub.service_api(hub.token_for("alice"), "GET", f"interviews/{live['id']}/events").json()["events"]
     statuses = [e for e in events if e["kind"] == "status"]
-    if not statuses:
-        pytest.skip("the candidate runtime predates the status event: rebuild it with `make runtime`")
+    assert statuses, "no status event: is the candidate runtime older than this checkout? (make runtime)"
     assert ["cockpit_model", 15] in statuses[-1]["detail"]["models"]
     size = cockpit.locator("#model-size", has_text="cockpit_model 15")
     size.wait_for(timeout=10_000)
     assert "allowed" in size.inner_text()
     replies = [e for e in events if e["kind"] == "execute_reply" and "run_ms" in (e.get("detail") or {})]
     assert replies and all(e["detail"]["run_ms"] <= e["duration_ms"] for e in replies)
+
+
+RED_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGP4z8AARAwQCgAf7gP9i18U1AAAAABJRU5ErkJggg=="
+
+
+def test_the_last_figure_shows_as_an_image_and_an_svg_never_does(hub, live, cockpit):
+    code = ("from IPython.display import SVG, display\n"
+            "display(SVG('<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"planted-svg\"><script>window.__svg = 1</script></svg>'))\n"
+            f"display({{'image/png': '{RED_PNG}'}}, raw=True)\n"
+            "print('figure shown')")
+    run_cells(hub, live["candidate"], live["token"], live["kernel"], [code])
+    image = cockpit.locator("#now-cell figure.now-figure img")
+    image.wait_for(timeout=10_000)
+    assert image.get_attribute("src") == f"data:image/png;base64,{RED_PNG}"
+    assert "Its figure" in cockpit.inner_text("#now-cell figcaption")
+    assert cockpit.locator("#planted-svg").count() == 0 and cockpit.evaluate("window.__svg") is None
+    shot(cockpit, "cockpit-06-figure")
+    # the next cell draws nothing: the figure stays, said to be from the earlier cell
+    run_cells(hub, live["candidate"], live["token"], live["kernel"], ["'no figure here'"])
+    cockpit.locator("#now-cell figcaption", has_text="Last figure, from cell #").wait_for(timeout=10_000)
 
 
 def test_the_new_endpoints_refuse_the_candidate_and_other_interviewers(hub, live):
