@@ -33,6 +33,9 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="mlinterview-demo-") as folder:
+        # a clone where a newcomer's would be: in a folder others can traverse, so the demo keeps its
+        # state in the checkout's var/ (under root, a closed folder sends it to /var/lib/mlinterview)
+        os.chmod(folder, 0o755)
         clone = Path(folder) / "mlinterview"
         subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True)
         log_path = Path(folder) / "make-demo.log"
@@ -44,6 +47,9 @@ def main() -> int:
         banner = clone / "var" / "banner.txt"
         try:
             while not banner.exists():
+                said = re.search(r"this text is also in (\S+banner\.txt)", log_path.read_text(errors="replace"))
+                if said:  # where the demo says it wrote it
+                    banner = Path(said.group(1))
                 if demo.poll() is not None or time.monotonic() - started > args.timeout:
                     print(log_path.read_text(errors="replace")[-3000:])
                     print("make demo ended or timed out before the banner", file=sys.stderr)
