@@ -21,6 +21,7 @@ import binascii
 import difflib
 import getpass
 import hashlib
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from ..safe_files import read_plain
 from .history_store import HistoryFile, HubStreamer
 
 SAVED_FILE_MAX_BYTES = 1 << 20  # a saved file read back for the history (file_saved) at most
+SAVED_NOTEBOOK_MAX_BYTES = 16 << 20  # a saved notebook read back (notebook_saved) at most; outputs make most of it
+NOTEBOOK_CELLS_LIMIT = 2000  # cells of a saved notebook recorded at most
 
 OUTPUT_TYPES_LIMIT = 64
 ERROR_VALUE_LIMIT = 2000
@@ -189,6 +192,7 @@ class HistoryRecorder(LoggingConfigurable):
         self.last_status: dict[str, dict[str, Any]] = {}  # kernel id -> its last status signal recorded
         self.last_figure: dict[str, str] = {}  # kernel id -> the sha256 of its last figure recorded
         self.saved_text: dict[str, str] = {}  # workspace path -> the text of its last recorded save
+        self.saved_cells: dict[str, list[tuple[str, str, str]]] = {}  # notebook path -> its cells (id, type, source) last recorded
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         # the browsers' kernel connections, so a kernel stopped for a limit can say why in the running cell
         self.connections: dict[str, set[Any]] = {}
@@ -361,8 +365,11 @@ class HistoryRecorder(LoggingConfigurable):
     def file_saved(self, root: str, path: str, model: dict[str, Any]) -> None:
         """A file saved through the contents API (``ContentsManager`` post-save hook), read back from the
         workspace without following links: its size and hash, and for text its whole text the first
-        time, then the diff against the previous save (history.py ``file_saved``). Notebooks are left
-        to the executions and the notebook view."""
+        time, then the diff against the previous save (history.py ``file_saved``); a notebook's cells
+        go to :meth:`notebook_saved`."""
+        if model.get("type") == "notebook":
+            self.notebook_saved(root, path)
+            return
         if model.get("type") != "file":
             return
         detail: dict[str, Any] = {"path": path}
@@ -389,6 +396,43 @@ class HistoryRecorder(LoggingConfigurable):
                 detail["truncated"] = True
             self.saved_text[path] = content
         self.record({"kind": "file_saved", "detail": detail})
+
+    def notebook_saved(self, root: str, path: str) -> None:
+        """A notebook saved through the contents API (by JupyterLab or the collaboration's autosave): the
+        order of its cells and each cell added or edited since the previous save, with its source, or
+        deleted (history.py ``notebook_saved``). Outputs are not kept: they are in the executions."""
+        detail: dict[str, Any] = {"path": path}
+        try:
+            data, _ = read_plain(root, path, max_bytes=SAVED_NOTEBOOK_MAX_BYTES)
+            cells = [
+                (str(cell.get("id") or f"#{index}")[:64], str(cell.get("cell_type", ""))[:16],
+                 "".join(cell["source"]) if isinstance(cell.get("source"), list) else str(cell.get("source", "")))
+                for index, cell in enumerate(json.loads(data)["cells"][:NOTEBOOK_CELLS_LIMIT])
+            ]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:  # a link, too big, not a notebook
+            self.record({"kind": "notebook_saved", "detail": dict(detail, unread=str(error)[:300])})
+            return
+        previous = self.saved_cells.get(path)
+        if previous == cells:
+            return
+        before = {cell_id: (cell_type, source) for cell_id, cell_type, source in previous or []}
+        changes: list[dict[str, Any]] = []
+        room = FILE_TEXT_LIMIT
+        for index, (cell_id, cell_type, source) in enumerate(cells):
+            old = before.pop(cell_id, None)
+            if old == (cell_type, source):
+                continue
+            change = {"op": "add" if old is None else "edit", "id": cell_id, "index": index, "cell_type": cell_type,
+                      "source": source[:max(room, 0)]}
+            if len(source) > room:
+                change["truncated"] = True
+            room -= len(source)
+            changes.append(change)
+        changes.extend({"op": "delete", "id": cell_id} for cell_id in before)
+        detail.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), order=[cell_id for cell_id, _, _ in cells],
+                      changes=changes)
+        self.saved_cells[path] = cells
+        self.record({"kind": "notebook_saved", "detail": detail})
 
     def refused(self, *, kernel_id: str, user: str | None, channel: str, msg_type: str | None, reason: str | None) -> None:
         """A browser's message the server did not pass to the kernel (CONFINEMENT.md)."""

@@ -30,9 +30,14 @@ Kinds of events (``kind``) and the fields they use beyond the common ones:
                      (``time_out``: soft or hard, ``deadline``), or the candidate said they are done
 ``file_saved``       ``detail``: {path (relative to the workspace), bytes, sha256, and either ``text`` (the whole
                      file, its first save in this session) or ``diff`` (unified, against the previous
-                     save), cut at ``FILE_TEXT_LIMIT`` with ``truncated``}: a text file (not a notebook:
-                     its cells are in the executions) saved through the server's contents API, by the
-                     editor or the collaboration's autosave; recorded by the server, never the kernel
+                     save), cut at ``FILE_TEXT_LIMIT`` with ``truncated``}: a file (not a notebook:
+                     ``notebook_saved``) saved through the server's contents API, by the editor or the
+                     collaboration's autosave; recorded by the server, never the kernel
+``notebook_saved``   ``detail``: {path, bytes, sha256, order (the cells' ids, in order), changes: [{op: add|edit,
+                     id, index, cell_type, source} or {op: delete, id}]}: a notebook saved through the
+                     contents API (JupyterLab, the collaboration's autosave), cell by cell against its
+                     previous save (all cells added on the first); sources cut at ``FILE_TEXT_LIMIT`` in
+                     all per save (``truncated``); outputs are in the executions, not here
 ``figure``           ``msg_id``, ``kernel_id``, ``cell_id``, ``detail``: {mime (image/png or image/jpeg), bytes,
                      sha256, data (base64)}: the last figure a cell displayed, checked to be a PNG or
                      JPEG and at most ``FIGURE_LIMIT`` bytes, when it differs from the kernel's previous one
@@ -70,6 +75,7 @@ EVENT_KINDS = (
     "interview",
     "status",
     "file_saved",
+    "notebook_saved",
     "figure",
 )
 # Outputs are summarised, never stored whole: a cell that prints 100 MB must not make a 100 MB history.
@@ -105,7 +111,7 @@ class HistoryEvent(BaseModel):
     session: str
     kind: Literal[
         "session_start", "execute_request", "execute_reply", "execute_lost", "kernel_event", "constraint", "note",
-        "kernel_input", "refused", "interview", "status", "file_saved", "figure",
+        "kernel_input", "refused", "interview", "status", "file_saved", "notebook_saved", "figure",
     ]
     user: str | None = None
     role: Literal["candidate", "interviewer", "system"] = "system"

@@ -112,11 +112,20 @@
     const d = ev.detail || {};
     if (ev.kind === "status") { modelStatus = d; return; }  // shown in the Now panel, not the timeline
     if (ev.kind === "figure") { lastFigure = ev; return; }  // the Now panel shows the last one
+    if (ev.kind === "notebook_saved") return;  // the notebook view below shows the notebook as saved
+    if (ev.kind === "file_saved") {
+      scheduleFiles(0);  // the diffs follow the save at once
+      const last = items[items.length - 1];
+      if (last && last.type === "event" && last.ev.kind === "file_saved" && (last.ev.detail || {}).path === d.path) {
+        last.saves = (last.saves || 1) + 1;  // an editor's autosaves: one row per file while nothing else happens
+        last.text = describe(ev) + " · saved " + last.saves + " times since " + clock(elapsedSeconds(last.ev.time));
+        return;
+      }
+    }
     if (ev.kind === "kernel_event") {
       kernelState = d.event || d.state || kernelState;
       if (["restarted", "died", "shutdown", "started"].includes(kernelState)) running = 0;
     }
-    if (ev.kind === "file_saved") scheduleFiles(0);  // the diffs follow the save at once
     if (ev.kind === "constraint") {
       constraintEvents.push(ev);
       if (constraintEvents.length > 5) constraintEvents.shift();

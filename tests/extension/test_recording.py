@@ -263,3 +263,33 @@ async def test_a_cells_last_figure_is_recorded_once_and_only_a_real_png_or_jpeg(
     assert detail["mime"] == "image/png" and detail["data"] == RED_PNG
     assert detail["sha256"] == hashlib.sha256(base64.b64decode(RED_PNG)).hexdigest() and detail["bytes"] == len(base64.b64decode(RED_PNG))
     assert verify_events(events).ok
+
+
+def _notebook(*cells: tuple[str, str]) -> dict:
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+            "cells": [{"id": cell_id, "cell_type": "code", "source": source, "metadata": {}, "outputs": [], "execution_count": None}
+                      for cell_id, source in cells]}
+
+
+async def test_a_saved_notebook_is_recorded_cell_by_cell(shared_server):
+    server = shared_server
+    path = f"edited_{time.time_ns()}.ipynb"
+    saves = [
+        _notebook(("a", "import pandas as pd"), ("b", "df = pd.read_csv('train.csv')")),
+        _notebook(("a", "import pandas as pd"), ("b", "df = pd.read_csv('train.csv')")),  # unchanged: no event
+        _notebook(("a", "import pandas as pd"), ("c", "df.describe()"), ("b", "df = pd.read_csv('train.csv', na_values=[-999])")),
+        _notebook(("c", "df.describe()"), ("b", "df = pd.read_csv('train.csv', na_values=[-999])")),
+    ]
+    for content in saves:
+        await server.api("PUT", f"/api/contents/{path}", {"type": "notebook", "content": content})
+    events = await wait_for_history(server, lambda evs: sum(e["kind"] == "notebook_saved" and e["detail"]["path"] == path for e in evs) >= 3)
+    recorded = [e["detail"] for e in events if e["kind"] == "notebook_saved" and e["detail"]["path"] == path]
+    assert len(recorded) == 3, recorded
+    first, second, third = recorded
+    assert first["order"] == ["a", "b"] and [(c["op"], c["id"], c["source"]) for c in first["changes"]] == [
+        ("add", "a", "import pandas as pd"), ("add", "b", "df = pd.read_csv('train.csv')")]
+    assert second["order"] == ["a", "c", "b"] and [(c["op"], c["id"]) for c in second["changes"]] == [("add", "c"), ("edit", "b")]
+    assert second["changes"][1]["source"].endswith("na_values=[-999])")
+    assert third["order"] == ["c", "b"] and third["changes"] == [{"op": "delete", "id": "a"}]
+    assert not [e for e in events if e["kind"] == "file_saved" and e["detail"]["path"] == path]
+    assert verify_events(events).ok
