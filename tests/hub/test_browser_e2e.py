@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import pytest
 
-from hubtools import INTERVIEWER_PASSWORD, REPO_ROOT, SERVICE
+from hubtools import INTERVIEWER_PASSWORD, REPO_ROOT, SERVICE, wait_for
 from mlinterview.scenarios.fixes import load_fixes
 from mlinterview.scenarios.pack import load_pack
 
@@ -178,6 +178,11 @@ def test_interview_in_the_browser(hub, browser, scenario_id):
 
     # the read-only view of the notebook already shows the candidate's new cell
     page.locator("#notebook-view .cell.code", has_text="torch.nn.Linear(200").first.wait_for(timeout=30_000)
+    # and the record has the edit: the candidate's server recorded the notebook's save, cell by cell
+    def saved_cell_sources():
+        events = hub.service_api(hub.token_for("alice"), "GET", f"interviews/{interview_id}/events?after=-1").json()["events"]
+        return [change.get("source", "") for e in events if e["kind"] == "notebook_saved" for change in e["detail"]["changes"]]
+    wait_for(lambda: any("torch.nn.Linear(200" in source for source in saved_cell_sources()), 30, "the new cell in a notebook_saved event")
 
     # joining the live notebook is explicit (confirmed, in the timeline); the new cell is there live
     shared = join_live_notebook(interviewer, page)
