@@ -310,7 +310,8 @@ class HistoryRecorder(LoggingConfigurable):
             "outputs": execution.outputs.summary(),
         }
         if execution.busy_at is not None:
-            event["detail"] = {"run_ms": round(((replied_at or time.monotonic()) - execution.busy_at) * 1000, 3)}
+            # the busy status (iopub) may be read just after the reply (shell) of a cell that took no time
+            event["detail"] = {"run_ms": max(0.0, round(((replied_at or time.monotonic()) - execution.busy_at) * 1000, 3))}
         if status == "error":
             event["error"] = {
                 "ename": str(content.get("ename", "")), "evalue": str(content.get("evalue", ""))[:ERROR_VALUE_LIMIT],

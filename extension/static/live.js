@@ -37,7 +37,7 @@
     return text.length > limit ? text.slice(0, limit) + "\n… (" + (text.length - limit) + " more characters)" : text;
   }
   function who(ev) { return (displayNames[ev.user] || ev.user || "system") + " (" + (ev.role || "system") + ")"; }
-  function seconds(ms) { return (ms / 1000).toFixed(ms < 10000 ? 2 : 1) + " s"; }
+  function seconds(ms) { ms = Math.max(0, ms); return (ms / 1000).toFixed(ms < 10000 ? 2 : 1) + " s"; }
   function duration(run) {
     // the reply's duration_ms counts from the request (queue time included); run_ms from the kernel's busy status
     if (run.run_ms !== undefined) return {text: seconds(run.run_ms), title: "the kernel's run time (" + seconds(run.duration_ms) + " from the request)"};
