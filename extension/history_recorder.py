@@ -156,6 +156,11 @@ class HistoryRecorder(LoggingConfigurable):
     ).tag(config=True)
     root_dir = Unicode("", help="The server's root folder (for the default session id).")
     output_text_limit = Int(OUTPUT_TEXT_LIMIT, help="Characters of output text kept per execution.").tag(config=True)
+    saved_text_budget = Int(
+        32 << 20,
+        help="Characters of saved files' and notebooks' text (file_saved, notebook_saved) the session's history keeps in all; "
+        "past it, a save is recorded with its size and hash only (over_budget), so a loop of saves cannot grow the record without end.",
+    ).tag(config=True)
     store = Instance(HistoryFile, allow_none=True)
     streamer = Instance(HubStreamer, allow_none=True)
 
@@ -193,6 +198,8 @@ class HistoryRecorder(LoggingConfigurable):
         self.last_figure: dict[str, str] = {}  # kernel id -> the sha256 of its last figure recorded
         self.saved_text: dict[str, str] = {}  # workspace path -> the text of its last recorded save
         self.saved_cells: dict[str, list[tuple[str, str, str]]] = {}  # notebook path -> its cells (id, type, source) last recorded
+        self.saved_text_spent = 0  # characters of saved text recorded so far (saved_text_budget)
+        self.over_budget_saves: dict[str, str] = {}  # path -> sha256 of its last save recorded past the budget
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         # the browsers' kernel connections, so a kernel stopped for a limit can say why in the running cell
         self.connections: dict[str, set[Any]] = {}
@@ -392,6 +399,9 @@ class HistoryRecorder(LoggingConfigurable):
                 body, key = content, "text"
             else:
                 body, key = "".join(difflib.unified_diff(previous.splitlines(True), content.splitlines(True), path, path, n=2)), "diff"
+            if not self._spend(min(len(body), FILE_TEXT_LIMIT)):  # the text or diff stays out; what comes next is against the last kept
+                self._record_over_budget("file_saved", detail)
+                return
             detail[key] = body[:FILE_TEXT_LIMIT]
             if len(body) > FILE_TEXT_LIMIT:
                 detail["truncated"] = True
@@ -430,10 +440,27 @@ class HistoryRecorder(LoggingConfigurable):
             room -= len(source)
             changes.append(change)
         changes.extend({"op": "delete", "id": cell_id} for cell_id in before)
+        if not self._spend(sum(len(change.get("source", "")) for change in changes)):
+            self._record_over_budget("notebook_saved", dict(detail, bytes=len(data), sha256=hashlib.sha256(data).hexdigest()))
+            return
         detail.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), order=[cell_id for cell_id, _, _ in cells],
                       changes=changes)
         self.saved_cells[path] = cells
         self.record({"kind": "notebook_saved", "detail": detail})
+
+    def _record_over_budget(self, kind: str, detail: dict[str, Any]) -> None:
+        """A save past the budget: its size and hash, once per distinct content of the file."""
+        if self.over_budget_saves.get(detail["path"]) == detail["sha256"]:
+            return
+        self.over_budget_saves[detail["path"]] = detail["sha256"]
+        self.record({"kind": kind, "detail": dict(detail, over_budget=True)})
+
+    def _spend(self, characters: int) -> bool:
+        """Whether ``characters`` more of saved text fit in the session's ``saved_text_budget`` (then spent)."""
+        if self.saved_text_spent + characters > self.saved_text_budget:
+            return False
+        self.saved_text_spent += characters
+        return True
 
     def refused(self, *, kernel_id: str, user: str | None, channel: str, msg_type: str | None, reason: str | None) -> None:
         """A browser's message the server did not pass to the kernel (CONFINEMENT.md)."""

@@ -37,7 +37,9 @@ Kinds of events (``kind``) and the fields they use beyond the common ones:
                      id, index, cell_type, source} or {op: delete, id}]}: a notebook saved through the
                      contents API (JupyterLab, the collaboration's autosave), cell by cell against its
                      previous save (all cells added on the first); sources cut at ``FILE_TEXT_LIMIT`` in
-                     all per save (``truncated``); outputs are in the executions, not here
+                     all per save (``truncated``); outputs are in the executions, not here. Both
+                     kinds share a session budget of saved text (``HistoryRecorder.saved_text_budget``,
+                     32 Mi characters): past it a save keeps its size and hash, with ``over_budget``
 ``figure``           ``msg_id``, ``kernel_id``, ``cell_id``, ``detail``: {mime (image/png or image/jpeg), bytes,
                      sha256, data (base64)}: the last figure a cell displayed, checked to be a PNG or
                      JPEG and at most ``FIGURE_LIMIT`` bytes, when it differs from the kernel's previous one

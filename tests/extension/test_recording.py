@@ -293,3 +293,15 @@ async def test_a_saved_notebook_is_recorded_cell_by_cell(shared_server):
     assert third["order"] == ["c", "b"] and third["changes"] == [{"op": "delete", "id": "a"}]
     assert not [e for e in events if e["kind"] == "file_saved" and e["detail"]["path"] == path]
     assert verify_events(events).ok
+
+
+async def test_past_the_budget_saves_keep_their_hash_but_not_their_text(start_server, workspace, tmp_path):
+    server = start_server(workspace, history_dir=tmp_path / "budget-history", extra_config={"HistoryRecorder": {"saved_text_budget": 100}})
+    small, big = "A = 1\n", "B = '" + "x" * 200 + "'\n"
+    for path, content in (("small.py", small), ("big.py", big), ("big.py", big), ("big.py", big + "C = 2\n")):
+        await server.api("PUT", f"/api/contents/{path}", {"type": "file", "format": "text", "content": content})
+    events = await wait_for_history(server, lambda evs: sum(e["kind"] == "file_saved" for e in evs) >= 3)
+    saves = [e["detail"] for e in events if e["kind"] == "file_saved"]
+    assert saves[0]["path"] == "small.py" and saves[0]["text"] == small
+    assert [(d["path"], d.get("over_budget"), "text" in d or "diff" in d) for d in saves[1:]] == [("big.py", True, False)] * 2
+    assert saves[1]["sha256"] == hashlib.sha256(big.encode()).hexdigest() != saves[2]["sha256"]  # the same content once
