@@ -440,11 +440,11 @@ class HistoryRecorder(LoggingConfigurable):
             room -= len(source)
             changes.append(change)
         changes.extend({"op": "delete", "id": cell_id} for cell_id in before)
+        detail.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
         if not self._spend(sum(len(change.get("source", "")) for change in changes)):
-            self._record_over_budget("notebook_saved", dict(detail, bytes=len(data), sha256=hashlib.sha256(data).hexdigest()))
+            self._record_over_budget("notebook_saved", detail)
             return
-        detail.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), order=[cell_id for cell_id, _, _ in cells],
-                      changes=changes)
+        detail.update(order=[cell_id for cell_id, _, _ in cells], changes=changes)
         self.saved_cells[path] = cells
         self.record({"kind": "notebook_saved", "detail": detail})
 
