@@ -82,7 +82,7 @@ class JupyterServer:
         }
         for section, values in self.extra_config.items():
             config.setdefault(section, {}).update(values)
-        self.config_dir.mkdir(parents=True, exist_ok=True)
+        (self.config_dir / "data").mkdir(parents=True, exist_ok=True)
         (self.config_dir / "jupyter_server_config.json").write_text(json.dumps(config, indent=1))
 
     def start(self, timeout: float = 60) -> "JupyterServer":
@@ -92,6 +92,9 @@ class JupyterServer:
         env.update({
             "JUPYTER_CONFIG_DIR": str(self.config_dir),
             "JUPYTER_RUNTIME_DIR": str(self.config_dir / "runtime"),
+            # the user data folder too (the file-id database of the collaboration lives there): a
+            # fresh machine may have no ~/.local/share/jupyter, and the tests share nothing through it
+            "JUPYTER_DATA_DIR": str(self.config_dir / "data"),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH", "")])),
             "OMP_NUM_THREADS": "1",
         })

@@ -71,14 +71,20 @@ def open_lab(chromium, server):
     context = chromium.new_context(viewport={"width": 1400, "height": 850})
     page = context.new_page()
     page.goto(f"{server.url}/lab/tree/interview.ipynb?token=tok-alice")
-    page.wait_for_selector(".mli-clock", timeout=90_000)
-    page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=90_000)
+    try:
+        page.wait_for_selector(".mli-clock", timeout=90_000)
+        page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=90_000)
+    except Exception:
+        shot(page, "not-open")
+        raise
     return context, page
 
 
 def run_first_cell(page) -> None:
-    # once the kernel is ready (JupyterLab's kernel status in the status bar), as a person would
+    # once the kernel is ready (JupyterLab's kernel status in the status bar) and the page has
+    # settled (the brief opens beside the notebook on its own the first time), as a person would
     page.wait_for_selector(".jp-StatusBar-Item :text-matches('\\| Idle$')", timeout=90_000)
+    page.wait_for_selector(".lm-DockPanel-tabBar .lm-TabBar-tab:has-text('BRIEF.md')", timeout=30_000)
     page.click(".jp-Notebook .jp-Cell .cm-content")
     page.keyboard.press("Shift+Enter")
 

@@ -398,14 +398,12 @@ class CandidateSide {
         });
       }));
     const ref = notebook instanceof Widget ? notebook.id : undefined;
+    // not activated: the candidate may already be typing in a cell, and the keys must stay there
     await this.app.commands.execute('docmanager:open', {
       path: brief,
       factory: 'Markdown Preview',
-      options: { mode: 'split-right', ref }
+      options: { mode: 'split-right', ref, activate: false }
     });
-    if (notebook instanceof Widget) {
-      this.app.shell.activateById(notebook.id);
-    }
   }
 }
 
