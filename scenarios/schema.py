@@ -186,6 +186,34 @@ class Twist(Strict):
     max_parameters: int | None = Field(default=None, gt=0, description="New limit, for kind 'tighter_budget'.")
 
 
+class Question(Strict):
+    """An open question the candidate answers in writing; the interviewer rates the answer on its signal."""
+
+    id: str = Field(description="lower_snake_case, unique in the pack; the answers are recorded under it.")
+    prompt: str = Field(min_length=10, description="What the candidate reads.")
+    signal: str = Field(description="The rubric signal an answer is evidence for (one of the pack's rubric signals).")
+    shown: Literal["start", "after_minutes", "after_twist", "interviewer"] = Field(
+        default="start",
+        description="When the candidate sees it: from the start, once after_minutes have passed, once the twist is "
+        "released, or when the interviewer pushes it (live interviews; a take-home shows it at the start).",
+    )
+    after_minutes: int | None = Field(default=None, gt=0, description="For shown = 'after_minutes'.")
+    notes: str = Field(description="Interviewer-only: what a strong answer covers. Never shown to the candidate.")
+
+    @field_validator("id")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not IDENTIFIER.match(value):
+            raise ValueError("must be lower_snake_case (letters, digits, underscores, starting with a letter)")
+        return value
+
+    @model_validator(mode="after")
+    def _when(self) -> "Question":
+        if (self.shown == "after_minutes") != (self.after_minutes is not None):
+            raise ValueError(f"question {self.id}: after_minutes goes with shown = 'after_minutes', and only with it")
+        return self
+
+
 class SuspiciousCode(Strict):
     text: str = Field(min_length=3, description="Text whose presence in the candidate's code the report flags.")
     meaning: str = Field(description="What it suggests, worded for the report: 'loads the public dataset the holdout comes from'.")
@@ -207,6 +235,9 @@ class ScenarioManifest(Strict):
     quirks: list[Quirk] = Field(default_factory=list)
     hints: list[Hint] = Field(default_factory=list)
     twist: Twist | None = None
+    questions: list[Question] = Field(
+        default_factory=list, description="Open questions answered in writing (the candidate's Questions panel)."
+    )
     suspicious_code: list[SuspiciousCode] = Field(
         default_factory=list,
         description="Pack-specific integrity flags: code the grader's report points out wherever the candidate wrote it.",
@@ -225,6 +256,13 @@ class ScenarioManifest(Strict):
         duplicated = sorted({i for i in ids if ids.count(i) > 1})
         if duplicated:
             raise ValueError(f"bugs: duplicated id(s) {', '.join(duplicated)}; give each bug its own id")
+        question_ids = [q.id for q in self.questions]
+        if len(set(question_ids)) != len(question_ids):
+            raise ValueError("questions: each question needs its own id")
+        for question in self.questions:
+            if question.signal not in self.rubric.signals:
+                raise ValueError(f"question {question.id}: signal {question.signal!r} is not one of the rubric's "
+                                 f"({', '.join(self.rubric.signals)})")
         bands = self.rubric.metric_bands
         ordered = (bands.weak < bands.strong < bands.very_strong) if self.metric.direction == "higher" else (
             bands.weak > bands.strong > bands.very_strong

@@ -86,6 +86,11 @@ def test_pack_is_complete(pack):
         assert section in guide
     brief = (pack.candidate_dir / manifest.candidate.brief).read_text()
     assert f"{manifest.constraints.max_parameters:,}" in brief and "predict(features_df)" in brief
+    # open questions: at least two, and none of their interviewer notes is in the candidate's part
+    assert len(manifest.questions) >= 2
+    candidate_text = "\n".join(p.read_text(errors="replace") for p in pack.candidate_dir.rglob("*") if p.is_file())
+    for question in manifest.questions:
+        assert question.notes.strip().splitlines()[0] not in candidate_text
 
 
 def test_starter_notebook_uses_the_candidate_kernel_and_defines_predict(pack):

@@ -29,6 +29,7 @@ def test_the_shipped_pack_is_valid(churn_pack):
     assert {bug.signal for bug in manifest.bugs} == {"data_handling", "model_selection", "optimization", "evaluation"}
     assert manifest.metric.name == "average_precision" and manifest.metric.direction == "higher"
     assert set(load_fixes(churn_pack)) == {bug.id for bug in manifest.bugs}
+    assert len(manifest.questions) >= 2 and {q.shown for q in manifest.questions} >= {"start", "interviewer"}
 
 
 def test_missing_field(pack_copy):
@@ -116,3 +117,23 @@ def test_fix_for_an_unknown_bug(pack_copy):
     with pytest.raises(PackError) as caught:
         load_fixes(pack)
     assert "has no bug 'no_such_bug'" in str(caught.value)
+
+
+def test_a_question_on_a_signal_the_rubric_lacks(pack_copy):
+    folder = pack_copy()
+    _edit(folder / "scenario.toml", 'signal = "evaluation"\nshown = "start"', 'signal = "deployment"\nshown = "start"')
+    message = _error(folder)
+    assert "why_the_metric" in message and "'deployment' is not one of the rubric's" in message
+
+
+def test_a_question_shown_after_minutes_needs_them(pack_copy):
+    folder = pack_copy()
+    _edit(folder / "scenario.toml", 'shown = "after_minutes"\nafter_minutes = 30\n', 'shown = "after_minutes"\n')
+    message = _error(folder)
+    assert "what_if_the_offer_changes" in message and "after_minutes goes with shown = 'after_minutes'" in message
+
+
+def test_two_questions_with_one_id(pack_copy):
+    folder = pack_copy()
+    _edit(folder / "scenario.toml", 'id = "why_will_it_help"', 'id = "why_the_metric"')
+    assert "each question needs its own id" in _error(folder)
