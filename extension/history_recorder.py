@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import difflib
 import getpass
 import hashlib
 import json
@@ -33,7 +32,7 @@ from jupyter_core.paths import jupyter_data_dir
 from traitlets import Instance, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from ..history import FIGURE_LIMIT, FILE_TEXT_LIMIT, OUTPUT_TEXT_LIMIT
+from ..history import FIGURE_LIMIT, FILE_TEXT_LIMIT, OUTPUT_TEXT_LIMIT, text_diff
 from ..safe_files import read_plain
 from .history_store import HistoryFile, HubStreamer
 
@@ -200,6 +199,10 @@ class HistoryRecorder(LoggingConfigurable):
         self.saved_cells: dict[str, list[tuple[str, str, str]]] = {}  # notebook path -> its cells (id, type, source) last recorded
         self.saved_text_spent = 0  # characters of saved text recorded so far (saved_text_budget)
         self.over_budget_saves: dict[str, str] = {}  # path -> sha256 of its last save recorded past the budget
+        # who has a document open (the collaboration's rooms): path -> user -> open tabs; and who had it
+        # open at any moment since its last recorded save, the possible authors of the next one
+        self.in_document: dict[str, dict[str, int]] = {}
+        self.editors_since_save: dict[str, set[str]] = {}
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         # the browsers' kernel connections, so a kernel stopped for a limit can say why in the running cell
         self.connections: dict[str, set[Any]] = {}
@@ -384,7 +387,7 @@ class HistoryRecorder(LoggingConfigurable):
         try:
             data, _ = read_plain(root, path, max_bytes=SAVED_FILE_MAX_BYTES)
         except (OSError, ValueError) as error:  # a link, a FIFO, too big: named, never read
-            self.record({"kind": "file_saved", "detail": dict(detail, unread=str(error)[:300])})
+            self._record_save("file_saved", dict(detail, unread=str(error)[:300]))
             return
         try:
             content: str | None = data.decode("utf-8")
@@ -398,7 +401,7 @@ class HistoryRecorder(LoggingConfigurable):
             if previous is None:
                 body, key = content, "text"
             else:
-                body, key = "".join(difflib.unified_diff(previous.splitlines(True), content.splitlines(True), path, path, n=2)), "diff"
+                body, key = text_diff(previous, content, path), "diff"
             if not self._spend(min(len(body), FILE_TEXT_LIMIT)):  # the text or diff stays out; what comes next is against the last kept
                 self._record_over_budget("file_saved", detail)
                 return
@@ -406,7 +409,36 @@ class HistoryRecorder(LoggingConfigurable):
             if len(body) > FILE_TEXT_LIMIT:
                 detail["truncated"] = True
             self.saved_text[path] = content
-        self.record({"kind": "file_saved", "detail": detail})
+        self._record_save("file_saved", detail)
+
+    def document_presence(self, path: str, user: str, action: str) -> None:
+        """A browser opened (``join``) or closed (``leave``) a document's collaborative room: a
+        ``document`` event when the user's first tab opens it or their last one closes it."""
+        tabs = self.in_document.setdefault(path, {})
+        before = tabs.get(user, 0)
+        tabs[user] = max(0, before + (1 if action == "join" else -1))
+        if action == "join":
+            self.editors_since_save.setdefault(path, set()).add(user)
+        if (before == 0) == (action == "join"):
+            self.record({"kind": "document", "user": user, "role": self.role_of(user),
+                         "detail": {"action": "open" if action == "join" else "close", "path": path}})
+
+    def _authors(self, path: str) -> dict[str, Any]:
+        """Who may have made a save of ``path``: the users who had it open since its previous save.
+        One: the event is theirs; several: all are named (``editors``) and the event is no one's alone."""
+        present = {user for user, tabs in self.in_document.get(path, {}).items() if tabs}
+        editors = sorted(self.editors_since_save.get(path, set()) | present)
+        self.editors_since_save[path] = set(present)
+        if len(editors) == 1:
+            return {"user": editors[0], "role": self.role_of(editors[0])}
+        return {"editors": [{"user": user, "role": self.role_of(user)} for user in editors]} if editors else {}
+
+    def _record_save(self, kind: str, detail: dict[str, Any]) -> None:
+        authors = self._authors(detail["path"])
+        editors = authors.pop("editors", None)
+        if editors is not None:
+            detail["editors"] = editors
+        self.record(dict(authors, kind=kind, detail=detail))
 
     def notebook_saved(self, root: str, path: str) -> None:
         """A notebook saved through the contents API (by JupyterLab or the collaboration's autosave): the
@@ -421,7 +453,7 @@ class HistoryRecorder(LoggingConfigurable):
                 for index, cell in enumerate(json.loads(data)["cells"][:NOTEBOOK_CELLS_LIMIT])
             ]
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:  # a link, too big, not a notebook
-            self.record({"kind": "notebook_saved", "detail": dict(detail, unread=str(error)[:300])})
+            self._record_save("notebook_saved", dict(detail, unread=str(error)[:300]))
             return
         previous = self.saved_cells.get(path)
         if previous == cells:
@@ -446,14 +478,14 @@ class HistoryRecorder(LoggingConfigurable):
             return
         detail.update(order=[cell_id for cell_id, _, _ in cells], changes=changes)
         self.saved_cells[path] = cells
-        self.record({"kind": "notebook_saved", "detail": detail})
+        self._record_save("notebook_saved", detail)
 
     def _record_over_budget(self, kind: str, detail: dict[str, Any]) -> None:
         """A save past the budget: its size and hash, once per distinct content of the file."""
         if self.over_budget_saves.get(detail["path"]) == detail["sha256"]:
             return
         self.over_budget_saves[detail["path"]] = detail["sha256"]
-        self.record({"kind": kind, "detail": dict(detail, over_budget=True)})
+        self._record_save(kind, dict(detail, over_budget=True))
 
     def _spend(self, characters: int) -> bool:
         """Whether ``characters`` more of saved text fit in the session's ``saved_text_budget`` (then spent)."""

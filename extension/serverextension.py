@@ -40,6 +40,7 @@ from .history_recorder import HistoryRecorder
 from .notebook_session import InterviewSessionManager
 
 KERNEL_ACTIONS_SCHEMA = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
+COLLABORATION_AWARENESS_SCHEMA = "https://schema.jupyter.org/jupyter_collaboration/awareness/v1"
 AUTH_RESOURCE = "mlinterview"
 
 
@@ -155,6 +156,8 @@ class HistoryExtensionApp(ExtensionApp):
         self.settings[STATUS_SETTING] = self.candidate_status
         self.serverapp.event_logger.add_listener(schema_id=KERNEL_ACTIONS_SCHEMA, listener=self._on_kernel_action)
         self.serverapp.contents_manager.register_post_save_hook(self._on_file_saved)
+        # who opens which document: jupyter-collaboration's public awareness events (join, leave)
+        self.serverapp.event_logger.add_listener(schema_id=COLLABORATION_AWARENESS_SCHEMA, listener=self._on_awareness)
         self.log.info("mlinterview: recording the cell history to %s", self.recorder.path)
 
     def initialize_handlers(self) -> None:
@@ -171,6 +174,16 @@ class HistoryExtensionApp(ExtensionApp):
         path = os.path.relpath(os.path.abspath(os_path), root)
         if not path.startswith(".."):
             self.recorder.file_saved(root, path.replace(os.sep, "/"), model)
+
+    async def _on_awareness(self, logger: Any, schema_id: str, data: dict[str, Any]) -> None:
+        # the room of a document is "<format>:<type>:<file id>"; the file-id service knows its path
+        room, user, action = str(data.get("roomid", "")), data.get("username"), data.get("action")
+        file_ids = self.serverapp.web_app.settings.get("file_id_manager")
+        if not user or action not in ("join", "leave") or room.count(":") < 2 or file_ids is None:
+            return
+        path = file_ids.get_path(room.split(":", 2)[2])
+        if path:
+            self.recorder.document_presence(str(path).replace(os.sep, "/"), str(user), action)
 
     async def _on_kernel_action(self, logger: Any, schema_id: str, data: dict[str, Any]) -> None:
         if data.get("status") != "success" or not data.get("kernel_id"):

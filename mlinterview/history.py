@@ -43,6 +43,10 @@ Kinds of events (``kind``) and the fields they use beyond the common ones:
 ``figure``           ``msg_id``, ``kernel_id``, ``cell_id``, ``detail``: {mime (image/png or image/jpeg), bytes,
                      sha256, data (base64)}: the last figure a cell displayed, checked to be a PNG or
                      JPEG and at most ``FIGURE_LIMIT`` bytes, when it differs from the kernel's previous one
+``document``         ``detail``: {action: open|close, path}: a user's first browser tab opened a document of the
+                     workspace (the collaboration's room; a notebook, a scaffold file) or their last one closed it.
+                     A save's author is the one user who had the document open since its previous save
+                     (``user``, ``role``); when several had, ``detail.editors`` names them all and ``user`` is empty
 ``status``           ``kernel_id``, ``msg_id`` (the cell that changed it), ``detail``: {models: [[name,
                      trainable parameters]], training_seconds}: the kernel's status signal when it
                      changed (what the candidate's code says, shown, never trusted)
@@ -54,8 +58,10 @@ recorded session), ``kind``, ``user`` (hub user name who caused it, or null), ``
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Literal
@@ -79,6 +85,7 @@ EVENT_KINDS = (
     "file_saved",
     "notebook_saved",
     "figure",
+    "document",
 )
 # Outputs are summarised, never stored whole: a cell that prints 100 MB must not make a 100 MB history.
 OUTPUT_TEXT_LIMIT = 2000
@@ -113,7 +120,7 @@ class HistoryEvent(BaseModel):
     session: str
     kind: Literal[
         "session_start", "execute_request", "execute_reply", "execute_lost", "kernel_event", "constraint", "note",
-        "kernel_input", "refused", "interview", "status", "file_saved", "notebook_saved", "figure",
+        "kernel_input", "refused", "interview", "status", "file_saved", "notebook_saved", "figure", "document",
     ]
     user: str | None = None
     role: Literal["candidate", "interviewer", "system"] = "system"
@@ -258,3 +265,50 @@ def verify_history(path: Path) -> VerifyResult:
     except ValueError as error:
         return VerifyResult(problems=[str(error)])
     return verify_events(events)
+
+
+# -- the diffs of file_saved -------------------------------------------------------------------------
+HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@")
+NO_NEWLINE = "\\ No newline at end of file\n"
+
+
+def text_diff(before: str, after: str, path: str) -> str:
+    """The unified diff (2 lines of context) that ``file_saved`` records: every line ends with a
+    newline, and a line that had none is followed by ``\\ No newline at end of file``, as GNU diff
+    writes it, so :func:`apply_text_diff` gets back exactly ``after``."""
+    lines = []
+    for line in difflib.unified_diff(before.splitlines(True), after.splitlines(True), path, path, n=2):
+        lines.append(line if line.endswith("\n") else line + "\n" + NO_NEWLINE)
+    return "".join(lines)
+
+
+def apply_text_diff(text: str, diff: str) -> str | None:
+    """``text`` with a :func:`text_diff` applied; None when the diff does not fit the text."""
+    lines = text.splitlines(True)
+    hunks: list[tuple[int, list[tuple[str, str]]]] = []
+    for line in diff.splitlines(True):
+        match = HUNK.match(line)
+        if match:
+            start = int(match.group(1)) - (0 if match.group(2) == "0" else 1)
+            hunks.append((start, []))
+        elif line == NO_NEWLINE and hunks and hunks[-1][1]:
+            tag, body = hunks[-1][1][-1]
+            hunks[-1][1][-1] = (tag, body[:-1])
+        elif hunks and line[:1] in (" ", "-", "+"):
+            hunks[-1][1].append((line[:1], line[1:]))
+    result: list[str] = []
+    position = 0
+    for start, body in hunks:
+        if start < position or start > len(lines):
+            return None
+        result.extend(lines[position:start])
+        position = start
+        for tag, line in body:
+            if tag in (" ", "-"):
+                if position >= len(lines) or lines[position] != line:
+                    return None
+                position += 1
+            if tag in (" ", "+"):
+                result.append(line)
+    result.extend(lines[position:])
+    return "".join(result)
