@@ -64,6 +64,7 @@ from .service_cockpit import give_hint_note, hints_given, pack_guide, scaffold_d
 from .panel_store import PanelStore
 from .service_lifecycle import InterviewLifecycle
 from .service_store import HistoryConflict, InterviewStore, State, utcnow
+from .service_playback import playback_model
 from .service_watch import read_notebook, render_notebook
 
 log = logging.getLogger("mlinterview.service")
@@ -505,6 +506,40 @@ class ReportHandler(ServiceHandler):
         self.finish(report.read_bytes())
 
 
+class PlaybackHandler(ServiceHandler):
+    """GET interviews/<id>/playback: the whole interview on one timeline, to scrub (static/playback.js)."""
+
+    @web.authenticated
+    def get(self, interview_id):
+        interview = self.interview_or_refuse(interview_id)
+        config = {"playback_url": url_path_join(self.prefix, "api", "interviews", interview.id, "playback"),
+                  "xsrf_token": self.xsrf_text}
+        self.render_page("playback.html", interview=interview, playback_config=config,
+                         has_report=self.lifecycle.report_ready(interview))
+
+
+class PlaybackAPIHandler(ServiceHandler):
+    """GET api/interviews/<id>/playback: the playback's model (extension/service_playback.py), built
+    from the authoritative record as it is now (verified on each request, never from a cache)."""
+
+    @web.authenticated
+    def get(self, interview_id):
+        from ..scenarios.pack import PackError, load_pack
+
+        interview = self.interview_or_refuse(interview_id)
+        try:
+            pack = load_pack(interview.scenario, Path(self.settings["service_settings"]["scenarios_dir"]))
+        except PackError:
+            pack = None
+        model = playback_model(self.store.history(interview.id), [note.to_json() for note in self.store.notes(interview.id)], pack,
+                               {interview.candidate_user: interview.candidate_name})
+        model["interview"] = {"id": interview.id, "candidate": interview.candidate_name, "state": interview.state,
+                              "started_at": interview.started_at.isoformat() + "Z" if interview.started_at else None,
+                              "ended_at": interview.ended_at.isoformat() + "Z" if interview.ended_at else None}
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json.dumps(model, separators=(",", ":")).encode())
+
+
 # -- JSON API ------------------------------------------------------------------------------------
 class InterviewsAPIHandler(ServiceHandler):
     @web.authenticated
@@ -718,6 +753,7 @@ def make_app(settings: dict) -> web.Application:
         (url_path_join(prefix, "interviews"), CreateInterviewHandler),
         (url_path_join(prefix, "interviews", interview_id), LiveViewHandler),
         (url_path_join(prefix, "interviews", interview_id, "report"), ReportHandler),
+        (url_path_join(prefix, "interviews", interview_id, "playback"), PlaybackHandler),
         (url_path_join(prefix, "interviews", interview_id, "join"), JoinHandler),
         (url_path_join(prefix, "interviews", interview_id, r"(end|note|twist|hint|invite|revoke|regrade|cancel)"), InterviewActionHandler),
         (url_path_join(prefix, "compare"), CompareHandler),
@@ -727,6 +763,7 @@ def make_app(settings: dict) -> web.Application:
         (url_path_join(prefix, "api", "interviews", interview_id, "events"), EventsAPIHandler),
         (url_path_join(prefix, "api", "interviews", interview_id, "notebook"), NotebookAPIHandler),
         (url_path_join(prefix, "api", "interviews", interview_id, "files"), FilesAPIHandler),
+        (url_path_join(prefix, "api", "interviews", interview_id, "playback"), PlaybackAPIHandler),
         (url_path_join(prefix, "api", "history"), HistoryInboxHandler),
         *panel_routes(prefix, interview_id),
     ]

@@ -110,7 +110,7 @@ def _read_candidate(workspace: Path, relative: str) -> tuple[str | None, str | N
         return None, "not UTF-8 text: not compared"
 
 
-def _diff(path: str, before: str, after: str) -> tuple[list[str], int, int, bool]:
+def diff_against_shipped(path: str, before: str, after: str) -> tuple[list[str], int, int, bool]:
     lines = list(difflib.unified_diff(before.splitlines(), after.splitlines(), f"shipped/{path}", f"candidate/{path}", lineterm="", n=2))
     added = sum(1 for line in lines if line.startswith("+") and not line.startswith("+++"))
     removed = sum(1 for line in lines if line.startswith("-") and not line.startswith("---"))
@@ -137,7 +137,7 @@ def scaffold_diffs(pack, workspace: Path) -> dict:
         elif text is None:
             entry.update(state="deleted")
         else:
-            entry["diff"], entry["added"], entry["removed"], entry["truncated"] = _diff(relative, original, text)
+            entry["diff"], entry["added"], entry["removed"], entry["truncated"] = diff_against_shipped(relative, original, text)
             entry["state"] = "added" if path not in shipped_paths else "changed" if entry["diff"] else "unchanged"
         digest.update(repr((relative, entry["state"], entry.get("problem"), entry["diff"])).encode())
         files.append(entry)

@@ -50,7 +50,10 @@
                      ``recorded`` (constraint events of the history); see
                      :mod:`mlinterview.graders.constraint_audit`
 ``integrity``        ``history`` (verified true/false/null, events, problems), ``flags`` (sentences:
-                     writes outside the working copy, reaching for the holdout or private files)
+                     writes outside the working copy, reaching for the holdout or private files),
+                     ``playback`` {complete, saves, gaps, flags}: whether every save of the notebook and
+                     the files is in the record whole, and the session's facts for a reviewer (pasted
+                     code, idle stretches, other files opened; :mod:`mlinterview.playback`)
 ``timeline``         [{t (s since start), kind, role, status, label}] from the history
 ``time``             ``time_up_at`` (when the budget ran out, or null), ``time_out`` (soft/hard),
                      ``overtime_executions`` (cells run after it), ``refused_after_time_up``,
@@ -72,6 +75,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..playback import completeness as playback_completeness
 from ..scenarios.pack import ScenarioPack
 from ..scenarios.schema import BAND_NAMES, RUBRIC_SIGNALS
 from .constraint_audit import constraint_verdicts, parameter_limit
@@ -120,7 +124,8 @@ def failed_report(folder: Path, pack: ScenarioPack, problem: str, details: str |
         "bugs": [],
         "rubric": {"metric_band": None, "signals": {}},
         "constraints": {},
-        "integrity": {"history": {"verified": None, "events": 0, "problems": []}, "flags": []},
+        "integrity": {"history": {"verified": None, "events": 0, "problems": []}, "flags": [],
+                      "playback": {"complete": False, "saves": 0, "gaps": ["no history"], "flags": []}},
         "timeline": [],
         "scaffold": {"present": None, "files": []},
         "internal_error": details,
@@ -415,7 +420,7 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
             ),
         },
         "constraints": constraints,
-        "integrity": {"history": history, "flags": flags},
+        "integrity": {"history": history, "flags": flags, "playback": playback_completeness(submission.history_events or [])},
         "timeline": _timeline(submission.history_events),
         "time": session_time(submission.history_events),
         "scaffold": scaffold,
