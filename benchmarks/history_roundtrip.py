@@ -15,6 +15,11 @@ each, the same JupyterLab-like websocket client (v1 protocol, cellId metadata):
 Batches of cells rotate between the servers so machine noise hits all alike; each cell is timed
 from sending the execute_request to having both the reply and the kernel's idle status, as a
 browser waits. Prints the ratio of the medians, recorded vs baseline; target <= 1.05x.
+
+``--with-saves``: while its cells run, each server also gets a 30-cell notebook saved through its
+contents API once a second with one cell changed, as jupyter-collaboration saves a notebook being
+edited; the recorded server records each save (``notebook_saved``) on the same event loop that
+forwards the cells, so this measures the edit recording's cost on a cell's round trip.
 """
 
 from __future__ import annotations
@@ -52,7 +57,25 @@ async def time_cells(socket: KernelSocket, count: int, offset: int) -> list[floa
     return timings
 
 
-async def run(cells: int, batch: int) -> None:
+def saved_notebook(change: int) -> dict:
+    cells = [{"id": f"c{i}", "cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+              "source": "\n".join(f"value_{i}_{line} = compute(df, alpha={line / 10})" for line in range(12))} for i in range(30)]
+    cells[change % 30]["source"] += f"\n# edit {change}"
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
+
+
+async def keep_saving(server, stop: asyncio.Event, period: float = 1.0) -> None:
+    change = 0
+    while not stop.is_set():
+        change += 1
+        await server.api("PUT", "/api/contents/edited.ipynb", {"type": "notebook", "content": saved_notebook(change)})
+        try:
+            await asyncio.wait_for(stop.wait(), period)
+        except asyncio.TimeoutError:
+            pass
+
+
+async def run(cells: int, batch: int, with_saves: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         workspace = make_workspace(tmp / "workspace")
@@ -76,14 +99,20 @@ async def run(cells: int, batch: int) -> None:
             while done < cells:
                 for name in order:
                     before = cpu_seconds(servers[name].process.pid)
+                    stop = asyncio.Event()
+                    saver = asyncio.create_task(keep_saving(servers[name], stop)) if with_saves else None
                     timings[name] += await time_cells(sockets[name], batch, 1000 + done)
+                    if saver is not None:
+                        stop.set()
+                        await saver
                     cpu[name] += cpu_seconds(servers[name].process.pid) - before
                 order = order[1:] + order[:1]
                 done += batch
             recorded = servers["recorded"]
             events = await recorded.history()
             replies = sum(1 for e in events if e["kind"] == "execute_reply")
-            print(f"recorded server wrote {len(events)} events ({replies} replies) to {len(list((tmp / 'history').glob('*.jsonl')))} file")
+            saves = sum(1 for e in events if e["kind"] == "notebook_saved")
+            print(f"recorded server wrote {len(events)} events ({replies} replies, {saves} notebook saves) to {len(list((tmp / 'history').glob('*.jsonl')))} file")
             print(summary("round trip, stock jupyter-server", timings["stock"]))
             print(summary("round trip, without the extension", timings["baseline"]))
             print(summary("round trip, with the extension", timings["recorded"]))
@@ -102,8 +131,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", type=int, default=1000, help="cells per server")
     parser.add_argument("--batch", type=int, default=50, help="cells per alternation")
+    parser.add_argument("--with-saves", action="store_true", help="a notebook saved once a second meanwhile (edit recording)")
     args = parser.parse_args()
-    asyncio.run(run(args.cells, args.batch))
+    asyncio.run(run(args.cells, args.batch, args.with_saves))
 
 
 if __name__ == "__main__":
