@@ -17,8 +17,8 @@ from sending the execute_request to having both the reply and the kernel's idle 
 browser waits. Prints the ratio of the medians, recorded vs baseline; target <= 1.05x.
 
 ``--with-saves``: while its cells run, each server also gets a 30-cell notebook saved through its
-contents API once a second with one cell changed, as jupyter-collaboration saves a notebook being
-edited; the recorded server records each save (``notebook_saved``) on the same event loop that
+contents API four times a second with one cell changed (jupyter-collaboration saves a notebook
+being edited about once a second: this is four times as hard); the recorded server records each save (``notebook_saved``) on the same event loop that
 forwards the cells, so this measures the edit recording's cost on a cell's round trip.
 """
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import sys
 import tempfile
@@ -57,6 +58,9 @@ async def time_cells(socket: KernelSocket, count: int, offset: int) -> list[floa
     return timings
 
 
+SAVE_PERIOD = 0.25
+
+
 def saved_notebook(change: int) -> dict:
     cells = [{"id": f"c{i}", "cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
               "source": "\n".join(f"value_{i}_{line} = compute(df, alpha={line / 10})" for line in range(12))} for i in range(30)]
@@ -64,10 +68,12 @@ def saved_notebook(change: int) -> dict:
     return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
 
 
-async def keep_saving(server, stop: asyncio.Event, period: float = 1.0) -> None:
-    change = 0
+SAVES = itertools.count(1)  # every save has a change of its own, across batches and servers
+
+
+async def keep_saving(server, stop: asyncio.Event, period: float) -> None:
     while not stop.is_set():
-        change += 1
+        change = next(SAVES)
         await server.api("PUT", "/api/contents/edited.ipynb", {"type": "notebook", "content": saved_notebook(change)})
         try:
             await asyncio.wait_for(stop.wait(), period)
@@ -100,7 +106,7 @@ async def run(cells: int, batch: int, with_saves: bool = False) -> None:
                 for name in order:
                     before = cpu_seconds(servers[name].process.pid)
                     stop = asyncio.Event()
-                    saver = asyncio.create_task(keep_saving(servers[name], stop)) if with_saves else None
+                    saver = asyncio.create_task(keep_saving(servers[name], stop, SAVE_PERIOD)) if with_saves else None
                     timings[name] += await time_cells(sockets[name], batch, 1000 + done)
                     if saver is not None:
                         stop.set()

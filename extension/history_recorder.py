@@ -203,6 +203,9 @@ class HistoryRecorder(LoggingConfigurable):
         # open at any moment since its last recorded save, the possible authors of the next one
         self.in_document: dict[str, dict[str, int]] = {}
         self.editors_since_save: dict[str, set[str]] = {}
+        # how a save's event reaches the record: at once by default; the server extension reads and
+        # diffs saves in a thread of their own and hands the event back to its event loop
+        self.save_delivery: Callable[[Callable[[], None]], None] = lambda deliver: deliver()
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         # the browsers' kernel connections, so a kernel stopped for a limit can say why in the running cell
         self.connections: dict[str, set[Any]] = {}
@@ -434,6 +437,9 @@ class HistoryRecorder(LoggingConfigurable):
         return {"editors": [{"user": user, "role": self.role_of(user)} for user in editors]} if editors else {}
 
     def _record_save(self, kind: str, detail: dict[str, Any]) -> None:
+        self.save_delivery(lambda: self._record_save_now(kind, detail))
+
+    def _record_save_now(self, kind: str, detail: dict[str, Any]) -> None:
         authors = self._authors(detail["path"])
         editors = authors.pop("editors", None)
         if editors is not None:

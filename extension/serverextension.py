@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -29,6 +30,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
+from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 from traitlets import Float, Instance
 
@@ -139,6 +141,7 @@ class HistoryExtensionApp(ExtensionApp):
     load_other_extensions = True
     recorder = Instance(HistoryRecorder, allow_none=True)
     candidate_status = Instance(CandidateStatus, allow_none=True)
+    _save_worker: ThreadPoolExecutor | None = None
     stop_flush_seconds = Float(2.0, help="How long a stopping server waits for the hub to acknowledge queued events.").tag(config=True)
 
     def initialize_settings(self) -> None:
@@ -170,10 +173,23 @@ class HistoryExtensionApp(ExtensionApp):
         ])
 
     def _on_file_saved(self, model: dict[str, Any], os_path: str, contents_manager: Any, **_: Any) -> None:
+        # called on the event loop by every save (the collaboration's come about a second after an
+        # edit): reading, parsing and diffing the file happen in one thread of their own, in order,
+        # and the event goes back to the loop, so a save never holds up a cell's messages
         root = os.path.abspath(contents_manager.root_dir)
         path = os.path.relpath(os.path.abspath(os_path), root)
-        if not path.startswith(".."):
-            self.recorder.file_saved(root, path.replace(os.sep, "/"), model)
+        if path.startswith(".."):
+            return
+        if self._save_worker is None:
+            self._save_worker = ThreadPoolExecutor(1, thread_name_prefix="mlinterview-saves")
+            self.recorder.save_delivery = IOLoop.current().add_callback
+        self._save_worker.submit(self._record_file_saved, root, path.replace(os.sep, "/"), {"type": model.get("type")})
+
+    def _record_file_saved(self, root: str, path: str, model: dict[str, Any]) -> None:
+        try:
+            self.recorder.file_saved(root, path, model)
+        except Exception:
+            self.log.exception("mlinterview: could not record the save of %s", path)
 
     async def _on_awareness(self, logger: Any, schema_id: str, data: dict[str, Any]) -> None:
         # the room of a document is "<format>:<type>:<file id>"; the file-id service knows its path
@@ -213,5 +229,8 @@ class HistoryExtensionApp(ExtensionApp):
     async def stop_extension(self) -> None:
         if self.candidate_status is not None:
             self.candidate_status.stop()
+        if self._save_worker is not None:  # the saves read so far reach the record before it stops
+            await asyncio.get_running_loop().run_in_executor(None, self._save_worker.shutdown)
+            await asyncio.sleep(0)
         if self.recorder is not None and self.recorder.store is not None:
             await self.recorder.stop()
