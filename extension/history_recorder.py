@@ -205,6 +205,7 @@ class HistoryRecorder(LoggingConfigurable):
         self.editors_since_save: dict[str, set[str]] = {}
         # how a save's event reaches the record: at once by default; the server extension reads and
         # diffs saves in a thread of their own and hands the event back to its event loop
+        self.answers: dict[str, dict[str, Any]] = {}  # question id -> its last recorded answer (text, time)
         self.save_delivery: Callable[[Callable[[], None]], None] = lambda deliver: deliver()
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         # the browsers' kernel connections, so a kernel stopped for a limit can say why in the running cell
@@ -221,6 +222,10 @@ class HistoryRecorder(LoggingConfigurable):
         self.store = HistoryFile(self.path, parent=self)
         self.streamer = HubStreamer(self.store, parent=self)
         unanswered = self._unanswered(self.store.existing_events)
+        for event in self.store.existing_events:  # a restarted server shows the answers given before
+            detail = event.get("detail") or {}
+            if event.get("kind") == "answer" and isinstance(detail.get("text"), str):
+                self.answers[str(detail.get("question"))] = {"text": detail["text"], "time": event.get("time")}
         info = dict(detail or {}, pid=os.getpid(), resumed=bool(self.store.existing_events))
         if self.store.truncated_bytes:
             info["truncated_bytes"] = self.store.truncated_bytes
@@ -413,6 +418,19 @@ class HistoryRecorder(LoggingConfigurable):
                 detail["truncated"] = True
             self.saved_text[path] = content
         self._record_save("file_saved", detail)
+
+    def answer(self, user: str | None, question: str, text: str) -> dict[str, Any]:
+        """The candidate's answer to an open question (``answer``): its whole text, counted against the
+        saved-text budget (past it, its size and hash only)."""
+        detail: dict[str, Any] = {"question": question, "characters": len(text),
+                                  "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+        if self._spend(len(text)):
+            detail["text"] = text
+        else:
+            detail["over_budget"] = True
+        sealed = self.record({"kind": "answer", "user": user, "role": self.role_of(user), "detail": detail})
+        self.answers[question] = {"text": text, "time": sealed["time"]}
+        return sealed
 
     def document_presence(self, path: str, user: str, action: str) -> None:
         """A browser opened (``join``) or closed (``leave``) a document's collaborative room: a

@@ -45,6 +45,7 @@ TIME_OUT_ENV = "MLINTERVIEW_TIME_OUT"
 END_URL_ENV = "MLINTERVIEW_END_URL"
 WORKSPACE_ENV = "MLINTERVIEW_WORKSPACE"
 WORKSPACE_SETTINGS = ".mlinterview/workspace.json"
+ANSWER_LIMIT = 20_000  # characters of one answer
 SETTINGS_LIMIT = 1 << 20
 TIME_OUTS = ("soft", "hard")
 DONE_DELIVERY_SECONDS = 15.0
@@ -122,11 +123,41 @@ class CandidateStatus:
                 "max_parameters": _number(twist.get("max_parameters")),
                 "files": [str(name) for name in (twist.get("files") or []) if isinstance(name, str)][:20],
             },
+            "questions": self.visible_questions(settings),
             "models": self.kernel_status.get("models", []),
             "training_seconds": self.kernel_status.get("training_seconds"),
             "can_finish": self.recorder.streamer is not None and self.recorder.streamer.enabled,
             "end_url": end_url(),
         }
+
+    def visible_questions(self, settings: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The open questions the candidate sees now (from the start, after their minutes, after the
+        twist, or once pushed), each with their last saved answer."""
+        settings = self.settings() if settings is None else settings
+        started = self.clock.started_at
+        elapsed = time.time() - started if started else 0.0
+        shown = []
+        for entry in settings.get("questions") or []:
+            if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not isinstance(entry.get("prompt"), str):
+                continue
+            when = entry.get("shown")
+            minutes = _number(entry.get("after_minutes"))
+            visible = (when == "start" or entry.get("pushed_at")
+                       or (when == "after_minutes" and minutes is not None and elapsed >= minutes * 60)
+                       or (when == "after_twist" and isinstance(settings.get("twist"), dict)))
+            if visible:
+                answer = self.recorder.answers.get(entry["id"])
+                shown.append({"id": entry["id"][:64], "prompt": entry["prompt"][:2000],
+                              "answer": answer["text"] if answer else "", "answered_at": answer["time"] if answer else None})
+        return shown[:50]
+
+    def answer(self, user: str | None, question: str, text: str) -> dict[str, Any]:
+        """Record the candidate's answer to a question they can see (``answer`` in the history)."""
+        if question not in {q["id"] for q in self.visible_questions()}:
+            raise ValueError(f"there is no question {question[:64]!r} to answer now")
+        if self.clock.frozen():
+            raise PermissionError("the interview time is over: answers can no longer change")
+        return self.recorder.answer(user, question, text)
 
     def kernel_said(self, payload: dict[str, Any]) -> None:
         self.kernel_status = payload
@@ -208,3 +239,31 @@ class CandidateDoneHandler(CandidateHandlerBase):
         if not await status.finish(user):
             raise web.HTTPError(504, "the interview service has not confirmed the end yet: try again in a moment")
         self.finish({"done": True, "end_url": end_url()})
+
+
+class AnswerHandler(CandidateHandlerBase):
+    """POST /mlinterview/answer {question, text}: the candidate saves their answer to an open question."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        status = self.status
+        user = self.current_user.username if self.current_user is not None else None
+        if status.recorder.role_of(user) != "candidate":
+            raise web.HTTPError(403, "only the candidate answers the interview's questions")
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise web.HTTPError(400, "the body must be JSON: {\"question\": ..., \"text\": ...}") from None
+        question, text = body.get("question") if isinstance(body, dict) else None, body.get("text") if isinstance(body, dict) else None
+        if not isinstance(question, str) or not isinstance(text, str):
+            raise web.HTTPError(400, "question and text must be strings")
+        if len(text) > ANSWER_LIMIT:
+            raise web.HTTPError(413, f"an answer is at most {ANSWER_LIMIT:,} characters (this one has {len(text):,})")
+        try:
+            sealed = status.answer(user, question, text)
+        except ValueError as error:
+            raise web.HTTPError(404, str(error)) from None
+        except PermissionError as error:
+            raise web.HTTPError(409, str(error)) from None
+        self.finish({"question": question, "saved_at": sealed["time"], "seq": sealed["seq"]})

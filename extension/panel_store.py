@@ -139,16 +139,21 @@ class PanelStore:
             return db.scalars(select(Scorecard).where(Scorecard.interview_id == interview_id, Scorecard.author == author)).first()
 
     def save_scorecard(self, interview_id: str, author: str, signals: Iterable[str], ratings: dict[str, dict[str, str]],
-                       recommendation: str | None, confidence: str | None, summary: str = "", *, submit: bool = False) -> Scorecard:
+                       recommendation: str | None, confidence: str | None, summary: str = "", *, submit: bool = False,
+                       optional: Iterable[str] = ()) -> Scorecard:
         """Save ``author``'s draft (and submit it, when asked); a submitted scorecard is never changed here.
 
         ``signals``: the pack's rubric signals; ``ratings`` {signal: {band, evidence}} may leave
-        some out while a draft, never when submitted.
+        some out while a draft, never when submitted. ``optional``: more keys ``ratings`` may rate,
+        never required (the candidate's written answers, ``answer:<question id>``).
         """
         signals = list(signals)
+        allowed = signals + list(optional)
         clean: dict[str, dict[str, str]] = {}
         for signal, rating in ratings.items():
-            if signal not in signals:
+            if signal in optional and not (rating.get("band") or rating.get("evidence") or "").strip():
+                continue
+            if signal not in allowed:
                 raise ScorecardRefused(f"'{signal}' is not a rubric signal of this scenario ({', '.join(signals)})")
             band = (rating.get("band") or "").strip() or None
             if band is not None and band not in BANDS:

@@ -37,7 +37,7 @@ from traitlets import Float, Instance
 from .. import __version__
 from ..history import read_events, verify_events
 from .history_connection import RECORDER_SETTING, STATUS_SETTING, HistoryRecordingConnection
-from .interview_status import CandidateDoneHandler, CandidateStatus, InterviewStatusHandler
+from .interview_status import AnswerHandler, CandidateDoneHandler, CandidateStatus, InterviewStatusHandler
 from .history_recorder import HistoryRecorder
 from .notebook_session import InterviewSessionManager
 
@@ -170,6 +170,7 @@ class HistoryExtensionApp(ExtensionApp):
             (r"/mlinterview/history/verify", HistoryVerifyHandler),
             (r"/mlinterview/interview", InterviewStatusHandler),
             (r"/mlinterview/done", CandidateDoneHandler),
+            (r"/mlinterview/answer", AnswerHandler),
         ])
 
     def _on_file_saved(self, model: dict[str, Any], os_path: str, contents_manager: Any, **_: Any) -> None:

@@ -60,7 +60,7 @@ from tornado.ioloop import IOLoop
 from .history_store import HISTORY_SECRET_HEADER
 from .hub_settings import SERVICE_SETTINGS_ENV
 from .service_hub_client import HubAPIError, HubClient
-from .service_cockpit import give_hint_note, hints_given, pack_guide, scaffold_diffs
+from .service_cockpit import give_hint_note, hints_given, pack_guide, push_question_note, questions_pushed, scaffold_diffs
 from .panel_store import PanelStore
 from .service_lifecycle import InterviewLifecycle
 from .service_store import HistoryConflict, InterviewStore, State, utcnow
@@ -365,7 +365,8 @@ class LiveViewHandler(ServiceHandler):
         self.render_page(
             "live.html", interview=interview, twist=twist, live_config=live_config,
             has_report=self.lifecycle.report_ready(interview), guide=guide, released=released,
-            hints_given=hints_given(self.store.notes(interview.id)), notice=NOTICES.get(self.get_argument("notice", "")),
+            hints_given=hints_given(self.store.notes(interview.id)), questions_pushed=questions_pushed(self.store.notes(interview.id)),
+            notice=NOTICES.get(self.get_argument("notice", "")),
         )
 
 
@@ -417,7 +418,7 @@ NOTICES = {  # what a redirect back to the live view says (?notice=...): fixed t
 
 
 class InterviewActionHandler(ServiceHandler):
-    """POST /interviews/<id>/<action>: end, note, twist, hint, invite, revoke, regrade, cancel."""
+    """POST /interviews/<id>/<action>: end, note, twist, hint, question, invite, revoke, regrade, cancel."""
 
     @web.authenticated
     async def post(self, interview_id, action):
@@ -453,6 +454,9 @@ class InterviewActionHandler(ServiceHandler):
         elif action == "hint":
             give_hint_note(self, interview)
             self.redirect(live_view + "#guide")
+        elif action == "question":
+            await push_question_note(self, interview)
+            self.redirect(live_view + "#questions")
         elif action == "invite":
             if interview.state not in (State.invited.value, State.live.value):
                 raise web.HTTPError(409, "this interview has ended; create a new one")
@@ -755,7 +759,7 @@ def make_app(settings: dict) -> web.Application:
         (url_path_join(prefix, "interviews", interview_id, "report"), ReportHandler),
         (url_path_join(prefix, "interviews", interview_id, "playback"), PlaybackHandler),
         (url_path_join(prefix, "interviews", interview_id, "join"), JoinHandler),
-        (url_path_join(prefix, "interviews", interview_id, r"(end|note|twist|hint|invite|revoke|regrade|cancel)"), InterviewActionHandler),
+        (url_path_join(prefix, "interviews", interview_id, r"(end|note|twist|hint|question|invite|revoke|regrade|cancel)"), InterviewActionHandler),
         (url_path_join(prefix, "compare"), CompareHandler),
         (url_path_join(prefix, r"compare\.csv"), CompareCSVHandler),
         (url_path_join(prefix, "api", "interviews"), InterviewsAPIHandler),

@@ -71,9 +71,50 @@ def pack_guide(pack) -> dict:
         },
         "signals": {name: signal.description for name, signal in manifest.rubric.signals.items()},
         "follow_ups": follow_up_questions(pack),
+        "questions": [{"id": q.id, "prompt": q.prompt, "signal": q.signal, "shown": q.shown, "after_minutes": q.after_minutes,
+                       "notes": q.notes.strip()} for q in manifest.questions],
         "limits": {"max_parameters": manifest.constraints.max_parameters,
                    "train_time_budget_seconds": manifest.constraints.train_time_budget_seconds},
     }
+
+
+# -- questions ------------------------------------------------------------------------------------
+QUESTION_PREFIX = "Question pushed: "
+QUESTION_NOTE = re.compile(r"^Question pushed: \[([a-z][a-z0-9_]*)\] ")
+
+
+def questions_pushed(notes) -> dict[str, dict]:
+    """The pack's questions pushed so far, by id: when (elapsed seconds) and by whom."""
+    pushed: dict[str, dict] = {}
+    for note in notes:
+        match = QUESTION_NOTE.match(note.text or "")
+        if match and match.group(1) not in pushed:
+            pushed[match.group(1)] = {"at_seq": note.at_seq, "elapsed_s": note.elapsed_s, "author": note.author}
+    return pushed
+
+
+async def push_question_note(handler, interview) -> None:
+    """POST interviews/<id>/question (question): show the pack's question to the candidate now, and pin a
+    note "Question pushed: [id] prompt" at this moment."""
+    import asyncio
+
+    from tornado import web
+
+    from ..scenarios.pack import PackError, load_pack
+    from ..scenarios.questions import QuestionError, push_question
+
+    if interview.state != "live":
+        raise web.HTTPError(409, "a question can be pushed only while the interview is live")
+    question_id = handler.get_body_argument("question", "")
+    try:
+        pack = load_pack(interview.scenario, Path(handler.settings["service_settings"]["scenarios_dir"]))
+        pushed = await asyncio.to_thread(push_question, pack, handler.lifecycle.workspaces_dir / interview.candidate_user, question_id)
+    except (PackError, QuestionError) as error:
+        raise web.HTTPError(409, f"could not push the question: {error}") from None
+    at_seq, _ = handler.store.history_head(interview.id)
+    elapsed = handler.get_body_argument("elapsed_s", "")
+    handler.store.add_note(interview.id, handler.user_name, f"{QUESTION_PREFIX}[{pushed['id']}] {pushed['prompt']}", at_seq,
+                           float(elapsed) if elapsed.replace(".", "", 1).isdigit() else None)
 
 
 # -- hints ----------------------------------------------------------------------------------------

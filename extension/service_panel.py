@@ -64,6 +64,20 @@ class PanelHandler(ServiceHandler):
             return {name: None for name in RUBRIC_SIGNALS}
         return {name: signals[name] for name in RUBRIC_SIGNALS if name in signals}
 
+    def answers(self, interview) -> list[dict[str, Any]]:
+        """The candidate's written answers, from the authoritative record, each with the pack's note on
+        what a strong answer covers (mlinterview/playback.py ``last_answers``)."""
+        from ..playback import last_answers
+        from ..scenarios.pack import PackError, load_pack
+
+        try:
+            questions = load_pack(interview.scenario, Path(self.settings["service_settings"]["scenarios_dir"])).manifest.questions
+        except PackError:
+            return []
+        notes = {q.id: q.notes.strip() for q in questions}
+        return [dict(answer, notes=notes[answer["question"]], key=f"answer:{answer['question']}")
+                for answer in last_answers(self.store.history(interview.id), questions)]
+
     def grader_evidence(self, interview) -> dict[str, Any]:
         """The report's evidence per signal ({} until there is a report): a suggestion beside the scorecard."""
         path = self.lifecycle.report_dir(interview.id) / "report.json"
@@ -98,7 +112,7 @@ class ScorecardHandler(PanelHandler):
         members = self.panel_of(interview)
         self.render_page(
             "scorecard.html", interview=interview, card=self.panel.scorecard(interview.id, self.user_name),
-            signals=self.pack_signals(interview), suggestions=self.grader_evidence(interview), bands=BANDS,
+            signals=self.pack_signals(interview), answers=self.answers(interview), suggestions=self.grader_evidence(interview), bands=BANDS,
             recommendations=RECOMMENDATIONS, confidences=CONFIDENCES, panel=members,
             may_invite=interview.interviewer == self.user_name or self.is_admin,
             invitable=[name for name in self.settings["service_settings"].get("interviewers", []) if name not in members],
@@ -114,12 +128,14 @@ class ScorecardHandler(PanelHandler):
         if action not in ("save", "submit"):
             raise web.HTTPError(400, "action is 'save' (a draft) or 'submit' (final)")
         signals = self.pack_signals(interview)
+        answered = [answer["key"] for answer in self.answers(interview) if answer["text"]]
         ratings = {signal: {"band": self.get_body_argument(f"band_{signal}", ""),
-                            "evidence": self.get_body_argument(f"evidence_{signal}", "")} for signal in signals}
+                            "evidence": self.get_body_argument(f"evidence_{signal}", "")} for signal in [*signals, *answered]}
         try:
             self.panel.save_scorecard(
                 interview.id, self.user_name, signals, ratings, self.get_body_argument("recommendation", ""),
                 self.get_body_argument("confidence", ""), self.get_body_argument("summary", ""), submit=action == "submit",
+                optional=answered,
             )
         except ScorecardRefused as refused:
             raise web.HTTPError(409 if "submitted" in str(refused) else 400, str(refused))
@@ -164,7 +180,7 @@ class DebriefHandler(PanelHandler):
         submitted = {card.author for card in cards}
         self.render_page(
             "debrief.html", interview=interview, cards=cards, ratings={card.author: json.loads(card.ratings) for card in cards},
-            signals=signals, suggestions=self.grader_evidence(interview), disagreement=disagreements(cards, signals),
+            signals=signals, answers=self.answers(interview), suggestions=self.grader_evidence(interview), disagreement=disagreements(cards, signals),
             changes=self.panel.vote_changes(interview.id), pending=[name for name in self.panel_of(interview) if name not in submitted],
             decisions=self.panel.decisions(interview.id), may_decide=self.is_hiring_manager, decision_choices=DECISIONS,
             own=next((card for card in cards if card.author == self.user_name), None),

@@ -55,6 +55,8 @@
                      the files is in the record whole, and the session's facts for a reviewer (pasted
                      code, idle stretches, other files opened; :mod:`mlinterview.playback`)
 ``timeline``         [{t (s since start), kind, role, status, label}] from the history
+``answers``          [{question, prompt, signal, text, time, characters, saves, over_budget}]: the candidate's
+                     last saved answer to each of the pack's open questions (empty text: unanswered)
 ``time``             ``time_up_at`` (when the budget ran out, or null), ``time_out`` (soft/hard),
                      ``overtime_executions`` (cells run after it), ``refused_after_time_up``,
                      ``done_by_candidate_at`` (the candidate's "I'm done", or null)
@@ -75,7 +77,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..playback import completeness as playback_completeness
+from ..playback import completeness as playback_completeness, last_answers
 from ..scenarios.pack import ScenarioPack
 from ..scenarios.schema import BAND_NAMES, RUBRIC_SIGNALS
 from .constraint_audit import constraint_verdicts, parameter_limit
@@ -422,6 +424,7 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
         "constraints": constraints,
         "integrity": {"history": history, "flags": flags, "playback": playback_completeness(submission.history_events or [])},
         "timeline": _timeline(submission.history_events),
+        "answers": last_answers(submission.history_events or [], manifest.questions),
         "time": session_time(submission.history_events),
         "scaffold": scaffold,
         "kernel": kernel_name,

@@ -47,6 +47,9 @@ Kinds of events (``kind``) and the fields they use beyond the common ones:
                      workspace (the collaboration's room; a notebook, a scaffold file) or their last one closed it.
                      A save's author is the one user who had the document open since its previous save
                      (``user``, ``role``); when several had, ``detail.editors`` names them all and ``user`` is empty
+``answer``           ``detail``: {question (the pack's question id), characters, sha256, text (or ``over_budget``
+                     past the saved-text budget)}: the candidate saved an answer to an open question; the last
+                     one per question is their answer
 ``status``           ``kernel_id``, ``msg_id`` (the cell that changed it), ``detail``: {models: [[name,
                      trainable parameters]], training_seconds}: the kernel's status signal when it
                      changed (what the candidate's code says, shown, never trusted)
@@ -86,6 +89,7 @@ EVENT_KINDS = (
     "notebook_saved",
     "figure",
     "document",
+    "answer",
 )
 # Outputs are summarised, never stored whole: a cell that prints 100 MB must not make a 100 MB history.
 OUTPUT_TEXT_LIMIT = 2000
@@ -120,7 +124,7 @@ class HistoryEvent(BaseModel):
     session: str
     kind: Literal[
         "session_start", "execute_request", "execute_reply", "execute_lost", "kernel_event", "constraint", "note",
-        "kernel_input", "refused", "interview", "status", "file_saved", "notebook_saved", "figure", "document",
+        "kernel_input", "refused", "interview", "status", "file_saved", "notebook_saved", "figure", "document", "answer",
     ]
     user: str | None = None
     role: Literal["candidate", "interviewer", "system"] = "system"

@@ -110,6 +110,8 @@ def _label(event: dict[str, Any]) -> tuple[str, str | None]:
     if kind in ("notebook_saved", "file_saved"):
         extra = " (past the storage budget: size and hash only)" if detail.get("over_budget") else ""
         return f"saved {detail.get('path')}{extra}", "save"
+    if kind == "answer":
+        return f"answered the question {detail.get('question')} ({detail.get('characters', 0):,} characters)", "note"
     if kind == "refused":
         return f"refused: {detail.get('reason')}", "constraint"
     return str(kind), None
@@ -168,7 +170,7 @@ def build(events: Iterable[dict[str, Any]], notes: Iterable[dict[str, Any]] = ()
             run = next((r for r in reversed(play.executions) if r["seq"] is not None and r.get("cell_id") == event.get("cell_id")), None)
             if run is not None:
                 run["figure"] = {"mime": detail.get("mime"), "bytes": detail.get("bytes"), "seq": seq}
-        if kind in ("constraint", "note", "interview", "kernel_event", "document", "notebook_saved", "file_saved", "refused"):
+        if kind in ("constraint", "note", "interview", "kernel_event", "document", "notebook_saved", "file_saved", "refused", "answer"):
             text, mark = _label(event)
             play.timeline.append({"t": t, "seq": seq, "kind": kind, "by": _by(event, names), "label": text[:300], "mark": mark})
         if kind == "document" and detail.get("action") == "open" and event.get("role") == "candidate" \
@@ -272,3 +274,23 @@ def completeness(events: Iterable[dict[str, Any]]) -> dict[str, Any]:
     play = build(events)
     return {"complete": not play.gaps, "saves": play.saves, "gaps": [f"{gap['path']}: {gap['reason']}" for gap in play.gaps][:20],
             "flags": [flag["text"] for flag in play.flags][:50]}
+
+
+def last_answers(events: Iterable[dict[str, Any]], questions: Iterable[Any] = ()) -> list[dict[str, Any]]:
+    """The candidate's answers to the pack's open questions (the last saved per question), in the
+    pack's order: {question, prompt, signal, text, time, characters, saves, over_budget}. ``questions``
+    are the manifest's (``scenarios/schema.py`` Question); an unanswered question has an empty text."""
+    answers: dict[str, dict[str, Any]] = {}
+    for event in events:
+        detail = event.get("detail") or {}
+        if event.get("kind") != "answer" or event.get("role") != "candidate":
+            continue
+        key = str(detail.get("question"))
+        saves = answers.get(key, {}).get("saves", 0) + 1
+        answers[key] = {"text": detail.get("text") or "", "time": event.get("time"), "characters": detail.get("characters", 0),
+                        "over_budget": bool(detail.get("over_budget")), "saves": saves}
+    listed = []
+    for question in questions:
+        found = answers.get(question.id, {"text": "", "time": None, "characters": 0, "over_budget": False, "saves": 0})
+        listed.append({"question": question.id, "prompt": question.prompt, "signal": question.signal, **found})
+    return listed

@@ -53,6 +53,12 @@ def workspace_settings(pack: ScenarioPack, seed: int) -> dict:
         "predict": manifest.contract.predict,
         "scaffold": pack.scaffold_name,
         "kernel": manifest.kernel.model_dump(),
+        # the open questions the candidate's panel shows by itself (the interviewer's notes stay in the
+        # pack; a question the interviewer pushes is added when pushed: scenarios/questions.py)
+        "questions": [
+            {"id": q.id, "prompt": q.prompt, "signal": q.signal, "shown": q.shown, "after_minutes": q.after_minutes}
+            for q in manifest.questions if q.shown != "interviewer"
+        ],
     }
 
 

@@ -40,30 +40,39 @@ def release_twist(pack: ScenarioPack, workspace: Path) -> dict:
     twist = pack.manifest.twist
     if twist is None:
         raise TwistError(f"scenario '{pack.id}' has no twist to release")
+    return edit_workspace_settings(pack, workspace, lambda settings, root, owner: _release(pack, twist, settings, root, owner), TwistError)
+
+
+def edit_workspace_settings(pack: ScenarioPack, workspace: Path, edit, error: type[Exception]):
+    """Read the live workspace's settings, let ``edit(settings, root, owner)`` change them (and write
+    files beside them through ``root``), write them back; ``error`` carries what went wrong. What is
+    written belongs to whoever owns the workspace (the candidate, in isolated mode); nothing is read
+    or written through a link."""
     try:
         root = open_folder(Path(workspace))
-    except OSError as error:
-        raise TwistError(f"{workspace} is not a workspace folder ({error.strerror or error})") from None
+    except OSError as problem:
+        raise error(f"{workspace} is not a workspace folder ({problem.strerror or problem})") from None
     try:
-        return _release(pack, twist, root, Path(workspace))
+        try:
+            settings = json.loads(read_bytes(root, WORKSPACE_MANIFEST, MAX_SETTINGS_BYTES))
+        except (OSError, ValueError):
+            settings = None
+        if not isinstance(settings, dict) or settings.get("scenario") != pack.id:
+            raise error(f"{workspace} is not a workspace of scenario '{pack.id}' (no regular {WORKSPACE_MANIFEST} of it)")
+        status = os.fstat(root)
+        owner = (status.st_uid, status.st_gid) if os.geteuid() == 0 and (status.st_uid, status.st_gid) != (0, 0) else None
+        result = edit(settings, root, owner)
+        write_bytes(root, WORKSPACE_MANIFEST, (json.dumps(settings, indent=2, sort_keys=True) + "\n").encode("utf-8"), owner=owner)
+        return result
     except UnsafeFileError as unsafe:
-        raise TwistError(f"nothing was released: {unsafe.strerror}; a link the candidate left is never followed") from None
+        raise error(f"nothing was changed: {unsafe.strerror}; a link the candidate left is never followed") from None
     finally:
         os.close(root)
 
 
-def _release(pack: ScenarioPack, twist, root: int, workspace: Path) -> dict:
-    try:
-        settings = json.loads(read_bytes(root, WORKSPACE_MANIFEST, MAX_SETTINGS_BYTES))
-    except (OSError, ValueError):
-        settings = None
-    if not isinstance(settings, dict) or settings.get("scenario") != pack.id:
-        raise TwistError(f"{workspace} is not a workspace of scenario '{pack.id}' (no regular {WORKSPACE_MANIFEST} of it)")
+def _release(pack: ScenarioPack, twist, settings: dict, root: int, owner) -> dict:
     if settings.get("twist"):
         raise TwistError(f"the twist '{twist.title}' was already released at {settings['twist'].get('released_at', '?')}")
-    # what is written belongs to whoever owns the workspace (the candidate, in isolated mode)
-    status = os.fstat(root)
-    owner = (status.st_uid, status.st_gid) if os.geteuid() == 0 and (status.st_uid, status.st_gid) != (0, 0) else None
     released = {"title": twist.title, "kind": twist.kind, "released_at": datetime.now(timezone.utc).isoformat(), "files": []}
     if twist.kind == "new_data":
         make_twist_data = getattr(pack.generator, "make_twist_data", None)
@@ -77,5 +86,4 @@ def _release(pack: ScenarioPack, twist, root: int, workspace: Path) -> dict:
         settings.setdefault("constraints", {})["max_parameters"] = twist.max_parameters
         released["max_parameters"] = twist.max_parameters
     settings["twist"] = released
-    write_bytes(root, WORKSPACE_MANIFEST, (json.dumps(settings, indent=2, sort_keys=True) + "\n").encode("utf-8"), owner=owner)
     return released

@@ -15,6 +15,7 @@ import concurrent.futures
 import json
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -35,6 +36,11 @@ def interview_workspace(root: Path) -> Path:
     settings_path = root / ".mlinterview" / "workspace.json"
     settings = json.loads(settings_path.read_text())
     settings["brief"] = "BRIEF.md"
+    settings["questions"] = [
+        {"id": "why_it_helps", "prompt": "Why do you think your change will help?", "signal": "model_selection", "shown": "start"},
+        {"id": "later_on", "prompt": "What are the limitations of your model?", "signal": "evaluation", "shown": "after_minutes",
+         "after_minutes": 30},
+    ]
     settings_path.write_text(json.dumps(settings))
     (root / "BRIEF.md").write_text(BRIEF)
     notebook = {"cells": [{"cell_type": "code", "id": "model-cell", "metadata": {}, "outputs": [], "execution_count": None,
@@ -227,3 +233,42 @@ def test_a_released_twist_is_announced_with_the_new_limit(lab_server, chromium):
         assert "released a twist" not in toasts(page)
     finally:
         context.close()
+
+
+def post_answer(server, question: str, text: str) -> tuple[int, dict]:
+    request = urllib.request.Request(f"{server.url}/mlinterview/answer", method="POST", data=json.dumps({"question": question, "text": text}).encode(),
+                                     headers={"Authorization": "token tok-alice", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, {}
+
+
+@pytest.mark.browser
+def test_the_candidate_answers_an_open_question_in_the_questions_panel(lab_server, chromium):
+    server = lab_server(seconds_left=110, time_out="soft")
+    context, page = open_lab(chromium, server)
+    try:
+        page.click(".jp-SideBar .lm-TabBar-tab[data-id='mli-questions']")
+        box = page.locator(".mli-question[data-question='why_it_helps']")
+        box.wait_for(timeout=15_000)
+        assert "Why do you think your change will help?" in box.inner_text()
+        assert page.locator(".mli-question[data-question='later_on']").count() == 0  # due after 30 minutes
+        answer = "It shares weights across positions,\nso it generalises with fewer parameters."
+        box.locator("textarea").fill(answer)
+        box.locator("button.mli-save-answer").click()
+        page.wait_for_function("() => document.querySelector(\".mli-question[data-question='why_it_helps'] .mli-answer-state\").textContent.startsWith('Saved ')")
+        shot(page, "questions-answered")
+        answers = wait_until(lambda: [e for e in history(server) if e["kind"] == "answer"], 10, "the answer in the history")
+        assert answers[0]["detail"]["text"] == answer and answers[0]["role"] == "candidate" and answers[0]["detail"]["question"] == "why_it_helps"
+        # the page reloaded shows the saved answer, from the server
+        page.reload()
+        page.click(".jp-SideBar .lm-TabBar-tab[data-id='mli-questions']")
+        page.wait_for_function("(text) => (document.querySelector(\".mli-question[data-question='why_it_helps'] textarea\") || {}).value === text", arg=answer,
+                               timeout=60_000)
+    finally:
+        context.close()
+    # a question not shown yet cannot be answered, nor can an answer be too long
+    assert post_answer(server, "later_on", "early")[0] == 404
+    assert post_answer(server, "why_it_helps", "x" * 20_001)[0] == 413

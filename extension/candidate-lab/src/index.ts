@@ -11,6 +11,8 @@
  * - the status bar: the constraint panel (the largest model's parameters against the limit, the
  *   last training run's CPU time against its budget), refreshed after every execution, and a
  *   notice when the interviewer releases a twist;
+ * - the Questions panel (right sidebar): the interview's open questions, answered in writing and
+ *   saved through the server, which records them; a question that comes later is announced;
  * - the brief, opened beside the notebook the first time the interview's workspace opens;
  * - when the server goes away (the interview ended), the tab goes to the hub, which shows the
  *   end page, instead of JupyterLab's "Server unavailable" prompts.
@@ -52,10 +54,19 @@ interface IFacts {
     max_parameters: number | null;
     files: string[];
   } | null;
+  questions: IQuestion[];
   models: [string, number][];
   training_seconds: number | null;
   can_finish: boolean;
   end_url: string;
+}
+
+/** An open question the candidate sees now, with their last saved answer. */
+interface IQuestion {
+  id: string;
+  prompt: string;
+  answer: string;
+  answered_at: string | null;
 }
 
 /** The hub's end page named in its 424 answer for a server that is gone (on the hub's origin). */
@@ -125,6 +136,84 @@ class InterviewBar extends Widget {
   }
 }
 
+/**
+ * The right sidebar's Questions panel: each open question, the candidate's answer, "Save answer".
+ * An answer being typed is never replaced by what the server last had.
+ */
+class QuestionsPanel extends Widget {
+  private boxes = new Map<string, { text: HTMLTextAreaElement; state: HTMLElement; dirty: boolean }>();
+  private list: HTMLElement;
+
+  constructor(private save: (id: string, text: string) => Promise<string>) {
+    super();
+    this.id = 'mli-questions';
+    this.addClass('mli-questions');
+    this.title.label = 'Questions';
+    this.title.caption = "The interview's open questions: answer them in writing";
+    const intro = document.createElement('p');
+    intro.className = 'mli-questions-intro';
+    intro.textContent = 'Answer in a few sentences; save as often as you like (the last saved answer counts).';
+    this.list = document.createElement('div');
+    this.node.append(intro, this.list);
+  }
+
+  /** Show the questions; returns the ids that are new here. */
+  render(questions: IQuestion[]): string[] {
+    const added: string[] = [];
+    for (const question of questions) {
+      const known = this.boxes.get(question.id);
+      if (known) {
+        if (!known.dirty && document.activeElement !== known.text && known.text.value !== question.answer) {
+          known.text.value = question.answer;
+        }
+        continue;
+      }
+      added.push(question.id);
+      const item = document.createElement('section');
+      item.className = 'mli-question';
+      item.dataset.question = question.id;
+      const prompt = document.createElement('p');
+      prompt.className = 'mli-question-prompt';
+      prompt.textContent = question.prompt;
+      const text = document.createElement('textarea');
+      text.className = 'mli-answer jp-mod-styled';
+      text.rows = 6;
+      text.value = question.answer;
+      text.setAttribute('aria-label', question.prompt);
+      const button = document.createElement('button');
+      button.className = 'mli-save-answer jp-mod-styled jp-mod-accept';
+      button.textContent = 'Save answer';
+      const state = document.createElement('span');
+      state.className = 'mli-answer-state';
+      state.textContent = question.answered_at ? 'Saved' : 'Not answered yet';
+      const box = { text, state, dirty: false };
+      text.oninput = () => {
+        box.dirty = true;
+        state.textContent = 'Not saved';
+      };
+      button.onclick = async () => {
+        button.disabled = true;
+        try {
+          const saved = await this.save(question.id, text.value);
+          box.dirty = false;
+          state.textContent = `Saved ${new Date(saved).toLocaleTimeString()}`;
+        } catch (error) {
+          state.textContent = `Not saved: ${error}`;
+        } finally {
+          button.disabled = false;
+        }
+      };
+      const actions = document.createElement('div');
+      actions.className = 'mli-answer-actions';
+      actions.append(button, state);
+      item.append(prompt, text, actions);
+      this.list.append(item);
+      this.boxes.set(question.id, box);
+    }
+    return added;
+  }
+}
+
 /** The status bar item: the constraint panel. */
 class ConstraintPanel extends Widget {
   constructor() {
@@ -182,7 +271,8 @@ class CandidateSide {
     private app: JupyterFrontEnd,
     private tracker: INotebookTracker,
     private bar: InterviewBar,
-    private panel: ConstraintPanel
+    private panel: ConstraintPanel,
+    private questions: QuestionsPanel
   ) {}
 
   async start(): Promise<boolean> {
@@ -230,6 +320,7 @@ class CandidateSide {
     }
     this.panel.render(facts);
     this.noticeTwist(facts);
+    this.showQuestions(facts, first);
     this.tick();
     return true;
   }
@@ -291,6 +382,47 @@ class CandidateSide {
       this.remembered.add(key);
       show();
     }
+  }
+
+  private showQuestions(facts: IFacts, first: boolean): void {
+    const questions = facts.questions || [];
+    if (questions.length && !this.questions.isAttached) {
+      this.app.shell.add(this.questions, 'right', { rank: 50 });
+    }
+    const added = this.questions.render(questions);
+    for (const id of added) {
+      const question = questions.find(q => q.id === id);
+      // the questions of the start are in the panel; one that comes later is announced
+      if (!question || (first && !this.remembered?.has('questions-seen'))) {
+        continue;
+      }
+      this.once(`question-${id}`, () =>
+        void Notification.info(`A question for you: ${question.prompt}`, {
+          autoClose: false,
+          actions: [{ label: 'Answer it', callback: () => this.app.shell.activateById(this.questions.id) }]
+        })
+      );
+    }
+    if (first) {
+      for (const question of questions) {
+        this.remembered?.add(`question-${question.id}`);
+      }
+      this.remembered?.add('questions-seen');
+    }
+  }
+
+  /** Save an answer through the server (recorded in the history); returns when it was saved. */
+  async saveAnswer(question: string, text: string): Promise<string> {
+    const response = await ServerConnection.makeRequest(
+      URLExt.join(this.settings.baseUrl, 'mlinterview', 'answer'),
+      { method: 'POST', body: JSON.stringify({ question, text }) },
+      this.settings
+    );
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      throw new Error(body.message || body.reason || response.statusText);
+    }
+    return body.saved_at;
   }
 
   private noticeTwist(facts: IFacts): void {
@@ -418,7 +550,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
   activate: async (app: JupyterFrontEnd, tracker: INotebookTracker, statusBar: IStatusBar | null) => {
     const panel = new ConstraintPanel();
     const bar = new InterviewBar(() => void side?.finish());
-    side = new CandidateSide(app, tracker, bar, panel);
+    const questions = new QuestionsPanel((id, text) => side ? side.saveAnswer(id, text) : Promise.reject(new Error('not started')));
+    side = new CandidateSide(app, tracker, bar, panel, questions);
     if (!(await side.start())) {
       side = null;
       return;
