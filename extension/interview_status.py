@@ -213,6 +213,13 @@ class CandidateHandlerBase(ExtensionHandlerMixin, JupyterHandler):
     def status(self) -> CandidateStatus:
         return self.settings[STATUS_SETTING]
 
+    def the_candidate(self, refusal: str) -> str | None:
+        """The requesting hub user, if they are this server's candidate; a 403 with ``refusal`` otherwise."""
+        user = self.current_user.username if self.current_user is not None else None
+        if self.status.recorder.role_of(user) != "candidate":
+            raise web.HTTPError(403, refusal)
+        return user
+
 
 class InterviewStatusHandler(CandidateHandlerBase):
     """GET /mlinterview/interview: the clock, the limits, the models, the twist."""
@@ -231,9 +238,7 @@ class CandidateDoneHandler(CandidateHandlerBase):
     @authorized
     async def post(self) -> None:
         status = self.status
-        user = self.current_user.username if self.current_user is not None else None
-        if status.recorder.role_of(user) != "candidate":
-            raise web.HTTPError(403, "only the candidate ends the interview from here; interviewers end it in the interview list")
+        user = self.the_candidate("only the candidate ends the interview from here; interviewers end it in the interview list")
         if not status.recorder.streamer or not status.recorder.streamer.enabled:
             raise web.HTTPError(409, "this server is not part of a hub interview: there is nothing to end")
         if not await status.finish(user):
@@ -248,9 +253,7 @@ class AnswerHandler(CandidateHandlerBase):
     @authorized
     async def post(self) -> None:
         status = self.status
-        user = self.current_user.username if self.current_user is not None else None
-        if status.recorder.role_of(user) != "candidate":
-            raise web.HTTPError(403, "only the candidate answers the interview's questions")
+        user = self.the_candidate("only the candidate answers the interview's questions")
         try:
             body = json.loads(self.request.body or b"{}")
         except ValueError:

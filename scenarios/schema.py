@@ -18,6 +18,13 @@ IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 PACK_ID = re.compile(r"^[a-z][a-z0-9-]*$")
 
 
+def snake_case_id(value: str) -> str:
+    """An id of a bug, a probe or a question: lower_snake_case."""
+    if not IDENTIFIER.match(value):
+        raise ValueError("must be lower_snake_case (letters, digits, underscores, starting with a letter)")
+    return value
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -107,12 +114,7 @@ class Bug(Strict):
         "calibration then asks only its probe to flip (non-breaking bugs only).",
     )
 
-    @field_validator("id", "probe")
-    @classmethod
-    def _identifier(cls, value: str) -> str:
-        if not IDENTIFIER.match(value):
-            raise ValueError("must be lower_snake_case (letters, digits, underscores, starting with a letter)")
-        return value
+    _identifier = field_validator("id", "probe")(classmethod(lambda cls, value: snake_case_id(value)))
 
     @model_validator(mode="after")
     def _probe_only_is_non_breaking(self) -> "Bug":
@@ -200,12 +202,7 @@ class Question(Strict):
     after_minutes: int | None = Field(default=None, gt=0, description="For shown = 'after_minutes'.")
     notes: str = Field(description="Interviewer-only: what a strong answer covers. Never shown to the candidate.")
 
-    @field_validator("id")
-    @classmethod
-    def _identifier(cls, value: str) -> str:
-        if not IDENTIFIER.match(value):
-            raise ValueError("must be lower_snake_case (letters, digits, underscores, starting with a letter)")
-        return value
+    _identifier = field_validator("id")(classmethod(lambda cls, value: snake_case_id(value)))
 
     @model_validator(mode="after")
     def _when(self) -> "Question":
