@@ -58,6 +58,8 @@
 ``answers``          [{question, prompt, signal, text, time, characters, saves, over_budget}]: the candidate's
                      last saved answer to each of the pack's open questions (empty text: unanswered)
 ``time``             ``time_up_at`` (when the budget ran out, or null), ``time_out`` (soft/hard),
+                     ``active_minutes`` and ``breaks`` (measured from the record: gaps of ``break_minutes``
+                     or more between the candidate's runs, edits and answers are breaks),
                      ``overtime_executions`` (cells run after it), ``refused_after_time_up``,
                      ``done_by_candidate_at`` (the candidate's "I'm done", or null)
 ``confinement``      ``complete`` (bool), ``gaps``: what the sandbox could not do for a replay (no
@@ -77,7 +79,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..playback import completeness as playback_completeness, last_answers
+from ..playback import active_minutes, completeness as playback_completeness, last_answers
 from ..scenarios.pack import ScenarioPack
 from ..scenarios.schema import BAND_NAMES, RUBRIC_SIGNALS
 from .constraint_audit import constraint_verdicts, parameter_limit
@@ -235,6 +237,7 @@ def session_time(events: list[dict[str, Any]] | None) -> dict[str, Any]:
         "overtime_executions": sum(1 for e in after if e.get("kind") == "execute_request"),
         "refused_after_time_up": sum(1 for e in after if e.get("kind") == "refused"),
         "done_by_candidate_at": done.get("time") if done else None,
+        **active_minutes(events),
     }
 
 

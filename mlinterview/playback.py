@@ -294,3 +294,22 @@ def last_answers(events: Iterable[dict[str, Any]], questions: Iterable[Any] = ()
         found = answers.get(question.id, {"text": "", "time": None, "characters": 0, "over_budget": False, "saves": 0})
         listed.append({"question": question.id, "prompt": question.prompt, "signal": question.signal, **found})
     return listed
+
+
+BREAK_MINUTES = 10.0
+
+
+def active_minutes(events: Iterable[dict[str, Any]], break_minutes: float = BREAK_MINUTES) -> dict[str, Any]:
+    """The candidate's active time, measured from the record: the stretches between their activity
+    (runs, a cell's end, edits, documents, answers), a gap of ``break_minutes`` or more counted as a
+    break, not as work. {active_minutes, breaks, break_minutes}."""
+    times = sorted(t for event in events
+                   if (event.get("kind") in ACTIVITY or event.get("kind") == "answer") and event.get("role") != "interviewer"
+                   and (t := event_time(event)) is not None)
+    active, breaks = 0.0, 0
+    for before, after in zip(times, times[1:]):
+        if after - before >= break_minutes * 60:
+            breaks += 1
+        else:
+            active += after - before
+    return {"active_minutes": round(active / 60, 1), "breaks": breaks, "break_minutes": break_minutes}

@@ -32,4 +32,16 @@ def test_a_hard_time_out_counts_the_refusals_and_the_candidate_saying_done():
 def test_no_time_up_in_the_record_says_nothing_ran_over():
     assert session_time([event("execute_request", code="a")]) == {
         "time_up_at": None, "time_out": None, "overtime_executions": 0, "refused_after_time_up": 0, "done_by_candidate_at": None,
+        "active_minutes": 0.0, "breaks": 0, "break_minutes": 10.0,
     }
+
+
+def test_active_time_counts_the_work_and_leaves_out_the_breaks():
+    def at(minute: float, kind: str = "execute_request", role: str = "candidate"):
+        hours, minutes = divmod(minute, 60)
+        return event(kind, role=role, time=f"2026-12-02T{10 + int(hours):02d}:{int(minutes):02d}:{int(minute * 60 % 60):02d}+00:00")
+    events = [at(0), at(5, "execute_reply", "system"), at(9, "notebook_saved"),  # 9 minutes of work
+              at(40, "file_saved"), at(44, "answer"),  # a 31-minute break, then 4 minutes
+              at(45, "note", "interviewer"), at(70, "execute_request", "interviewer")]  # the interviewer's acts are not the candidate's
+    time = session_time(events)
+    assert time["active_minutes"] == 13.0 and time["breaks"] == 1 and time["break_minutes"] == 10
