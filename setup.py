@@ -36,6 +36,9 @@ def jupyter_data_files():
     # JupyterLab's page config: the news popup ("official Jupyter news?") is off for candidates
     labconfig = sorted((HERE / "extension" / "jupyter-config" / "labconfig").glob("*.json"))
     files.append(("etc/jupyter/labconfig", [str(path.relative_to(HERE)) for path in labconfig]))
+    # JupyterLab's settings defaults: comms never over kernel subshells, which the history refuses
+    lab_settings = sorted((HERE / "extension" / "jupyter-config" / "lab-settings").glob("*.json"))
+    files.append(("share/jupyter/lab/settings/overrides.d", [str(path.relative_to(HERE)) for path in lab_settings]))
     return files + candidate_labextension_data_files()
 
 

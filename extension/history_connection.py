@@ -163,6 +163,8 @@ class HistoryRecordingConnection(ZMQChannelsWebsocketConnection):
         if verdict == "refuse":
             recorder.refused(kernel_id=self.kernel_id, user=user, channel=channel, msg_type=msg_type, reason=reason)
             self.log.warning("mlinterview: refused %s on %s from %s: %s", msg_type, channel, user, reason)
+            if msg_type != "execute_request" and str(msg_type).endswith("_request"):
+                self.answer_refused_request(channel, header, reason)
         elif verdict == "input":
             recorder.kernel_input(kernel_id=self.kernel_id, user=user, channel=channel, msg_type=msg_type,
                                   content=json.dumps(content, default=str)[:INPUT_CONTENT_LIMIT])
@@ -308,6 +310,19 @@ class HistoryRecordingConnection(ZMQChannelsWebsocketConnection):
                 super().handle_outgoing_message(stream, self.session.serialize(message))
             except Exception:  # the browser may be gone already
                 self.log.debug("mlinterview: could not answer a refused execution", exc_info=True)
+
+    def answer_refused_request(self, channel: str, request_header: dict[str, Any], reason: str) -> None:
+        """Answer a refused request (not an execution) with an error reply on its channel, as a kernel
+        that cannot do it would: a client waiting for the reply (JupyterLab's subshells) goes on without."""
+        stream = (self.channels or {}).get(channel)
+        if stream is None:
+            return
+        msg_type = str(request_header.get("msg_type", ""))[: -len("_request")] + "_reply"
+        content = {"status": "error", "ename": "Refused", "evalue": reason, "traceback": []}
+        try:
+            super().handle_outgoing_message(stream, self.session.serialize(self.session.msg(msg_type, content, parent=request_header)))
+        except Exception:  # the browser may be gone already
+            self.log.debug("mlinterview: could not answer a refused request", exc_info=True)
 
     def tell_running_cells(self, text: str) -> None:
         """Show ``text`` (stderr) in the output of every cell this browser is running on the kernel."""

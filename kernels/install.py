@@ -50,7 +50,8 @@ def install_kernelspecs(*, prefix: str | None = None, user: bool = False, python
 def install_server_extension_config(prefix: str) -> list[Path]:
     """Write the Jupyter config shipped in ``extension/jupyter-config`` into PREFIX/etc/jupyter: the
     cell-history server extension's (``jupyter_server_config.d``) and JupyterLab's page config
-    (``labconfig``: no news popup). ``pip install`` does this through data_files; editable
+    (``labconfig``: no news popup), and JupyterLab's settings defaults into PREFIX/share/jupyter/lab/settings
+    (``lab-settings``: no comms over subshells). ``pip install`` does this through data_files; editable
     installs skip those."""
     source_root = resources.files("mlinterview.extension") / "jupyter-config"
     written = []
@@ -59,6 +60,14 @@ def install_server_extension_config(prefix: str) -> list[Path]:
             if not source.name.endswith(".json"):
                 continue
             target = Path(prefix) / "etc" / "jupyter" / folder / source.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+            written.append(target)
+    # JupyterLab's settings defaults for candidates (comms never over kernel subshells, which the
+    # history refuses: CONFINEMENT.md), in PREFIX/share/jupyter/lab/settings/overrides.d
+    for source in sorted((source_root / "lab-settings").iterdir(), key=lambda entry: entry.name):
+        if source.name.endswith(".json"):
+            target = Path(prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.d" / source.name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
             written.append(target)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from browser import KernelSocket
+from browser import KernelSocket, output_text
 from mlinterview.extension.history_recorder import HistoryRecorder
 from mlinterview.extension.history_store import HistoryFile, HubStreamer
 
@@ -61,3 +64,25 @@ async def test_candidate_code_that_empties_the_local_history_is_detected(workspa
     assert any(e.get("msg_id") == after["msg_id"] and e["kind"] == "execute_request" for e in events)
     verdict = await server.api("GET", "/mlinterview/history/verify")
     assert not verdict["ok"] and "gap" in verdict["problems"][0]
+
+
+async def test_a_refused_control_request_is_answered_with_an_error_and_never_reaches_the_kernel(shared_server):
+    """A refused request (a subshell, a debugger's evaluate) gets an error reply, as from a kernel that
+    cannot do it: the browser does not wait for a reply that never comes; the refusal is recorded."""
+    async with shared_server.notebook(f"refused_{time.time_ns()}.ipynb") as kernel_id:
+        socket = await KernelSocket(shared_server, kernel_id).connect()
+        try:
+            msg_id = socket.send("control", "create_subshell_request", {})
+            deadline = time.monotonic() + 15
+            reply = None
+            while reply is None and time.monotonic() < deadline:
+                reply = next((m for _, m in socket.received if m["parent_header"].get("msg_id") == msg_id), None)
+                await asyncio.sleep(0.1)
+            after = await socket.execute("print('still served')")
+        finally:
+            await socket.close()
+    assert reply is not None and reply["header"]["msg_type"] == "create_subshell_reply", reply
+    assert reply["content"]["status"] == "error" and "outside the record" in reply["content"]["evalue"]
+    assert "still served" in output_text(after)
+    events = await shared_server.history()
+    assert any(e["kind"] == "refused" and e["detail"]["msg_type"] == "create_subshell_request" for e in events)
