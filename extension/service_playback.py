@@ -35,7 +35,6 @@ def _shipped_text(pack, path: str) -> str:
 def playback_model(events: list[dict[str, Any]], notes: list[dict[str, Any]], pack=None,
                    names: dict[str, str] | None = None) -> dict[str, Any]:
     play = build(events, notes, names)
-    model = play.to_json()
     strings = play.strings
     for path, versions in play.files.items():
         shipped = _shipped_text(pack, path)
@@ -43,7 +42,7 @@ def playback_model(events: list[dict[str, Any]], notes: list[dict[str, Any]], pa
             if version["text"] is not None:
                 lines, added, removed, truncated = diff_against_shipped(path, shipped, strings.items[version["text"]])
                 version.update(diff=strings.ref("\n".join(lines)), added=added, removed=removed, diff_truncated=truncated)
-    model["strings"] = strings.items
+    model = play.to_json()  # after the diffs: their texts are in the strings too
     verdict = verify_events(events)
     model["integrity"] = {"verified": verdict.ok, "events": len(events), "problems": list(verdict.problems)[:20],
                           "complete": not play.gaps}

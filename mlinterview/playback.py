@@ -182,7 +182,6 @@ def build(events: Iterable[dict[str, Any]], notes: Iterable[dict[str, Any]] = ()
             text = str(note.get("text", ""))
             play.timeline.append({"t": when, "seq": note.get("at_seq"), "kind": "note", "by": str(note.get("author") or ""),
                                   "label": f"note: {text}"[:300], "mark": "note"})
-    play.timeline.sort(key=lambda row: (row["t"], row["seq"] if row["seq"] is not None else -1))
     play.flags.sort(key=lambda flag: flag["t"])
     for flag in play.flags:
         play.timeline.append({"t": flag["t"], "seq": None, "kind": "flag", "by": "", "label": flag["text"], "mark": "flag"})
