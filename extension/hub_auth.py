@@ -46,7 +46,15 @@ INVITE_REFUSALS = {
     "expired": ("Invite link expired", "This invite link has expired. Ask your interviewer for a new one."),
     "revoked": ("Invite link revoked", "This invite link was withdrawn by the interviewer. Ask them for the current link."),
     "ended": ("Interview over", "This interview has ended, so its invite link no longer works. Thank you for taking part."),
+    "window_closed": ("Take-home window closed", "The time to start this take-home has passed, so its link no longer works. "
+                      "Ask your interviewer for a new link if you still want to take it."),
 }
+
+
+def start_window_closed(interview: Interview | None, reason: str) -> bool:
+    """A take-home whose link was not used in time (it may since have been marked a no-show)."""
+    return (interview is not None and interview.kind == "take_home"
+            and (reason == "expired" or (interview.state == State.no_show.value and interview.started_at is None)))
 
 
 def is_candidate(username: str) -> bool:
@@ -150,7 +158,8 @@ class InviteLoginHandler(BaseHandler):
             user = await self.login_user({"invite": code})
         except InviteRefused as refusal:
             interview = await asyncio.to_thread(interview_of_invite, self.authenticator.store, code)
-            if is_over(interview):
+            reason = "window_closed" if start_window_closed(interview, refusal.reason) else refusal.reason
+            if is_over(interview) and reason != "window_closed":
                 self.redirect(url_path_join(self.hub.base_url, INTERVIEW_OVER_PATH))
                 return
             current = self.current_user
@@ -158,9 +167,9 @@ class InviteLoginHandler(BaseHandler):
                 # their own link, in the browser they logged in with: back to their workspace
                 self.redirect(url_path_join(self.hub.base_url, "spawn", current.escaped_name))
                 return
-            title, text = INVITE_REFUSALS[refusal.reason]
+            title, text = INVITE_REFUSALS[reason]
             # 403 (not 404) for an unknown code: the hub's 404 page would not show the explanation
-            error = web.HTTPError(403 if refusal.reason == "unknown" else 410, reason=title)
+            error = web.HTTPError(403 if reason == "unknown" else 410, reason=title)
             error.jupyterhub_message = text
             raise error from None
         if user is None:

@@ -103,6 +103,12 @@ class HubSettings(BaseModel):
     interviewer_password: str = Field(default="interview-demo", description="Shared password of the interviewers (shared-password only).")
     admin_password: str = Field(default="", description="Password of the admins (shared-password only; at least 32 characters).")
     invite_ttl_hours: float = Field(default=48, gt=0, description="How long an invite link stays valid.")
+    take_home_start_window_days: float = Field(
+        default=7, gt=0, le=30, description="A take-home's default start window: how long its invite lets the candidate start.")
+    take_home_deadline_hours: int = Field(
+        default=48, gt=0, le=336, description="A take-home's default hard deadline, in hours after the candidate starts: the work is submitted then.")
+    take_home_sweep_seconds: float = Field(
+        default=30, gt=0, le=3600, description="How often the interview service looks for take-homes past their deadline or start window.")
     store_url: str = Field(default="", description="SQLAlchemy URL of the interview store (default: SQLite in the private store).")
     proxy_command: str = Field(default="", description="configurable-http-proxy executable (default: the project's node_modules, then PATH).")
     keep_servers_on_restart: bool = Field(default=True, description="Candidate servers keep running while the hub restarts.")
@@ -380,6 +386,9 @@ def service_settings(settings: HubSettings, installation: Installation) -> dict[
         "isolated": installation.isolated,
         "sockets_dir": str(settings.sockets_dir),
         "invite_ttl_hours": settings.invite_ttl_hours,
+        "take_home_start_window_days": settings.take_home_start_window_days,
+        "take_home_deadline_hours": settings.take_home_deadline_hours,
+        "take_home_sweep_seconds": settings.take_home_sweep_seconds,
         "gpu_available": bool(settings.gpus),
         # who may be invited onto an interview's panel, and who owns the hiring decision (service_panel.py)
         "interviewers": list(settings.interviewers),

@@ -142,8 +142,13 @@ def server_plan(
     time_budget_minutes: int | None = None,
     time_out: str = "soft",
     kernel_socket_dir: str | None = None,
+    kind: str = "live",
+    deadline_hours: int | None = None,
 ) -> ServerPlan:
-    """The kernel, environment, arguments and URL of a candidate's server. Pure."""
+    """The kernel, environment, arguments and URL of a candidate's server. Pure.
+
+    A take-home's clock is its hard deadline (``deadline_hours`` after the start, time-out hard);
+    its time budget is active time, which the server shows and the report measures."""
     if kernel not in KERNEL_NAMES:
         raise SpawnRefused(f"unknown kernel kind '{kernel}' (expected cpu or gpu)")
     if kernel == "gpu" and gpu is None:
@@ -165,6 +170,10 @@ def server_plan(
     if started_at:
         # the status panel's clock counts from the interview's start, not from the first kernel
         environment["MLINTERVIEW_STARTED_AT"] = started_at
+    if kind == "take_home" and deadline_hours:
+        environment["MLINTERVIEW_KIND"] = kind
+        environment["MLINTERVIEW_ACTIVE_BUDGET_MINUTES"] = str(int(time_budget_minutes or 0))
+        time_budget_minutes, time_out = int(deadline_hours) * 60, "hard"
     if time_budget_minutes:
         # the interview's own budget and time-out policy (extension/interview_status.py), not the scenario's default
         environment["MLINTERVIEW_TIME_BUDGET_MINUTES"] = str(int(time_budget_minutes))
@@ -364,6 +373,8 @@ class InterviewSpawnerMixin(LoggingConfigurable):
                 time_budget_minutes=interview.time_budget_minutes,
                 time_out=interview.time_out,
                 kernel_socket_dir=self.warden_socket_dir(),
+                kind=interview.kind or "live",
+                deadline_hours=interview.deadline_hours,
             )
             await asyncio.to_thread(self.prepare_workspace, interview, self.plan.kernel_name)
         except BaseException:

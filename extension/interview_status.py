@@ -17,7 +17,8 @@ recording connection refuses every execution from then on (``history_connection.
 
 ``GET  /mlinterview/interview``  the facts above, as JSON, with the server's clock (``now``)
 ``POST /mlinterview/done``       the candidate ends the interview: an ``interview`` event
-                                 ``{event: done}`` in the history; the interview service ends the
+                                 ``{event: done}`` in the history (with ``self_reported_minutes``
+                                 when the body gives it); the interview service ends the
                                  interview when it stores it (only the server holds the
                                  credential that adds to the history, CONFINEMENT.md)
 """
@@ -42,6 +43,9 @@ from .history_connection import STATUS_SETTING
 from .history_recorder import HistoryRecorder
 
 TIME_OUT_ENV = "MLINTERVIEW_TIME_OUT"
+KIND_ENV = "MLINTERVIEW_KIND"  # take_home, or unset for a live interview
+ACTIVE_BUDGET_ENV = "MLINTERVIEW_ACTIVE_BUDGET_MINUTES"  # a take-home's active-time budget (soft)
+SELF_REPORT_LIMIT_MINUTES = 14 * 24 * 60
 END_URL_ENV = "MLINTERVIEW_END_URL"
 WORKSPACE_ENV = "MLINTERVIEW_WORKSPACE"
 WORKSPACE_SETTINGS = ".mlinterview/workspace.json"
@@ -58,12 +62,19 @@ class InterviewClock:
     started_at: float | None = None
     budget_seconds: float = 0.0
     time_out: str = "soft"
+    kind: str = "live"
+    active_budget_seconds: float | None = None  # a take-home's: the deadline is the hard end, this is guidance
 
     @classmethod
     def from_environment(cls) -> "InterviewClock":
         time_out = os.environ.get(TIME_OUT_ENV, "soft")
+        kind = "take_home" if os.environ.get(KIND_ENV) == "take_home" else "live"
+        try:
+            active = float(os.environ[ACTIVE_BUDGET_ENV]) * 60 if kind == "take_home" else None
+        except (KeyError, ValueError):
+            active = None
         return cls(parse_moment(os.environ.get(STARTED_AT_ENV)), max(0.0, interview_budget_minutes({})) * 60,
-                   time_out if time_out in TIME_OUTS else "soft")
+                   time_out if time_out in TIME_OUTS else "soft", kind, active)
 
     @property
     def deadline(self) -> float | None:
@@ -113,6 +124,8 @@ class CandidateStatus:
             "budget_seconds": clock.budget_seconds,
             "deadline": clock.deadline,
             "time_out": clock.time_out,
+            "kind": clock.kind,
+            "active_budget_seconds": clock.active_budget_seconds,
             "state": "done" if self.done_at else "frozen" if clock.frozen() else "overtime" if clock.over() else "live",
             "limits": {
                 "max_parameters": _number(constraints.get("max_parameters")),
@@ -186,11 +199,32 @@ class CandidateStatus:
 
     # -- the end ----------------------------------------------------------------------------
 
-    async def finish(self, user: str | None) -> bool:
-        """The candidate is done: record it and wait until the interview service holds it."""
+    async def finish(self, user: str | None, self_reported_minutes: float | None = None) -> bool:
+        """The candidate is done: record it (with the time they say they spent, when they said it)
+        and wait until the interview service holds it."""
         self.done_at = self.done_at or time.time()
-        sealed = self.recorder.record({"kind": "interview", "user": user, "role": "candidate", "detail": {"event": "done"}})
+        detail: dict[str, Any] = {"event": "done"}
+        if self_reported_minutes is not None:
+            detail["self_reported_minutes"] = self_reported_minutes
+        sealed = self.recorder.record({"kind": "interview", "user": user, "role": "candidate", "detail": detail})
         return await self.recorder.streamer.delivered(sealed["seq"], DONE_DELIVERY_SECONDS)
+
+
+def self_reported_minutes(body: bytes) -> float | None:
+    """The time the candidate says they spent, from "I'm done"'s optional JSON body
+    ``{"self_reported_minutes": N}``: whole minutes, at most two weeks; None when not given.
+    A 400 for anything else, so that nothing they typed is silently dropped."""
+    if not body or not body.strip():
+        return None
+    try:
+        value = json.loads(body).get("self_reported_minutes")
+    except (ValueError, AttributeError):
+        raise web.HTTPError(400, 'the body must be JSON: {"self_reported_minutes": N} (or empty)') from None
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= SELF_REPORT_LIMIT_MINUTES:
+        raise web.HTTPError(400, f"the time you spent is a number of minutes between 0 and {SELF_REPORT_LIMIT_MINUTES:,}")
+    return round(float(value))
 
 
 def _number(value: Any) -> float | None:
@@ -241,7 +275,7 @@ class CandidateDoneHandler(CandidateHandlerBase):
         user = self.the_candidate("only the candidate ends the interview from here; interviewers end it in the interview list")
         if not status.recorder.streamer or not status.recorder.streamer.enabled:
             raise web.HTTPError(409, "this server is not part of a hub interview: there is nothing to end")
-        if not await status.finish(user):
+        if not await status.finish(user, self_reported_minutes(self.request.body)):
             raise web.HTTPError(504, "the interview service has not confirmed the end yet: try again in a moment")
         self.finish({"done": True, "end_url": end_url()})
 

@@ -55,7 +55,7 @@ from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuth
 from jupyterhub.utils import url_path_join
 from tornado import web
 from tornado.httpserver import HTTPServer
-from tornado.ioloop import IOLoop
+from tornado.ioloop import IOLoop, PeriodicCallback
 
 from .history_store import HISTORY_SECRET_HEADER
 from .hub_settings import SERVICE_SETTINGS_ENV
@@ -63,7 +63,7 @@ from .service_hub_client import HubAPIError, HubClient
 from .service_cockpit import give_hint_note, hints_given, pack_guide, push_question_note, questions_pushed, scaffold_diffs
 from .panel_store import PanelStore
 from .service_lifecycle import InterviewLifecycle
-from .service_store import HistoryConflict, InterviewStore, State, utcnow
+from .service_store import KINDS, HistoryConflict, InterviewStore, State, utcnow
 from .service_playback import playback_model
 from .service_watch import read_notebook, render_notebook
 
@@ -72,6 +72,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 # resolved: an editable install links each file, and tornado serves no link that leaves the folder
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_EVENTS_PER_POST = 1000
+TAKE_HOME_DEFAULT_MINUTES = 180  # a take-home's active-time budget when none is given: about three hours of work
 READY_GRADER_AFTER_S = 10  # after a server's first history post: its spawn and kernel start are past
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -246,8 +247,13 @@ class ServiceHandler(HubOAuthenticated, DefendedResponses):
         return invite if "://" in invite else f"{self.request.protocol}://{self.request.host}{invite}"
 
     def create_interview(self, scenario: str, kernel: str, candidate_name: str, time_budget: str | int | None,
-                         time_out: str | None = None, hiring_round: str | None = None):
-        """Validate the form and create the interview; returns (interview, invite code)."""
+                         time_out: str | None = None, hiring_round: str | None = None, kind: str | None = None,
+                         start_window_days: str | float | None = None, deadline_hours: str | int | None = None):
+        """Validate the form and create the interview; returns (interview, invite code).
+
+        A take-home (``kind="take_home"``): the invite is valid for ``start_window_days``; the time
+        budget is active time (soft: the report shows an overrun); ``deadline_hours`` after the
+        start, the service submits the work (the settings' defaults when not given)."""
         from ..scenarios.pack import PackError, load_pack
 
         candidate_name = (candidate_name or "").strip()
@@ -261,9 +267,14 @@ class ServiceHandler(HubOAuthenticated, DefendedResponses):
             pack = load_pack(scenario, Path(self.settings["service_settings"]["scenarios_dir"]))
         except PackError as error:
             raise web.HTTPError(400, str(error).splitlines()[0])
+        kind = kind or "live"
+        if kind not in KINDS:
+            raise web.HTTPError(400, "kind must be 'live' (an interviewer watches) or 'take_home' (a window to start, a deadline to submit)")
+        service_settings = self.settings["service_settings"]
         try:
-            minutes = int(time_budget) if time_budget not in (None, "") else pack.manifest.time_budget_minutes
-        except ValueError:
+            minutes = int(time_budget) if time_budget not in (None, "") else (
+                TAKE_HOME_DEFAULT_MINUTES if kind == "take_home" else pack.manifest.time_budget_minutes)
+        except (TypeError, ValueError):
             raise web.HTTPError(400, "time budget must be a whole number of minutes") from None
         if not 1 <= minutes <= 24 * 60:
             raise web.HTTPError(400, "time budget must be between 1 and 1440 minutes")
@@ -272,6 +283,20 @@ class ServiceHandler(HubOAuthenticated, DefendedResponses):
             raise web.HTTPError(400, "time_out must be 'soft' (warn and mark the overtime) or 'hard' (stop running cells)")
         if len(candidate_name) > 200:
             raise web.HTTPError(400, "the candidate's name is at most 200 characters")
+        invite_ttl, deadline = timedelta(hours=service_settings["invite_ttl_hours"]), None
+        if kind == "take_home":
+            try:
+                window = float(start_window_days) if start_window_days not in (None, "") else float(service_settings["take_home_start_window_days"])
+                deadline = int(deadline_hours) if deadline_hours not in (None, "") else int(service_settings["take_home_deadline_hours"])
+            except (TypeError, ValueError):
+                raise web.HTTPError(400, "the start window is a number of days, the deadline a whole number of hours") from None
+            if not 1 / 24 <= window <= 30:
+                raise web.HTTPError(400, "the start window must be between 1 hour and 30 days")
+            if not 1 <= deadline <= 14 * 24:
+                raise web.HTTPError(400, "the deadline must be between 1 and 336 hours after the start")
+            if minutes > deadline * 60:
+                raise web.HTTPError(400, f"the active-time budget ({minutes} min) does not fit before the deadline ({deadline} h)")
+            time_out, invite_ttl = "soft", timedelta(days=window)  # the budget is soft; the deadline is the hard end
         return self.store.create_interview(
             scenario=pack.id,
             kernel=kernel,
@@ -280,7 +305,9 @@ class ServiceHandler(HubOAuthenticated, DefendedResponses):
             time_budget_minutes=minutes,
             time_out=time_out,
             hiring_round=hiring_round or "",  # the store names it after the scenario when none is given
-            invite_ttl=timedelta(hours=self.settings["service_settings"]["invite_ttl_hours"]),
+            invite_ttl=invite_ttl,
+            kind=kind,
+            deadline_hours=deadline,
         )
 
 
@@ -318,6 +345,9 @@ class HomeHandler(ServiceHandler):
             interviews=interviews,
             scenarios=scenario_choices(self.settings["service_settings"]["scenarios_dir"]),
             gpu_available=self.settings["service_settings"].get("gpu_available"),
+            take_home={"minutes": TAKE_HOME_DEFAULT_MINUTES,
+                       "start_window_days": self.settings["service_settings"].get("take_home_start_window_days", 7),
+                       "deadline_hours": self.settings["service_settings"].get("take_home_deadline_hours", 48)},
         )
 
 
@@ -331,6 +361,9 @@ class CreateInterviewHandler(ServiceHandler):
             self.get_body_argument("time_budget_minutes", ""),
             self.get_body_argument("time_out", "soft"),
             self.get_body_argument("hiring_round", ""),
+            self.get_body_argument("kind", "live"),
+            self.get_body_argument("start_window_days", ""),
+            self.get_body_argument("deadline_hours", ""),
         )
         self.render_page("invite.html", interview=interview, invite_url=self.invite_url(code))
 
@@ -356,7 +389,9 @@ class LiveViewHandler(ServiceHandler):
             "limits": dict(guide["limits"], **({"max_parameters": released["max_parameters"]} if released and "max_parameters" in released else {}))
                       if guide else {},
             "xsrf_token": self.xsrf_text,
-            "budget_seconds": interview.time_budget_minutes * 60,
+            # a take-home's clock runs to its deadline (its budget is active time, which the report measures)
+            "budget_seconds": (interview.deadline_hours * 3600 if interview.kind == "take_home" and interview.deadline_hours
+                               else interview.time_budget_minutes * 60),
             "display_names": {interview.candidate_user: interview.candidate_name},
             "started_at": interview.started_at.isoformat() + "Z" if interview.started_at else None,
             "ended_at": interview.ended_at.isoformat() + "Z" if interview.ended_at else None,
@@ -460,7 +495,9 @@ class InterviewActionHandler(ServiceHandler):
         elif action == "invite":
             if interview.state not in (State.invited.value, State.live.value):
                 raise web.HTTPError(409, "this interview has ended; create a new one")
-            code = self.store.reissue_invite(interview.id, timedelta(hours=self.settings["service_settings"]["invite_ttl_hours"]))
+            ttl = (timedelta(hours=interview.start_window_hours) if interview.kind == "take_home" and interview.start_window_hours
+                   else timedelta(hours=self.settings["service_settings"]["invite_ttl_hours"]))
+            code = self.store.reissue_invite(interview.id, ttl)
             self.render_page("invite.html", interview=interview, invite_url=self.invite_url(code))
         elif action == "revoke":
             self.store.revoke_invites(interview.id)
@@ -562,7 +599,7 @@ class InterviewsAPIHandler(ServiceHandler):
             raise web.HTTPError(400, "the body must be JSON") from None
         interview, code = self.create_interview(
             body.get("scenario", ""), body.get("kernel", "cpu"), body.get("candidate_name", ""), body.get("time_budget_minutes"),
-            body.get("time_out"), body.get("hiring_round"),
+            body.get("time_out"), body.get("hiring_round"), body.get("kind"), body.get("start_window_days"), body.get("deadline_hours"),
         )
         self.set_status(201)
         self.finish({"interview": interview.to_json(), "invite_url": self.invite_url(code)})
@@ -808,6 +845,8 @@ def main() -> None:
             log.info("resumed interrupted work on interview(s) %s", ", ".join(resumed))
 
     IOLoop.current().add_callback(resume)
+    # take-homes end on their own: at the deadline, or when their start window closed unused
+    PeriodicCallback(app.settings["lifecycle"].sweep_take_homes, settings.get("take_home_sweep_seconds", 30) * 1000).start()
     log.info("interview service listening on %s:%s", bind_ip, settings["port"])
     try:
         IOLoop.current().start()

@@ -5,7 +5,9 @@ freezes the workspace and the authoritative history into a submission bundle in 
 store, cleans the candidate up (hub user, and in isolated mode the system user and live
 workspace) and starts the grader in the background. ``resume()`` runs at service start and
 finishes whatever a restart interrupted: an interview left in ``ending`` is ended again, one
-left in ``ended`` without a report is graded again.
+left in ``ended`` without a report is graded again. ``sweep_take_homes()`` runs every
+``take_home_sweep_seconds``: a take-home past its deadline is ended (submitted) the same way, one
+whose start window closed unused becomes a no-show.
 
 Submission bundle (``<private>/submissions/<interview id>/``), what ``mlinterview grade`` reads:
 
@@ -41,6 +43,8 @@ FREEZE_MAX_BYTES = 8 * 1024**3
 # Written by the freeze itself: a workspace file of the same name is not the candidate's to supply.
 BUNDLE_OWN_FILES = frozenset({"history.jsonl", "history-divergent.json", "submission.json"})
 NO_SHOW_PROGRESS = "not graded: the candidate never started"
+TAKE_HOME_DEADLINE = "the take-home's deadline"  # ended_by, when the deadline submitted the work
+TAKE_HOME_WINDOW_CLOSED = "the take-home's start window closing"
 WORKSPACE_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".cache", ".local", ".ipython", ".jupyter")
 
 
@@ -199,6 +203,9 @@ class InterviewLifecycle:
             "kernel": interview.kernel,
             "data_seed": interview.data_seed,
             "time_budget_minutes": interview.time_budget_minutes,
+            "kind": interview.kind or "live",
+            "deadline_hours": interview.deadline_hours,
+            "submitted_by_deadline": interview.ended_by == TAKE_HOME_DEADLINE,
             "started": _iso(interview.started_at),
             "ended": _iso(interview.ended_at),
             "notebook": self.notebook_of(interview.scenario),
@@ -317,6 +324,20 @@ class InterviewLifecycle:
         if moved:
             self._spawn(interview_id, self.grade(interview_id))
         return moved
+
+    def sweep_take_homes(self) -> list[str]:
+        """End the take-homes whose time is over: one past its deadline is submitted (ended and
+        graded like any other), one whose start window closed unused is a no-show. Returns their ids."""
+        overdue, closed = self.store.take_homes_due()
+        ended = []
+        for interview_id in overdue:
+            if self.start_end(interview_id, TAKE_HOME_DEADLINE):
+                log.info("interview %s: the take-home's deadline passed: submitted", interview_id)
+                ended.append(interview_id)
+        for interview_id in closed:
+            if self.start_end(interview_id, TAKE_HOME_WINDOW_CLOSED):
+                ended.append(interview_id)
+        return ended
 
     async def resume(self) -> list[str]:
         """Finish what a restart interrupted; returns the interview ids picked up again."""

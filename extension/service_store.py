@@ -72,9 +72,12 @@ from ..history import GENESIS, event_hash, link_problem
 
 CANDIDATE_PREFIX = "cand-"
 TIME_OUTS = ("soft", "hard")  # past the time budget: warn and flag the overrun / stop accepting executions
+# live: an interviewer watches, the budget is wall-clock time from the start; take_home: the invite
+# opens a window to start, the budget is active time (soft) and a hard deadline submits the work
+KINDS = ("live", "take_home")
 
 MIGRATIONS_DIR = Path(__file__).with_name("store_migrations")
-SCHEMA_REVISION = "0003"  # the newest revision in store_migrations/versions: what these models describe
+SCHEMA_REVISION = "0004"  # the newest revision in store_migrations/versions: what these models describe
 BASELINE_REVISION = "0001"  # the schema of the stores made before there were migrations
 VERSION_TABLE = "interview_store_version"
 MIGRATION_LOCK_KEY = int.from_bytes(b"mlinterv", "big")  # PostgreSQL advisory lock of the store's upgrade
@@ -113,6 +116,10 @@ class Interview(Base):
     scenario: Mapped[str] = mapped_column(String(64))
     kernel: Mapped[str] = mapped_column(String(8), default="cpu")
     time_out: Mapped[str] = mapped_column(String(8), default="soft", server_default="soft")  # one of TIME_OUTS
+    kind: Mapped[str] = mapped_column(String(16), default="live", server_default="live")  # one of KINDS
+    # take-home only: how long the invite lets the candidate start, and the hard deadline after the start
+    start_window_hours: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    deadline_hours: Mapped[int | None] = mapped_column(Integer, nullable=True)
     candidate_name: Mapped[str] = mapped_column(String(200))
     candidate_user: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     interviewer: Mapped[str] = mapped_column(String(200), index=True)
@@ -129,12 +136,23 @@ class Interview(Base):
     grade_progress: Mapped[str] = mapped_column(Text, default="")
     grade_summary: Mapped[str] = mapped_column(Text, default="{}")  # JSON: metric, bugs fixed, ...
 
+    @property
+    def deadline_at(self) -> datetime | None:
+        """A started take-home's hard deadline (None for a live interview, or before the start)."""
+        if self.kind != "take_home" or self.started_at is None or not self.deadline_hours:
+            return None
+        return self.started_at + timedelta(hours=self.deadline_hours)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "scenario": self.scenario,
             "kernel": self.kernel,
+            "kind": self.kind or "live",
             "time_out": self.time_out,
+            "start_window_hours": self.start_window_hours,
+            "deadline_hours": self.deadline_hours,
+            "deadline_at": _iso(self.deadline_at),
             "candidate_name": self.candidate_name,
             "candidate_user": self.candidate_user,
             "interviewer": self.interviewer,
@@ -269,10 +287,17 @@ class InterviewStore:
         data_seed: int | None = None,
         time_out: str = "soft",
         hiring_round: str = "",
+        kind: str = "live",
+        deadline_hours: int | None = None,
     ) -> tuple[Interview, str]:
-        """A new interview and its invite code (the code is returned once, only its hash is kept)."""
+        """A new interview and its invite code (the code is returned once, only its hash is kept).
+        A take-home's invite lasts its start window (``invite_ttl``); ``deadline_hours`` runs from its start."""
         if time_out not in TIME_OUTS:
             raise ValueError(f"time_out must be one of {', '.join(TIME_OUTS)}, not {time_out!r}")
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        if kind == "take_home" and not (deadline_hours and deadline_hours > 0):
+            raise ValueError("a take-home needs a deadline (hours after its start)")
         interview_id = uuid.uuid4().hex[:12]
         interview = Interview(
             id=interview_id,
@@ -286,6 +311,9 @@ class InterviewStore:
             time_out=time_out,
             hiring_round=(hiring_round or "").strip()[:200] or scenario,
             state=State.invited.value,
+            kind=kind,
+            start_window_hours=max(1, round(invite_ttl.total_seconds() / 3600)) if kind == "take_home" else None,
+            deadline_hours=int(deadline_hours) if kind == "take_home" else None,
         )
         with self.session.begin() as db:
             db.add(interview)
@@ -336,6 +364,18 @@ class InterviewStore:
     def in_states(self, *states: State) -> list[Interview]:
         with self.session() as db:
             return list(db.scalars(select(Interview).where(Interview.state.in_([s.value for s in states]))))
+
+    def take_homes_due(self, now: datetime | None = None) -> tuple[list[str], list[str]]:
+        """Take-homes whose time is over: (live ones past their deadline, invited ones whose start
+        window closed: no invite left that could still start them)."""
+        now = now or utcnow()
+        with self.session() as db:
+            live = db.scalars(select(Interview).where(Interview.kind == "take_home", Interview.state == State.live.value))
+            overdue = [interview.id for interview in live if interview.deadline_at is not None and interview.deadline_at <= now]
+            open_invite = select(Invite.interview_id).where(Invite.used_at.is_(None), Invite.revoked_at.is_(None), Invite.expires_at > now)
+            closed = list(db.scalars(select(Interview.id).where(
+                Interview.kind == "take_home", Interview.state == State.invited.value, Interview.id.not_in(open_invite))))
+        return overdue, closed
 
     def set_state(self, interview_id: str, state: State, *, only_from: Iterable[State] | None = None, **fields) -> bool:
         """Move an interview to ``state`` (only from the given states, when given); True if it moved."""

@@ -224,20 +224,32 @@ def _timeline(events: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     return entries
 
 
-def session_time(events: list[dict[str, Any]] | None) -> dict[str, Any]:
+def session_time(events: list[dict[str, Any]] | None, meta: dict[str, Any] | None = None) -> dict[str, Any]:
     """How the interview's time went, from the record: when the budget ran out (and whether the
-    time-out was soft or hard), what ran after it, and whether the candidate said they were done."""
-    events = events or []
+    time-out was soft or hard), what ran after it, whether the candidate said they were done, and
+    their active time. A take-home (``kind`` in ``submission.json``) adds the time the candidate
+    says they spent beside it, and the active time over its soft budget."""
+    events, meta = events or [], meta or {}
     time_up = next((e for e in events if e.get("kind") == "interview" and (e.get("detail") or {}).get("event") == "time_up"), None)
     done = next((e for e in events if e.get("kind") == "interview" and (e.get("detail") or {}).get("event") == "done"), None)
     after = events[events.index(time_up) + 1:] if time_up is not None else []
+    active = active_minutes(events)
+    kind = "take_home" if meta.get("kind") == "take_home" else "live"
+    reported = (done.get("detail") or {}).get("self_reported_minutes") if done else None
+    budget = meta.get("time_budget_minutes") if isinstance(meta.get("time_budget_minutes"), (int, float)) else None
     return {
         "time_up_at": time_up.get("time") if time_up else None,
         "time_out": (time_up.get("detail") or {}).get("time_out") if time_up else None,
         "overtime_executions": sum(1 for e in after if e.get("kind") == "execute_request"),
         "refused_after_time_up": sum(1 for e in after if e.get("kind") == "refused"),
         "done_by_candidate_at": done.get("time") if done else None,
-        **active_minutes(events),
+        **active,
+        "kind": kind,
+        "self_reported_minutes": reported if isinstance(reported, (int, float)) and not isinstance(reported, bool) else None,
+        "active_budget_minutes": budget if kind == "take_home" else None,
+        "over_active_budget_minutes": (round(active["active_minutes"] - budget, 1)
+                                       if kind == "take_home" and budget and active["active_minutes"] > budget else None),
+        "submitted_by_deadline": kind == "take_home" and meta.get("submitted_by_deadline") is True,
     }
 
 
@@ -428,7 +440,7 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
         "integrity": {"history": history, "flags": flags, "playback": playback_completeness(submission.history_events or [])},
         "timeline": _timeline(submission.history_events),
         "answers": last_answers(submission.history_events or [], manifest.questions),
-        "time": session_time(submission.history_events),
+        "time": session_time(submission.history_events, submission.meta),
         "scaffold": scaffold,
         "kernel": kernel_name,
         "limits": {name: getattr(limits, name) for name in limits.trait_names() if limits.trait_metadata(name, "config")},

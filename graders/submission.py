@@ -15,6 +15,10 @@ A submission is one folder, produced by the hub when an interview ends (or by ha
 Only ``scenario`` is required in ``submission.json`` (and ``--scenario`` on the command line can
 stand in for it); ``data_seed`` defaults to the scenario's seed, ``notebook`` to the scenario's
 notebook. Anything else in the folder is ignored. The grader never writes into a submission.
+A take-home's ``submission.json`` also says ``"kind": "take_home"``, its active-time budget
+(``time_budget_minutes``), ``deadline_hours`` and ``submitted_by_deadline`` (the deadline, not
+the candidate, submitted it); the report sets the active time beside the budget and beside the
+time the candidate said they spent (the ``done`` event's ``self_reported_minutes``).
 
 The grader may run as root and the folder holds the candidate's files: it is read through
 :mod:`mlinterview.safe_files` only. Links, FIFOs, device files and files with more than one name

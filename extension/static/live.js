@@ -339,9 +339,11 @@
   }
   setInterval(() => {
     const s = elapsedSeconds();
-    const elapsed = document.getElementById("elapsed");
-    elapsed.textContent = clock(s);
-    elapsed.className = s !== null && s > budgetSeconds ? "error" : "";  // over the time budget
+    const elapsed = document.getElementById("elapsed");  // not on a take-home's page before its start
+    if (elapsed) {
+      elapsed.textContent = clock(s);
+      elapsed.className = s !== null && s > budgetSeconds ? "error" : "";  // over the time budget
+    }
     const value = s === null ? "" : s.toFixed(0);
     document.getElementById("note-elapsed").value = value;
     for (const input of document.querySelectorAll(".pin-elapsed")) input.value = value;

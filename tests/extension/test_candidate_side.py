@@ -274,3 +274,19 @@ def test_the_candidate_answers_an_open_question_in_the_questions_panel(lab_serve
     # a question not shown yet cannot be answered, nor can an answer be too long
     assert post_answer(server, "later_on", "early")[0] == 404
     assert post_answer(server, "why_it_helps", "x" * 20_001)[0] == 413
+
+
+def test_the_time_a_candidate_says_they_spent_is_minutes_or_nothing_and_a_bad_one_is_refused():
+    from tornado.web import HTTPError
+
+    from mlinterview.extension.interview_status import self_reported_minutes
+
+    assert self_reported_minutes(b"") is None and self_reported_minutes(b"{}") is None
+    assert self_reported_minutes(b'{"self_reported_minutes": null}') is None
+    assert self_reported_minutes(b'{"self_reported_minutes": 95}') == 95
+    assert self_reported_minutes(b'{"self_reported_minutes": 94.6}') == 95
+    for body in (b'{"self_reported_minutes": -3}', b'{"self_reported_minutes": "95"}', b'{"self_reported_minutes": true}',
+                 b'{"self_reported_minutes": 1e9}', b"[95]", b"ninety"):
+        with pytest.raises(HTTPError) as refused:
+            self_reported_minutes(body)
+        assert refused.value.status_code == 400, body

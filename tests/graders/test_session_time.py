@@ -1,4 +1,5 @@
-"""The report's account of the interview's time, from the record: the time-out and "I'm done"."""
+"""The report's account of the interview's time, from the record: the time-out, "I'm done", the
+active time, and a take-home's budget, deadline and self-reported time."""
 
 from mlinterview.graders.report import session_time
 
@@ -33,6 +34,8 @@ def test_no_time_up_in_the_record_says_nothing_ran_over():
     assert session_time([event("execute_request", code="a")]) == {
         "time_up_at": None, "time_out": None, "overtime_executions": 0, "refused_after_time_up": 0, "done_by_candidate_at": None,
         "active_minutes": 0.0, "breaks": 0, "break_minutes": 10.0,
+        "kind": "live", "self_reported_minutes": None, "active_budget_minutes": None, "over_active_budget_minutes": None,
+        "submitted_by_deadline": False,
     }
 
 
@@ -45,3 +48,17 @@ def test_active_time_counts_the_work_and_leaves_out_the_breaks():
               at(45, "note", "interviewer"), at(70, "execute_request", "interviewer")]  # the interviewer's acts are not the candidate's
     time = session_time(events)
     assert time["active_minutes"] == 13.0 and time["breaks"] == 1 and time["break_minutes"] == 10
+
+
+def test_a_take_home_sets_the_self_reported_time_beside_the_active_time_and_its_budget():
+    events = [event("execute_request", code="a", role="candidate", time="2026-12-02T10:00:00+00:00"),
+              event("execute_request", code="b", role="candidate", time="2026-12-02T10:09:00+00:00"),
+              event("interview", role="candidate", time="2026-12-02T10:09:30+00:00", detail={"event": "done", "self_reported_minutes": 45})]
+    meta = {"kind": "take_home", "time_budget_minutes": 5, "deadline_hours": 48, "submitted_by_deadline": False}
+    time = session_time(events, meta)
+    assert (time["kind"], time["self_reported_minutes"], time["active_minutes"]) == ("take_home", 45, 9.5)
+    assert time["active_budget_minutes"] == 5 and time["over_active_budget_minutes"] == 4.5 and not time["submitted_by_deadline"]
+    by_deadline = session_time(events[:2], dict(meta, time_budget_minutes=60, submitted_by_deadline=True))
+    assert by_deadline["self_reported_minutes"] is None and by_deadline["over_active_budget_minutes"] is None and by_deadline["submitted_by_deadline"]
+    # a live interview's meta says nothing of the kind: no budget of active time, whatever it holds
+    assert session_time(events, {"time_budget_minutes": 5, "submitted_by_deadline": True})["over_active_budget_minutes"] is None

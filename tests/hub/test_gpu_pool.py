@@ -111,6 +111,14 @@ def test_server_plan_sets_kernel_history_url_and_hides_gpus_from_cpu_candidates(
         available_kernels={"mlinterview-cpu"}, started_at="2026-11-25T10:00:00Z",
     )
     assert timed.environment["MLINTERVIEW_STARTED_AT"] == "2026-11-25T10:00:00Z"
+    # a take-home: the server's clock runs to the hard deadline; the budget is active time, shown beside it
+    take_home = server_plan(
+        interview_id="abc", kernel="cpu", notebook="n.ipynb", workspace="/ws", history_url="u", gpu=None,
+        available_kernels={"mlinterview-cpu"}, started_at="2026-11-25T10:00:00Z", time_budget_minutes=180, kind="take_home", deadline_hours=48,
+    )
+    assert {key: take_home.environment.get(key) for key in ("MLINTERVIEW_KIND", "MLINTERVIEW_ACTIVE_BUDGET_MINUTES",
+                                                              "MLINTERVIEW_TIME_BUDGET_MINUTES", "MLINTERVIEW_TIME_OUT")} == {
+        "MLINTERVIEW_KIND": "take_home", "MLINTERVIEW_ACTIVE_BUDGET_MINUTES": "180", "MLINTERVIEW_TIME_BUDGET_MINUTES": "2880", "MLINTERVIEW_TIME_OUT": "hard"}
     gpu = server_plan(
         interview_id="abc", kernel="gpu", notebook="n.ipynb", workspace="/ws", history_url="u", gpu="3",
         available_kernels={"mlinterview-gpu"},

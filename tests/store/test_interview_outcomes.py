@@ -1,4 +1,5 @@
-"""How an interview ends without a report (no_show, cancelled), and the comparison's overall score.
+"""How an interview ends without a report (no_show, cancelled), a take-home's deadline and start
+window, and the comparison's overall score.
 
 The lifecycle runs on the real store (SQLite and PostgreSQL, ``store`` in conftest.py); the hub
 is a tiny fake subclass of ``HubClient`` that records what it is asked (these interviews never
@@ -108,6 +109,62 @@ async def test_an_interview_with_history_is_still_frozen_and_graded(store, lifec
     assert lifecycle.grader_mark.read_text() == "ran\n"  # the grader ran (and wrote no report: grading_failed)
     assert store.get(interview.id).state == State.grading_failed.value
     assert (lifecycle.submission_dir(interview.id) / "history.jsonl").is_file()
+
+
+def move_back(store, interview_id, hours):
+    """As if ``hours`` had passed: the start and the invites of the interview, earlier."""
+    from sqlalchemy import update
+
+    from mlinterview.extension.service_store import Interview, Invite
+
+    with store.session.begin() as db:
+        db.execute(update(Interview).where(Interview.id == interview_id, Interview.started_at.is_not(None))
+                   .values(started_at=Interview.started_at - timedelta(hours=hours)))
+        db.execute(update(Invite).where(Invite.interview_id == interview_id).values(expires_at=Invite.expires_at - timedelta(hours=hours)))
+
+
+async def test_take_homes_end_at_their_deadline_or_when_their_window_closes(store, lifecycle):
+    def take_home(name, window_hours=24):
+        return store.create_interview(scenario="churn", kernel="cpu", candidate_name=name, interviewer="alice", time_budget_minutes=120,
+                                      invite_ttl=timedelta(hours=window_hours), kind="take_home", deadline_hours=4)
+
+    working, working_code = take_home("Working")
+    store.consume_invite(working_code)
+    chain = HistoryChain()
+    store.append_history(working.id, [chain.append({"time": "2026-11-25T10:00:00Z", "session": "s", "kind": "session_start", "detail": {}})])
+    waiting, _ = take_home("Waiting")
+    late, late_code = take_home("Late")
+    live, live_code = new_interview(store)  # a live interview has no deadline: never swept
+    store.consume_invite(live_code)
+    started = store.get(working.id)
+    assert started.deadline_at == started.started_at + timedelta(hours=4) and store.get(live.id).deadline_at is None
+    assert store.take_homes_due() == ([], []) and lifecycle.sweep_take_homes() == []
+
+    move_back(store, working.id, 3)  # an hour left: not yet
+    assert lifecycle.sweep_take_homes() == []
+    move_back(store, working.id, 1.5)  # past the deadline
+    move_back(store, late.id, 25)  # its window closed unused
+    move_back(store, live.id, 48)
+    assert store.take_homes_due() == ([working.id], [late.id])
+    assert sorted(lifecycle.sweep_take_homes()) == sorted([working.id, late.id])
+    await settle(lifecycle, working.id)
+    submitted = store.get(working.id)
+    assert submitted.ended_by == "the take-home's deadline" and lifecycle.grader_mark.read_text() == "ran\n"
+    meta = json.loads((lifecycle.submission_dir(working.id) / "submission.json").read_text())
+    assert (meta["kind"], meta["deadline_hours"], meta["submitted_by_deadline"], meta["time_budget_minutes"]) == ("take_home", 4, True, 120)
+    closed = store.get(late.id)
+    assert (closed.state, closed.ended_by) == (State.no_show.value, "the take-home's start window closing")
+    with pytest.raises(InviteRefused):
+        store.consume_invite(late_code)
+    assert store.get(waiting.id).state == State.invited.value and store.get(live.id).state == State.live.value
+    assert lifecycle.sweep_take_homes() == []  # once ended, never again
+
+    with pytest.raises(ValueError, match="needs a deadline"):
+        store.create_interview(scenario="churn", kernel="cpu", candidate_name="X", interviewer="alice", time_budget_minutes=60,
+                               invite_ttl=timedelta(hours=1), kind="take_home")
+    with pytest.raises(ValueError, match="kind must be"):
+        store.create_interview(scenario="churn", kernel="cpu", candidate_name="X", interviewer="alice", time_budget_minutes=60,
+                               invite_ttl=timedelta(hours=1), kind="weekend")
 
 
 async def test_cancel_revokes_the_invite_and_only_an_invited_interview_can_be(store, lifecycle):

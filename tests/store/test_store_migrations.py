@@ -272,3 +272,27 @@ def test_the_documented_command_line_checks_a_store(tmp_path, repo_root):
         assert result.returncode == 0, (args, result.stdout, result.stderr)
     assert "No new upgrade operations detected" in result.stdout + result.stderr
     assert revision_and_rows(url) == (SCHEMA_REVISION, 1)
+
+
+def test_a_store_at_revision_0003_is_upgraded_to_take_homes(store_url):
+    migrate(store_url, command.upgrade, "0003")
+    with connected(store_url) as connection, connection.begin():
+        connection.execute(text(
+            "INSERT INTO interviews (id, scenario, kernel, time_out, candidate_name, candidate_user, interviewer, hiring_round, "
+            "time_budget_minutes, state, created_at, shared_with, grade_progress, grade_summary) VALUES "
+            "('old000000003', 'digits', 'cpu', 'soft', 'Live Before', 'cand-old00003', 'alice', 'r1', 45, 'live', :at, '[]', '', '{}')"),
+            {"at": datetime(2026, 12, 2, 9, 0)})
+    store = InterviewStore(store_url)
+    try:
+        assert revision_and_rows(store_url) == (SCHEMA_REVISION, 1)
+        old = store.get("old000000003")
+        assert (old.candidate_name, old.kind, old.deadline_hours, old.start_window_hours, old.deadline_at) == ("Live Before", "live", None, None, None)
+        made, _ = store.create_interview(scenario="digits", kernel="cpu", candidate_name="New", interviewer="alice", time_budget_minutes=180,
+                                         invite_ttl=timedelta(days=7), kind="take_home", deadline_hours=48)
+        assert (store.get(made.id).kind, store.get(made.id).start_window_hours, store.get(made.id).deadline_hours) == ("take_home", 168, 48)
+    finally:
+        store.close()
+    assert schema_differences(store_url) == []
+    migrate(store_url, command.downgrade, "0003")
+    with connected(store_url) as connection:
+        assert connection.scalar(text("SELECT count(*) FROM interviews")) == 2

@@ -8,6 +8,7 @@
  * - the top bar: a countdown from the interview's own start and budget, warnings at 10 and 2
  *   minutes, the time-out (soft: the clock runs on into overtime; hard: the notebook freezes), and
  *   the "I'm done" button (with a confirmation; the server records it and the hub ends the interview);
+ *   in a take-home, the countdown is to the deadline, and "Submit" asks the time they spent;
  * - the status bar: the constraint panel (the largest model's parameters against the limit, the
  *   last training run's CPU time against its budget), refreshed after every execution, and a
  *   notice when the interviewer releases a twist;
@@ -43,6 +44,8 @@ interface IFacts {
   budget_seconds: number;
   deadline: number | null;
   time_out: 'soft' | 'hard';
+  kind: 'live' | 'take_home';
+  active_budget_seconds: number | null;
   state: 'live' | 'overtime' | 'frozen' | 'done';
   limits: {
     max_parameters: number | null;
@@ -84,6 +87,33 @@ function clockText(seconds: number): string {
   return hours
     ? `${hours}:${String(minutes).padStart(2, '0')}:${rest}`
     : `${minutes}:${rest}`;
+}
+
+/** A take-home's submit dialog: what submitting means, and the time the candidate says they spent. */
+class SelfReportBody extends Widget {
+  readonly input: HTMLInputElement;
+
+  constructor() {
+    super();
+    this.addClass('mli-self-report');
+    const text = document.createElement('p');
+    text.textContent =
+      'This submits your work for grading: you cannot return to the notebook afterwards. Save anything you want graded first.';
+    const label = document.createElement('label');
+    label.textContent = 'About how many minutes did you spend on it? ';
+    this.input = document.createElement('input');
+    this.input.type = 'number';
+    this.input.min = '0';
+    this.input.step = '1';
+    this.input.id = 'mli-self-reported-minutes';
+    this.input.className = 'jp-mod-styled';
+    label.append(this.input);
+    this.node.append(text, label);
+  }
+
+  getValue(): string {
+    return this.input.value.trim();
+  }
 }
 
 function count(value: number): string {
@@ -317,6 +347,10 @@ class CandidateSide {
         `mlinterview:${facts.started_at ?? 'local'}:${PageConfig.getOption('hubUser') || 'me'}`
       );
       this.bar.done.hidden = !facts.can_finish;
+      if (facts.kind === 'take_home') {
+        this.bar.done.textContent = 'Submit';
+        this.bar.done.title = 'Submit your take-home now (you will be asked to confirm)';
+      }
     }
     this.panel.render(facts);
     this.noticeTwist(facts);
@@ -341,6 +375,13 @@ class CandidateSide {
     if (left > 0) {
       this.bar.clock.textContent = `${clockText(left)} left`;
       this.bar.clock.title = `${facts.title}: ${Math.round(facts.budget_seconds / 60)} min in all`;
+      if (facts.kind === 'take_home') {
+        const due = new Date(facts.deadline * 1000).toLocaleString();
+        this.bar.clock.textContent = `${clockText(left)} to the deadline`;
+        this.bar.clock.title =
+          `${facts.title}, a take-home: about ${Math.round((facts.active_budget_seconds || 0) / 60)} min of work, ` +
+          `at your own pace. Submit when you are done; at the deadline (${due}) your work is submitted as it is.`;
+      }
       for (const threshold of WARNINGS_S) {
         if (left <= threshold) {
           this.warnOnce(threshold, left);
@@ -476,12 +517,27 @@ class CandidateSide {
     if (this.ending) {
       return;
     }
-    const answer = await showDialog({
-      title: 'End the interview?',
-      body: 'This ends the interview for you and the interviewers: you cannot return to the notebook afterwards. Save anything you want graded first.',
-      buttons: [Dialog.cancelButton({ label: 'Keep working' }), Dialog.warnButton({ label: 'End the interview' })]
+    const takeHome = this.facts?.kind === 'take_home';
+    const answer = await showDialog<string>({
+      title: takeHome ? 'Submit your take-home?' : 'End the interview?',
+      body: takeHome
+        ? new SelfReportBody()
+        : 'This ends the interview for you and the interviewers: you cannot return to the notebook afterwards. Save anything you want graded first.',
+      buttons: [
+        Dialog.cancelButton({ label: 'Keep working' }),
+        Dialog.warnButton({ label: takeHome ? 'Submit' : 'End the interview' })
+      ]
     });
     if (!answer.button.accept) {
+      return;
+    }
+    const minutes = takeHome && answer.value ? Number(answer.value) : null;
+    if (minutes !== null && !(Number.isFinite(minutes) && minutes >= 0)) {
+      void showDialog({
+        title: 'How long did it take?',
+        body: 'Give the time you spent as a number of minutes (or leave it empty).',
+        buttons: [Dialog.okButton()]
+      });
       return;
     }
     this.ending = true;
@@ -489,7 +545,9 @@ class CandidateSide {
       await this.app.commands.execute('docmanager:save-all').catch(() => undefined);
       const response = await ServerConnection.makeRequest(
         URLExt.join(this.settings.baseUrl, 'mlinterview', 'done'),
-        { method: 'POST' },
+        minutes === null
+          ? { method: 'POST' }
+          : { method: 'POST', body: JSON.stringify({ self_reported_minutes: Math.round(minutes) }) },
         this.settings
       );
       const body = await response.json().catch(() => ({}));
