@@ -56,8 +56,8 @@ def test_a_take_home_sets_the_self_reported_time_beside_the_active_time_and_its_
               event("interview", role="candidate", time="2026-12-02T10:09:30+00:00", detail={"event": "done", "self_reported_minutes": 45})]
     meta = {"kind": "take_home", "time_budget_minutes": 5, "deadline_hours": 48, "submitted_by_deadline": False}
     time = session_time(events, meta)
-    assert (time["kind"], time["self_reported_minutes"], time["active_minutes"]) == ("take_home", 45, 9.5)
-    assert time["active_budget_minutes"] == 5 and time["over_active_budget_minutes"] == 4.5 and not time["submitted_by_deadline"]
+    assert (time["kind"], time["self_reported_minutes"], time["active_minutes"]) == ("take_home", 45, 9.0)
+    assert time["active_budget_minutes"] == 5 and time["over_active_budget_minutes"] == 4.0 and not time["submitted_by_deadline"]
     by_deadline = session_time(events[:2], dict(meta, time_budget_minutes=60, submitted_by_deadline=True))
     assert by_deadline["self_reported_minutes"] is None and by_deadline["over_active_budget_minutes"] is None and by_deadline["submitted_by_deadline"]
     # a live interview's meta says nothing of the kind: no budget of active time, whatever it holds

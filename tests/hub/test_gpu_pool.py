@@ -48,7 +48,7 @@ class FakeInterviewSpawner(InterviewSpawnerMixin, FakeProcessSpawner):
     """The real mixin; the interview lookup and workspace steps swapped for fakes."""
 
     def interview(self):
-        return SimpleNamespace(id="i-" + self.user.name, kernel="gpu", scenario="churn", data_seed=None, started_at=None,
+        return SimpleNamespace(id="i-" + self.user.name, kernel="gpu", scenario="churn", data_seed=None, started_at=None, kind="live", deadline_hours=None,
                                time_budget_minutes=45, time_out="soft")
 
     def notebook_of(self, interview):

@@ -20,7 +20,7 @@ from hubtools import SERVICE, wait_for, xsrf_of
 from mlinterview.extension.hub_settings import load_settings
 from mlinterview.extension.service_store import Interview, Invite, InterviewStore
 from mlinterview.scenarios.pack import load_pack
-from sqlalchemy import update
+from sqlalchemy import select
 from test_browser_e2e import browser, run_new_cell, shot, wait_for_idle_kernel  # noqa: F401
 from test_cockpit import log_in
 
@@ -44,11 +44,11 @@ def store(hub):
 def move_back(store: InterviewStore, interview_id: str, hours: float) -> None:
     """As if ``hours`` had passed since the take-home started: its start, and its invites, earlier."""
     with store.session.begin() as db:
-        moment = db.get(Interview, interview_id)
-        db.execute(update(Interview).where(Interview.id == interview_id)
-                   .values(started_at=moment.started_at - timedelta(hours=hours) if moment.started_at else None))
-        db.execute(update(Invite).where(Invite.interview_id == interview_id)
-                   .values(expires_at=Invite.expires_at - timedelta(hours=hours)))
+        interview = db.get(Interview, interview_id)
+        if interview.started_at is not None:
+            interview.started_at -= timedelta(hours=hours)
+        for invite in db.scalars(select(Invite).where(Invite.interview_id == interview_id)):
+            invite.expires_at -= timedelta(hours=hours)
 
 
 def ended(hub, token: str, interview_id: str, states=("graded",)):

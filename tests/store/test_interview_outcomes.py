@@ -113,14 +113,16 @@ async def test_an_interview_with_history_is_still_frozen_and_graded(store, lifec
 
 def move_back(store, interview_id, hours):
     """As if ``hours`` had passed: the start and the invites of the interview, earlier."""
-    from sqlalchemy import update
+    from sqlalchemy import select
 
     from mlinterview.extension.service_store import Interview, Invite
 
     with store.session.begin() as db:
-        db.execute(update(Interview).where(Interview.id == interview_id, Interview.started_at.is_not(None))
-                   .values(started_at=Interview.started_at - timedelta(hours=hours)))
-        db.execute(update(Invite).where(Invite.interview_id == interview_id).values(expires_at=Invite.expires_at - timedelta(hours=hours)))
+        interview = db.get(Interview, interview_id)
+        if interview.started_at is not None:
+            interview.started_at -= timedelta(hours=hours)
+        for invite in db.scalars(select(Invite).where(Invite.interview_id == interview_id)):
+            invite.expires_at -= timedelta(hours=hours)
 
 
 async def test_take_homes_end_at_their_deadline_or_when_their_window_closes(store, lifecycle):
