@@ -22,6 +22,7 @@ import pwd
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 from .service_store import CANDIDATE_PREFIX
@@ -48,6 +49,7 @@ def system_user_exists(name: str) -> bool:
 
 
 SERVER_SUFFIX = "-srv"
+USERADD_TRIES = 5
 
 
 def server_user_name(candidate: str) -> str:
@@ -62,7 +64,12 @@ def ensure_system_user(name: str, home: Path, group: str | None = None) -> pwd.s
     if not system_user_exists(name):
         grouping = ["--gid", group, "--no-user-group"] if group else ["--user-group"]
         command = ["useradd", "--system", *grouping, "--no-create-home", "--home-dir", str(home), "--shell", "/usr/sbin/nologin", name]
-        result = subprocess.run(command, capture_output=True, text=True)
+        for attempt in range(USERADD_TRIES):
+            result = subprocess.run(command, capture_output=True, text=True)
+            # another process (a hub spawning at the same moment) may hold /etc/passwd's lock a little longer than useradd waits
+            if result.returncode == 0 or system_user_exists(name) or "lock" not in result.stderr.lower():
+                break
+            time.sleep(0.5 * (attempt + 1))
         if result.returncode != 0 and not system_user_exists(name):
             raise IsolationError(f"could not create system user {name}: {result.stderr.strip() or result.returncode}")
     entry = pwd.getpwnam(name)

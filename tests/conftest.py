@@ -43,10 +43,30 @@ def chromium():
 
 
 LIVE_AREAS = ("hub", "extension", "kernels")
-# scheduling hint: the modules outside the live group that go first, in this order: the longest
-# (full calibrations, batch gradings), so that they start while the live group runs; xdist hands
-# every worker two units at the start, so the second in this list (the live worker's second unit)
-# is a short one
+# The live tests run in two lanes, each in turn on one worker: the first holds the tests that
+# measure the machine under their own load (floods, ten candidates at once, restarts), so that
+# they never overlap each other; every other live module is in the second. The two are about
+# equal in length (about 12 minutes each on two cores).
+MEASURED_LANE = (
+    "hub/test_confinement.py",
+    "hub/test_load.py",
+    "hub/test_restart.py",
+    "hub/test_browser_attack.py",
+    "hub/test_browser_e2e.py",
+    "hub/test_candidate_pages.py",
+    "hub/test_hiring_panel.py",
+    "hub/test_gpu_pool.py",
+    "hub/test_hub_config.py",
+    "hub/test_origins_config.py",
+    "hub/test_server_ports.py",
+    "hub/test_freeze_planted.py",
+    "hub/test_lifecycle_resume.py",
+    "kernels/",
+)
+# scheduling hint: the modules outside the live lanes that go first, in this order: the longest
+# (full calibrations, batch gradings), so that the third worker runs them while the lanes run;
+# xdist gives a worker a second unit at the start when its first has at most two tests, so the
+# second in this list (after the one-test calibration) is a short one
 RUN_FIRST = (
     "scenarios/test_calibration.py",
     "deploy/test_kubernetes_config.py",
@@ -61,27 +81,37 @@ def module_of(item) -> str:
     return Path(str(item.path)).relative_to(REPO_ROOT / "tests").as_posix()
 
 
+def lane_of(module: str) -> str | None:
+    """The live lane of a module (``tests/``-relative path), None outside the live areas."""
+    if module.split("/")[0] not in LIVE_AREAS:
+        return None
+    return "live-measured" if any(module == entry or (entry.endswith("/") and module.startswith(entry)) for entry in MEASURED_LANE) else "live"
+
+
 def pytest_xdist_make_scheduler(config, log):
-    """Under ``make test`` (``pytest -n 2 --dist loadscope --no-loadscope-reorder``): the tests of live
-    servers (real hubs, servers and kernels, whose floods and loads are measured against the
-    machine) are one unit, run in turn on one worker; every other module is a unit of its own
-    (its module fixtures set up once), on whichever worker is free."""
+    """Under ``make test`` (``pytest -n 3 --dist loadscope --no-loadscope-reorder``): the tests of live
+    servers (real hubs, servers and kernels) are two units, the lanes above, each run in turn on
+    one worker; every other module is a unit of its own (its module fixtures set up once), on
+    whichever worker is free. Most of a live test's time is spent waiting for a page or a
+    server, so three workers share two cores well."""
     from xdist.scheduler import LoadScopeScheduling
 
-    class LiveTogetherScheduling(LoadScopeScheduling):
+    class LiveLanesScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
-            return "live" if Path(module).parts[1:2] and Path(module).parts[1] in LIVE_AREAS else module
+            return lane_of(Path(module).relative_to("tests").as_posix() if module.startswith("tests/") else module) or module
 
-    return LiveTogetherScheduling(config, log)
+    return LiveLanesScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config, items):
-    """The live tests first, then the longest modules, so that they start while the live tests run."""
+    """The live lanes first (one for each of two workers), then the longest modules (for the third),
+    so that they start while the lanes run."""
 
     def rank(module: str) -> int:
-        if module.split("/")[0] in LIVE_AREAS:
-            return 0
-        return 1 + (RUN_FIRST.index(module) if module in RUN_FIRST else len(RUN_FIRST))
+        lane = lane_of(module)
+        if lane is not None:
+            return 0 if lane == "live-measured" else 1
+        return 2 + (RUN_FIRST.index(module) if module in RUN_FIRST else len(RUN_FIRST))
 
     items.sort(key=lambda item: rank(module_of(item)))  # stable: the order within a module is kept
