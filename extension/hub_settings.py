@@ -93,8 +93,13 @@ class HubSettings(BaseModel):
     admins: list[str] = Field(default_factory=list, description="Hub users who see every interview (and the hub admin page).")
     hiring_managers: list[str] = Field(
         default_factory=list,
-        description="Hub users who own the hiring decision: they see every interview, its scorecards once submitted and "
-                    "the debrief, and record hire or no hire (they log in like interviewers).",
+        description="Hub users who own the hiring decision in every hiring round: they see every interview, its scorecards "
+                    "once submitted and the debrief, and record hire or no hire (they log in like interviewers).",
+    )
+    hiring_rounds: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="The hiring managers of each hiring round ({round = [users]}): they see and decide the interviews of "
+                    "their rounds only (an interview's round is set when it is created; default: its scenario's id).",
     )
     authenticator: str = Field(
         default="shared-password",
@@ -128,6 +133,20 @@ class HubSettings(BaseModel):
         if clashing:
             raise ValueError(f"names starting with '{CANDIDATE_PREFIX}' are reserved for candidates: {', '.join(clashing)}")
         return names
+
+    @field_validator("hiring_rounds")
+    @classmethod
+    def _rounds_of_hub_users(cls, rounds: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, users in rounds.items():
+            if not name.strip() or len(name) > 200:
+                raise ValueError(f"a hiring round's name is 1 to 200 characters, not {name!r}")
+            cls._not_candidate_names(users)
+        return rounds
+
+    @property
+    def every_hiring_manager(self) -> set[str]:
+        """The hiring managers of every round, and of some."""
+        return set(self.hiring_managers) | {user for users in self.hiring_rounds.values() for user in users}
 
     @model_validator(mode="after")
     def _consistent(self) -> "HubSettings":
@@ -393,6 +412,7 @@ def service_settings(settings: HubSettings, installation: Installation) -> dict[
         # who may be invited onto an interview's panel, and who owns the hiring decision (service_panel.py)
         "interviewers": list(settings.interviewers),
         "hiring_managers": list(settings.hiring_managers),
+        "hiring_rounds": {name: list(users) for name, users in settings.hiring_rounds.items()},
         "subdomain_host": settings.origins_url,
         "log_level": settings.log_level,
         "grade_command": settings.grade_command or [installation.python, "-m", "mlinterview.cli", "grade"],
@@ -448,7 +468,7 @@ def hub_config(settings: HubSettings, installation: Installation) -> Config:
 
     # -- who logs in: invite codes for candidates, the configured authenticator for interviewers -
     c.JupyterHub.authenticator_class = authenticator_class_for(settings.authenticator)
-    c.Authenticator.allowed_users = set(settings.interviewers) | set(settings.hiring_managers)
+    c.Authenticator.allowed_users = set(settings.interviewers) | settings.every_hiring_manager
     c.Authenticator.admin_users = set(settings.admins)
     c.InviteCodeMixin.store_url = settings.interview_store_url
     if settings.authenticator == "shared-password":
@@ -514,7 +534,7 @@ def hub_config(settings: HubSettings, installation: Installation) -> Config:
             "name": "interviewer",
             "description": "Interviewers (and hiring managers) reach the interview service (which shows them the interviews they may see).",
             "scopes": ["self", f"access:services!service={SERVICE_NAME}"],
-            "users": sorted(set(settings.interviewers) | set(settings.admins) | set(settings.hiring_managers)),
+            "users": sorted(set(settings.interviewers) | set(settings.admins) | settings.every_hiring_manager),
         },
     ]
     return c

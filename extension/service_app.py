@@ -191,21 +191,43 @@ class ServiceHandler(HubOAuthenticated, DefendedResponses):
         return self.settings["panel"]
 
     @property
+    def managed_rounds(self) -> set[str] | None:
+        """The hiring rounds this user decides on: None for every round (``hiring_managers``), else
+        those ``hiring_rounds`` gives them (none: not a hiring manager)."""
+        service_settings = self.settings["service_settings"]
+        if self.user_name in service_settings.get("hiring_managers", ()):
+            return None
+        return {name for name, users in (service_settings.get("hiring_rounds") or {}).items() if self.user_name in users}
+
+    @property
     def is_hiring_manager(self) -> bool:
-        return self.user_name in self.settings["service_settings"].get("hiring_managers", ())
+        return self.managed_rounds != set()
+
+    def manages(self, interview) -> bool:
+        """Whether this user is a hiring manager of the interview's round."""
+        rounds = self.managed_rounds
+        return rounds is None or (interview.hiring_round or interview.scenario) in rounds
 
     def listed_interviews(self) -> list:
-        """The interviews this user sees: all for an admin or a hiring manager, else those they run or sit on the panel of."""
-        return self.store.list(None if self.is_admin or self.is_hiring_manager else self.user_name)
+        """The interviews this user sees: all for an admin or a hiring manager of every round; else those
+        they run or sit on the panel of, and those of the rounds they manage."""
+        rounds = self.managed_rounds
+        if self.is_admin or rounds is None:
+            return self.store.list(None)
+        own = self.store.list(self.user_name)
+        if not rounds:
+            return own
+        ids = {interview.id for interview in own}
+        return [interview for interview in self.store.list(None) if interview.id in ids or (interview.hiring_round or interview.scenario) in rounds]
 
     def interview_or_refuse(self, interview_id: str):
-        """The interview, if this user runs it, sits on its panel or is an admin (a hiring manager: to read
-        its pages, not to act on it); 404 / 403 otherwise."""
+        """The interview, if this user runs it, sits on its panel or is an admin (a hiring manager of its
+        round: to read its pages, not to act on it); 404 / 403 otherwise."""
         interview = self.store.get(interview_id)
         if interview is None:
             raise web.HTTPError(404, f"no interview {interview_id}")
         if not (self.is_admin or interview.interviewer == self.user_name or self.panel.is_member(interview.id, self.user_name)
-                or (self.is_hiring_manager and self.request.method in ("GET", "HEAD"))):
+                or (self.manages(interview) and self.request.method in ("GET", "HEAD"))):
             raise web.HTTPError(403, f"interview {interview_id} is run by another interviewer")
         return interview
 

@@ -1,8 +1,8 @@
 """Candidates of one scenario side by side: the interviewer's comparison page, its CSV, the overall score.
 
 ``GET /services/interview/compare?scenario=<id>[&sort=<column>&order=asc|desc]`` shows every
-interview of the scenario this user may see (their own and those whose panel they sit on; an
-admin sees all): state, holdout metric, the rubric's band per signal, bugs fixed, the constraint
+interview of the scenario this user may see (their own, those whose panel they sit on and, for
+a hiring manager, those of their hiring rounds; an admin sees all): state, holdout metric, the rubric's band per signal, bugs fixed, the constraint
 verdicts, the overall score, and the panel's recommendations and decision.
 ``GET /services/interview/compare.csv?scenario=<id>`` is the same table as CSV. Everything
 comes from ``Interview.grade_summary`` (``service_lifecycle.summarize_report``), one query for
@@ -30,7 +30,8 @@ null for an interview that has no report: invited, live, ending, ended, no_show,
 grading_failed.
 
 Scorecards (``panel_store.py``): a viewer sees the others' recommendations only once their own
-scorecard for that interview is submitted (an admin off the panel sees them); until then the
+scorecard for that interview is submitted (an admin, or a hiring manager of its round, off the
+panel sees them); until then the
 cell says how many are in. The decision is the newest one recorded.
 """
 
@@ -40,7 +41,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from tornado import web
 
@@ -133,9 +134,12 @@ def summary_of(lifecycle, interview: Interview) -> dict[str, Any]:
     return summary
 
 
-def panel_cells(store, interviews: list[Interview], viewer: str, admin: bool) -> dict[str, dict[str, Any]]:
+def panel_cells(store, interviews: list[Interview], viewer: str, reads_all: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
     """Per interview: the recommendations this viewer may see, how many are in, the newest decision.
+    ``reads_all``: the interviews whose submitted votes the viewer reads without one of their own
+    (an admin's, a hiring manager's of its round, when they are not on its panel).
     Empty when the store has no panel tables (``panel_store.py``)."""
+    reads_all = set(reads_all)
     try:
         from .panel_store import HiringDecision, PanelMember, Scorecard
     except ImportError:
@@ -158,16 +162,16 @@ def panel_cells(store, interviews: list[Interview], viewer: str, admin: bool) ->
         cells[card.interview_id]["submitted"] += 1
     for interview_id, cell in cells.items():
         sits_on_it = owners[interview_id] == viewer or interview_id in on_panel
-        # never the others' votes before one's own is in (an admin off the panel casts none)
-        cell["hidden"] = interview_id not in submitted_by_viewer and (sits_on_it or not admin)
+        # never the others' votes before one's own is in (an admin or a hiring manager off the panel casts none)
+        cell["hidden"] = interview_id not in submitted_by_viewer and (sits_on_it or interview_id not in reads_all)
     for card in cards:
         if not cells[card.interview_id]["hidden"]:
             cells[card.interview_id]["recommendations"].append({"author": card.author, "recommendation": card.recommendation})
     return cells
 
 
-def comparison_rows(lifecycle, interviews: list[Interview], viewer: str, admin: bool) -> list[Row]:
-    panel = panel_cells(lifecycle.store, interviews, viewer, admin)
+def comparison_rows(lifecycle, interviews: list[Interview], viewer: str, reads_all: Iterable[str] = ()) -> list[Row]:
+    panel = panel_cells(lifecycle.store, interviews, viewer, reads_all)
     rows = []
     for interview in interviews:
         summary = summary_of(lifecycle, interview)
@@ -274,8 +278,9 @@ class ComparisonRequest(ServiceHandler):
         order = self.get_argument("order", "desc" if key == "score" else "asc")
         if order not in ("asc", "desc"):
             raise web.HTTPError(400, "order is asc or desc")
-        interviews = [i for i in self.store.list(None if self.is_admin else self.user_name) if i.scenario == scenario]
-        rows = comparison_rows(self.lifecycle, interviews, self.user_name, self.is_admin)
+        interviews = [i for i in self.listed_interviews() if i.scenario == scenario]
+        reads_all = [i.id for i in interviews if self.is_admin or self.manages(i)]
+        rows = comparison_rows(self.lifecycle, interviews, self.user_name, reads_all)
         return sort_rows(rows, key, order == "desc"), key, order == "desc"
 
 
@@ -287,7 +292,7 @@ class CompareHandler(ComparisonRequest):
     @web.authenticated
     def get(self):
         scenario = self.get_argument("scenario", "")
-        visible = self.store.list(None if self.is_admin else self.user_name)
+        visible = self.listed_interviews()
         counts: dict[str, int] = {}
         for interview in visible:
             counts[interview.scenario] = counts.get(interview.scenario, 0) + 1

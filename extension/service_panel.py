@@ -2,7 +2,8 @@
 
 Who is who on one interview: its *panel* is its owner (``Interview.interviewer``) and the
 co-interviewers the owner (or an admin) invited from the hub's ``interviewers``; *hiring managers*
-(hub settings ``hiring_managers``) see every interview and own the decision. Each panel member
+see the interviews of their hiring rounds and own the decision there (hub settings
+``hiring_managers``: every round; ``hiring_rounds``: the managers of each round). Each panel member
 writes a scorecard of their own (a band and evidence per rubric signal of the pack, an overall
 recommendation and its confidence), saved as a draft, then submitted, after which it never
 changes except for the vote, changed with a reason in the debrief (the history is kept).
@@ -52,7 +53,7 @@ class PanelHandler(ServiceHandler):
         if self.on_panel(interview):
             own = self.panel.scorecard(interview.id, self.user_name)
             return own is not None and own.submitted
-        return self.is_hiring_manager or self.is_admin
+        return self.manages(interview) or self.is_admin
 
     def pack_signals(self, interview) -> dict[str, Any]:
         """The pack's rubric signals {name: its description and band texts}, in the rubric's order."""
@@ -182,7 +183,7 @@ class DebriefHandler(PanelHandler):
             "debrief.html", interview=interview, cards=cards, ratings={card.author: json.loads(card.ratings) for card in cards},
             signals=signals, answers=self.answers(interview), suggestions=self.grader_evidence(interview), disagreement=disagreements(cards, signals),
             changes=self.panel.vote_changes(interview.id), pending=[name for name in self.panel_of(interview) if name not in submitted],
-            decisions=self.panel.decisions(interview.id), may_decide=self.is_hiring_manager, decision_choices=DECISIONS,
+            decisions=self.panel.decisions(interview.id), may_decide=self.manages(interview), decision_choices=DECISIONS,
             own=next((card for card in cards if card.author == self.user_name), None),
             recommendations=RECOMMENDATIONS, confidences=CONFIDENCES, has_report=self.lifecycle.report_ready(interview),
         )
@@ -194,8 +195,9 @@ class DecisionHandler(PanelHandler):
         interview = self.store.get(interview_id)
         if interview is None:
             raise web.HTTPError(404, f"no interview {interview_id}")
-        if not self.is_hiring_manager:
-            raise web.HTTPError(403, "only a hiring manager records the hiring decision (hub settings: hiring_managers)")
+        if not self.manages(interview):
+            raise web.HTTPError(403, "only a hiring manager of the interview's hiring round records the decision "
+                                     "(hub settings: hiring_managers, hiring_rounds)")
         try:
             self.panel.record_decision(interview.id, self.get_body_argument("decision", ""), self.get_body_argument("note", ""),
                                        self.user_name)

@@ -52,6 +52,8 @@ def test_the_candidate_works_against_their_own_clock_and_ends_with_im_done(hub, 
         assert me["identity"]["display_name"] == "Grace Candidate" and me["identity"]["username"] == user, me
         shot(page, "candidate-lab-01-clock")
 
+        # JupyterLab never asked them about its news (the candidate's lab has no news to offer)
+        assert page.locator(".Toastify__toast", has_text="news").count() == 0
         # "I'm done": asked to confirm, recorded, the interview ends, the tab goes to the end page
         page.click("#mli-done")
         page.wait_for_selector(".jp-Dialog:has-text('End the interview?')", timeout=10_000)

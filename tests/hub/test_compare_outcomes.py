@@ -20,6 +20,7 @@ from hubtools import SERVICE, wait_for, xsrf_of
 from mlinterview.extension.hub_settings import load_settings
 from mlinterview.extension.service_compare import overall_score
 from mlinterview.extension.service_store import InterviewStore, State
+from test_browser_e2e import browser  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
@@ -157,3 +158,41 @@ def test_outcomes_and_the_comparison(hub, store, scenario_id):
     bob_page = bob.get(compare).text
     assert not any(f'data-interview="{i}"' in bob_page for i in alice_ids)
     assert {row["interview"] for row in csv_rows(get(hub, compare_csv, tokens["boss"]))} == alice_ids | set(seeded)
+
+
+def test_the_comparison_in_the_browser_sorts_and_downloads_its_csv(hub, store, browser, tmp_path, scenario_id):  # noqa: F811
+    from test_cockpit import log_in
+
+    token = hub.token_for("bob")
+    scenario = "compare-in-chromium"  # a round of its own: only this test's interviews
+    made = {}
+    for name, value, bands in [("Zed Middle", 0.80, ("strong",) * 4), ("Amy Top", 0.90, ("very_strong",) * 4), ("Max Low", 0.70, ("weak",) * 4)]:
+        interview = hub.create_interview(token, name, scenario_id)["interview"]
+        store.update(interview["id"], scenario=scenario)
+        store.set_state(interview["id"], State.graded, grade_summary=json.dumps(summary(value, bands)), started_at=datetime(2026, 12, 1, 9),
+                        ended_at=datetime(2026, 12, 1, 10), grade_progress="report ready")
+        made[name] = interview["id"]
+    context = browser.new_context(viewport={"width": 1500, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    try:
+        log_in(page, hub.url, "bob")
+        page.click(f"#compare-links a:has-text('{scenario}')")
+        page.wait_for_selector("#comparison")
+        order = lambda: page.eval_on_selector_all("#comparison tbody tr", "rows => rows.map(r => r.cells[0].innerText)")  # noqa: E731
+        assert order() == ["Amy Top", "Zed Middle", "Max Low"]  # best overall score first
+        page.click("#comparison th[data-column=candidate] a")
+        page.wait_for_function("() => document.querySelector('#comparison th[data-column=candidate]').innerText.includes('▲')")
+        assert order() == ["Amy Top", "Max Low", "Zed Middle"]
+        page.click("#comparison th[data-column=candidate] a")  # again: the other way
+        page.wait_for_function("() => document.querySelector('#comparison th[data-column=candidate]').innerText.includes('▼')")
+        assert order() == ["Zed Middle", "Max Low", "Amy Top"]
+        with page.expect_download() as downloading:
+            page.click("#compare-csv")
+        saved = tmp_path / "compare.csv"
+        downloading.value.save_as(saved)
+        rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8"))))
+        assert [row["Candidate"] for row in rows] == ["Zed Middle", "Max Low", "Amy Top"]  # as the page sorted them
+        assert [row["interview"] for row in rows] == [made[name] for name in ("Zed Middle", "Max Low", "Amy Top")]
+        assert all(200 <= int(row["Overall (200-600)"]) <= 600 for row in rows)
+    finally:
+        context.close()

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -77,11 +78,14 @@ def test_the_demo_hub_shows_its_links_once_it_answers_refuses_a_second_start_and
 
         second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
         assert second.returncode == 2 and "already running" in second.stderr, (second.returncode, second.stdout, second.stderr)
-        # nothing of the first hub was touched: its proxy runs, the invite still works
+        # nothing of the first hub was touched: its proxy runs, the invite still works, through the proxy
+        # (it logs the candidate in and sends them on to their server, which is not followed here)
         os.kill(proxy_pid, 0)
+        opened = httpx.get(planned.url + urlsplit(invite).path, follow_redirects=False, timeout=30)
+        assert opened.status_code == 302 and "/spawn/" in opened.headers["Location"], (opened.status_code, opened.text[:300])
         store = InterviewStore(load_settings(environ={"MLINTERVIEW_HUB_SETTINGS": str(planned.settings_file)}).interview_store_url)
         try:
-            assert store.consume_invite(invite.rsplit("/", 1)[1]).candidate_name == DEMO_CANDIDATE
+            assert store.for_candidate(opened.headers["Location"].rstrip("/").rsplit("/", 1)[1]).candidate_name == DEMO_CANDIDATE
         finally:
             store.close()
 

@@ -6,8 +6,10 @@ works, alice ends it and the grader reports. In Chromium: each interviewer write
 their own (the grader's evidence beside each signal, never filled in); bob cannot read alice's,
 not on a page, not through the API, until his is submitted, and can after; the debrief shows both
 beside the report's evidence with the disagreements highlighted; alice changes her vote with a
-reason; hm records the decision. Every new endpoint refuses a candidate, an interviewer off the
-panel, and whoever the role does not allow (RBAC through the proxy with hub tokens).
+reason; hm records the decision. dana, the hiring manager of "December ML" only, sees and decides
+that round's interview, not the other, in the lists, Compare and its CSV included. Every new
+endpoint refuses a candidate, an interviewer off the panel, and whoever the role does not allow
+(RBAC through the proxy with hub tokens).
 Screenshots go to test-artifacts/hiring-panel/.
 """
 
@@ -33,13 +35,14 @@ def shot(page, name: str) -> None:
 
 @pytest.fixture(scope="module")
 def panel_hub(make_hub):
-    return make_hub(settings={"hiring_managers": '["hm"]'})
+    # hm decides in every round; dana only in "December ML"
+    return make_hub(settings={"hiring_managers": '["hm"]', "hiring_rounds": '{ "December ML" = ["dana"] }'})
 
 
 @pytest.fixture(scope="module")
 def interviews(panel_hub, scenario_id):
     hub = panel_hub
-    tokens = {name: hub.token_for(name) for name in ("alice", "bob", "hm")}
+    tokens = {name: hub.token_for(name) for name in ("alice", "bob", "hm", "dana")}
     made = hub.create_interview(tokens["alice"], "Ada Panel", scenario_id, hiring_round="December ML")
     elsewhere = hub.create_interview(tokens["alice"], "Grace Elsewhere", scenario_id)  # bob is never on its panel
     candidate = made["interview"]["candidate_user"]
@@ -122,6 +125,33 @@ def fill_scorecard(page, bands: dict[str, str], evidence: str, recommendation: s
         page.fill(f"textarea[name=evidence_{signal}]", f"{evidence} ({signal})")
     page.select_option("select[name=recommendation]", recommendation)
     page.select_option("select[name=confidence]", confidence)
+
+
+def test_a_hiring_manager_of_one_round_sees_and_decides_that_round_only(panel_hub, interviews, scenario_id):
+    hub, tokens, ours, other = panel_hub, interviews["tokens"], interviews["id"], interviews["elsewhere"]
+    listed = [i["id"] for i in call(hub, "GET", "api/interviews", tokens["dana"]).json()["interviews"]]
+    assert ours in listed and other not in listed
+    assert call(hub, "GET", f"interviews/{ours}/debrief", tokens["dana"]).status_code == 200
+    assert call(hub, "GET", f"interviews/{ours}", tokens["dana"]).status_code == 200  # its live view, to read
+    for path in (f"interviews/{other}", f"interviews/{other}/debrief", f"api/interviews/{other}/scorecards", f"interviews/{other}/playback"):
+        assert call(hub, "GET", path, tokens["dana"]).status_code == 403, path
+    assert status_of(hub, tokens["dana"], "POST", f"interviews/{other}/decision", {"decision": "hire", "note": "n"}) == 403
+    # Compare and its CSV: hm (every round) has both rows, dana only her round's
+    for name, expected in (("hm", {ours, other}), ("dana", {ours})):
+        rows = call(hub, "GET", f"compare.csv?scenario={scenario_id}", tokens[name]).text.splitlines()[1:]
+        assert {row.split(",")[0] for row in rows} == expected, (name, rows)
+        page = call(hub, "GET", f"compare?scenario={scenario_id}", tokens[name]).text
+        assert all(f'data-interview="{i}"' in page for i in expected) and (other in expected or f'data-interview="{other}"' not in page)
+    # a hiring manager reads; the interview's actions are not theirs, nor another interviewer's
+    actions = [("POST", f"interviews/{other}/{action}", body) for action, body in
+               (("hint", {"hint": "0"}), ("note", {"text": "n"}), ("twist", {}), ("question", {"question": "x"}), ("end", {}))]
+    for name in ("hm", "dana", "bob"):
+        for method, path, body in actions:
+            assert status_of(hub, tokens[name], method, path, body) == 403, (name, path)
+    for path in (f"interviews/{other}/playback", f"api/interviews/{other}/playback"):
+        assert call(hub, "GET", path, tokens["bob"]).status_code == 403, path
+        assert call(hub, "GET", path, tokens[interviews["candidate"]]).status_code == 403, path
+    assert call(hub, "GET", f"api/interviews/{other}/playback", tokens["hm"]).status_code == 200
 
 
 def test_from_invite_to_decision(panel_hub, interviews, browser):  # noqa: F811
