@@ -56,6 +56,34 @@ CALIBRATION_HOLDOUT_SEED_OFFSET = 7919
 # Imported once in the forkserver: every training and probe child starts with them loaded.
 PRELOADED_MODULES = ("numpy", "pandas", "torch", "sklearn.metrics", __name__, "mlinterview.scenarios.probe_runner")
 SUMMARY_FILE = "calibration.json"
+# What a calibration's measurements rest on, besides the pack: the code that builds its data,
+# applies its fixes, trains and scores, and runs its probes (this package's modules).
+CALIBRATION_CODE = ("calibration.py", "fixes.py", "materialize.py", "metrics.py", "probe_runner.py")
+NOT_CALIBRATION_INPUTS = (SUMMARY_FILE,)  # the evidence itself; and prose (*.md), caches
+
+
+def calibration_inputs_fingerprint(pack: ScenarioPack) -> str:
+    """SHA-256 over everything a calibration of ``pack`` measures: the pack's files (its manifest,
+    scaffold, notebook, data generator, fixes, reference and probes; not its prose, caches or the
+    evidence itself) and the calibration code. The evidence (``private/calibration.json``) records
+    the fingerprint it was made from; a pack or code changed since makes them differ, and the
+    evidence must be made again (``mlinterview scenarios calibrate ID --update-pack``)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+
+    def add(label: str, path: Path) -> None:
+        digest.update(label.encode() + b"\0" + path.read_bytes() + b"\0")
+
+    for path in sorted(pack.folder.rglob("*")):
+        relative = path.relative_to(pack.folder)
+        if (not path.is_file() or path.name in NOT_CALIBRATION_INPUTS or path.suffix in (".md", ".pyc")
+                or any(part in ("__pycache__", ".ipynb_checkpoints") for part in relative.parts)):
+            continue
+        add("pack/" + relative.as_posix(), path)
+    for name in CALIBRATION_CODE:
+        add("code/" + name, Path(__file__).with_name(name))
+    return digest.hexdigest()
 PROBE_MARKS = {"fixed": "F", "not_fixed": "-", "error": "E"}
 
 
@@ -181,6 +209,7 @@ class CalibrationReport:
             "criteria": [vars(criterion) for criterion in self.criteria],
             "passed": self.passed,
             "seconds": round(self.seconds, 1),
+            "inputs_sha256": calibration_inputs_fingerprint(self.pack),
         }
 
 

@@ -22,6 +22,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 LAB = "**/user/cand-*/lab/**"
 
 
+def answer_in_the_panel(lab, question_id: str, text: str, timeout_ms: int = 30_000) -> None:
+    """In the candidate's Questions panel (open): type the answer to a shown question and save it."""
+    box = lab.locator(f".mli-question[data-question='{question_id}']")
+    box.wait_for(timeout=timeout_ms)
+    box.locator("textarea").fill(text)
+    box.locator("button.mli-save-answer").click()
+    lab.wait_for_function(f"() => document.querySelector(\".mli-question[data-question='{question_id}'] .mli-answer-state\").textContent.startsWith('Saved ')")
+
+
 def test_a_pushed_question_is_answered_and_reaches_the_scorecard(hub, browser, scenario_id):  # noqa: F811
     token = hub.token_for("alice")
     made = hub.create_interview(token, "Quinn Questions", scenario_id)
@@ -57,12 +66,8 @@ def test_a_pushed_question_is_answered_and_reaches_the_scorecard(hub, browser, s
 
         # the candidate's page announces it within a poll, and they answer it
         lab.locator(".Toastify__toast", has_text="A question for you").wait_for(timeout=20_000)
-        box = lab.locator(f".mli-question[data-question='{pushed.id}']")
-        box.wait_for(timeout=10_000)
         answer = "Removing the leaking column should help on later customers: it is not known at prediction time."
-        box.locator("textarea").fill(answer)
-        box.locator("button.mli-save-answer").click()
-        lab.wait_for_function(f"() => document.querySelector(\".mli-question[data-question='{pushed.id}'] .mli-answer-state\").textContent.startsWith('Saved ')")
+        answer_in_the_panel(lab, pushed.id, answer)
         shot(lab, "questions-01-candidate-answered")
 
         def recorded():

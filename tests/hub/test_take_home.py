@@ -11,18 +11,17 @@ started: once its window has closed, its link refuses to start it, and it become
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import httpx
 import pytest
 
 from hubtools import SERVICE, wait_for, xsrf_of
 from mlinterview.extension.hub_settings import load_settings
-from mlinterview.extension.service_store import Interview, Invite, InterviewStore
+from mlinterview.extension.service_store import InterviewStore
 from mlinterview.scenarios.pack import load_pack
-from sqlalchemy import select
+from store_time import move_back
 from test_browser_e2e import browser, run_new_cell, shot, wait_for_idle_kernel  # noqa: F401
 from test_cockpit import log_in
+from test_questions import answer_in_the_panel
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 LAB = "**/user/cand-*/lab/**"
@@ -39,16 +38,6 @@ def store(hub):
     opened = InterviewStore(load_settings(environ={"MLINTERVIEW_HUB_SETTINGS": str(hub.settings_file)}).interview_store_url)
     yield opened
     opened.close()
-
-
-def move_back(store: InterviewStore, interview_id: str, hours: float) -> None:
-    """As if ``hours`` had passed since the take-home started: its start, and its invites, earlier."""
-    with store.session.begin() as db:
-        interview = db.get(Interview, interview_id)
-        if interview.started_at is not None:
-            interview.started_at -= timedelta(hours=hours)
-        for invite in db.scalars(select(Invite).where(Invite.interview_id == interview_id)):
-            invite.expires_at -= timedelta(hours=hours)
 
 
 def ended(hub, token: str, interview_id: str, states=("graded",)):
@@ -108,12 +97,8 @@ def test_a_take_home_from_invite_to_report(hub, browser, scenario_id):  # noqa: 
         run_new_cell(lab, "take_home = 6 * 7\nprint('take-home', take_home)")
         lab.wait_for_selector(".jp-OutputArea-output:has-text('take-home 42')", timeout=60_000)
         lab.click(".jp-SideBar .lm-TabBar-tab[data-id='mli-questions']")
-        box = lab.locator(f".mli-question[data-question='{start.id}']")
-        box.wait_for(timeout=30_000)
         answer = "The split must keep each customer on one side, or validation flatters the model."
-        box.locator("textarea").fill(answer)
-        box.locator("button.mli-save-answer").click()
-        lab.wait_for_function(f"() => document.querySelector(\".mli-question[data-question='{start.id}'] .mli-answer-state\").textContent.startsWith('Saved ')")
+        answer_in_the_panel(lab, start.id, answer)
 
         # submit, with the time they say they spent; a bad number is asked again, nothing is sent
         lab.click("#mli-done")

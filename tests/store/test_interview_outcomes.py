@@ -29,6 +29,7 @@ from mlinterview.extension.service_hub_client import HubClient
 from mlinterview.extension.service_lifecycle import InterviewLifecycle, summarize_report
 from mlinterview.extension.service_store import InviteRefused, State
 from mlinterview.history import HistoryChain
+from store_time import move_back
 
 
 class RecordingHub(HubClient):
@@ -109,20 +110,6 @@ async def test_an_interview_with_history_is_still_frozen_and_graded(store, lifec
     assert lifecycle.grader_mark.read_text() == "ran\n"  # the grader ran (and wrote no report: grading_failed)
     assert store.get(interview.id).state == State.grading_failed.value
     assert (lifecycle.submission_dir(interview.id) / "history.jsonl").is_file()
-
-
-def move_back(store, interview_id, hours):
-    """As if ``hours`` had passed: the start and the invites of the interview, earlier."""
-    from sqlalchemy import select
-
-    from mlinterview.extension.service_store import Interview, Invite
-
-    with store.session.begin() as db:
-        interview = db.get(Interview, interview_id)
-        if interview.started_at is not None:
-            interview.started_at -= timedelta(hours=hours)
-        for invite in db.scalars(select(Invite).where(Invite.interview_id == interview_id)):
-            invite.expires_at -= timedelta(hours=hours)
 
 
 async def test_take_homes_end_at_their_deadline_or_when_their_window_closes(store, lifecycle):
