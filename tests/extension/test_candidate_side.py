@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from browser import KernelSocket, output_text
+from lab_page import click_through_slow_loading
 from workspace_factory import make_workspace
 
 pytestmark = [pytest.mark.slow]
@@ -91,7 +92,7 @@ def run_first_cell(page) -> None:
     # settled (the brief opens beside the notebook on its own the first time), as a person would
     page.wait_for_selector(".jp-StatusBar-Item :text-matches('\\| Idle$')", timeout=90_000)
     page.wait_for_selector(".lm-DockPanel-tabBar .lm-TabBar-tab:has-text('BRIEF.md')", timeout=30_000)
-    page.click(".jp-Notebook .jp-Cell .cm-content")
+    click_through_slow_loading(page, page.locator(".jp-Notebook .jp-Cell .cm-content").first)
     page.keyboard.press("Shift+Enter")
 
 

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import pytest
 
 from hubtools import INTERVIEWER_PASSWORD, REPO_ROOT, SERVICE, wait_for
+from lab_page import click_through_slow_loading  # noqa: F401  (other modules import it from here too)
 from mlinterview.scenarios.fixes import load_fixes
 from mlinterview.scenarios.pack import load_pack
 
@@ -76,24 +77,6 @@ def join_live_notebook(interviewer, page):
         joined.click("button:has-text('Authorize')")
     joined.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-CodeCell", timeout=120_000)
     return joined
-
-
-def click_through_slow_loading(lab, locator, timeout_s: float = 120) -> None:
-    """Click ``locator``; on a slow machine JupyterLab may ask first whether to keep waiting for the
-    document ("The document is taking some time to load"): a person presses "Continue waiting"."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    keep_waiting = lab.locator("dialog.jp-Dialog .jp-Dialog-buttonLabel", has_text="Continue waiting")
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if keep_waiting.count():
-            keep_waiting.first.click()
-        try:
-            locator.click(timeout=5_000)
-            return
-        except PlaywrightTimeout:
-            if time.monotonic() > deadline:
-                raise
 
 
 def run_new_cell(lab, code: str) -> None:
