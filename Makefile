@@ -16,9 +16,9 @@ LAB_BUILD := $(LAB)/labextension
 LAB_SOURCES := $(wildcard $(LAB)/src/*.ts $(LAB)/style/*) $(LAB)/tsconfig.json
 PACKAGE_SOURCES := $(shell find mlinterview scenarios extension kernels graders -type f -not -path '*/__pycache__/*' -not -path '$(LAB)/*' 2>/dev/null) pyproject.toml setup.py
 PYTEST_ARGS ?=
-# three workers: the live-server tests in two lanes, each in turn on a worker of its own; the rest
-# spread over all three (tests/conftest.py)
-PYTEST_WORKERS ?= -n 3 --dist loadscope --no-loadscope-reorder
+# two workers: the live-server tests in two lanes, each in turn on one worker; the rest between
+# them (tests/conftest.py)
+PYTEST_WORKERS ?= -n 2 --dist loadscope --no-loadscope-reorder
 # The candidate runtime (kernels/runtime.py): under root, candidates' servers and kernels run as
 # their own users, who cannot reach a Python inside /root (pyenv's); so root's setup also builds
 # this environment from the system's Python at a prefix everyone can traverse.

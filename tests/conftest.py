@@ -63,9 +63,9 @@ MEASURED_LANE = (
     "hub/test_lifecycle_resume.py",
     "kernels/",
 )
-# scheduling hint: the modules outside the live lanes that go first, in this order: the longest
-# gradings, which the third worker runs while the other two run the lanes; then everything else,
-# on whichever worker is free
+# scheduling hint: the modules outside the live lanes that go first, in this order, before the
+# second lane: the longest gradings, which the second worker runs while the first runs the
+# measured lane; then the second lane; then everything else, on whichever worker is free
 RUN_FIRST = (
     "scenarios/test_more_packs.py",
     "graders/test_cli_and_batch.py",
@@ -86,11 +86,11 @@ def lane_of(module: str) -> str | None:
 
 
 def pytest_xdist_make_scheduler(config, log):
-    """Under ``make test`` (``pytest -n 3 --dist loadscope --no-loadscope-reorder``): the tests of live
+    """Under ``make test`` (``pytest -n 2 --dist loadscope --no-loadscope-reorder``): the tests of live
     servers (real hubs, servers and kernels) are two units, the lanes above, each run in turn on
     one worker; every other module is a unit of its own (its module fixtures set up once), on
-    whichever worker is free. A live test spends much of its time waiting for a page or a
-    server, so three workers keep two cores busier than two do."""
+    whichever worker is free. (A third worker on two cores made the CPU-bound gradings and the
+    live servers slow each other past their timeouts.)"""
     from xdist.scheduler import LoadScopeScheduling
 
     class LiveLanesScheduling(LoadScopeScheduling):
@@ -102,13 +102,15 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 def pytest_collection_modifyitems(config, items):
-    """The two live lanes first (the first two workers'), then the longest gradings (the third's),
-    then the rest."""
+    """The measured lane first (the first worker's), then the longest gradings and the second lane
+    (the second worker's), then the rest."""
 
     def rank(module: str) -> int:
         lane = lane_of(module)
-        if lane is not None:
-            return 0 if lane == "live-measured" else 1
-        return 2 + (RUN_FIRST.index(module) if module in RUN_FIRST else len(RUN_FIRST))
+        if lane == "live-measured":
+            return 0
+        if module in RUN_FIRST:
+            return 1 + RUN_FIRST.index(module)
+        return 1 + len(RUN_FIRST) + (0 if lane == "live" else 1)
 
     items.sort(key=lambda item: rank(module_of(item)))  # stable: the order within a module is kept
