@@ -69,15 +69,39 @@ def main() -> int:
                       f"{at_lab:.0f} s after the start ({time.monotonic() - opened:.1f} s after opening the link)")
                 browser.close()
         finally:
+            proxy_pid = read_pid(clone / "var" / "private" / "proxy.pid")
             if demo.poll() is None:
                 os.killpg(demo.pid, signal.SIGTERM)
                 try:
                     demo.wait(90)
                 except subprocess.TimeoutExpired:
                     os.killpg(demo.pid, signal.SIGKILL)
+            # make exits at once; the hub stops its proxy on its way out: wait for that before the
+            # clone (where the proxy's pid file lives) is removed, and say so if it did not happen
+            if proxy_pid is not None and not gone(proxy_pid, 60):
+                print(f"the proxy (pid {proxy_pid}) outlived the demo's stop by 60 s: killed")
+                os.kill(proxy_pid, signal.SIGKILL)
             # the candidate's server outlives a hub stop by design (keep_servers_on_restart): end it too
             subprocess.run(["pkill", "-TERM", "-f", f"mlinterview.kernels.warden .*{clone}"], check=False)
     return 0
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.5)
+    return False
 
 
 if __name__ == "__main__":
