@@ -212,13 +212,7 @@ class ServiceHandler(HubOAuthenticated, DefendedResponses):
         """The interviews this user sees: all for an admin or a hiring manager of every round; else those
         they run or sit on the panel of, and those of the rounds they manage."""
         rounds = self.managed_rounds
-        if self.is_admin or rounds is None:
-            return self.store.list(None)
-        own = self.store.list(self.user_name)
-        if not rounds:
-            return own
-        ids = {interview.id for interview in own}
-        return [interview for interview in self.store.list(None) if interview.id in ids or (interview.hiring_round or interview.scenario) in rounds]
+        return self.store.list(None) if self.is_admin or rounds is None else self.store.list(self.user_name, rounds)
 
     def interview_or_refuse(self, interview_id: str):
         """The interview, if this user runs it, sits on its panel or is an admin (a hiring manager of its

@@ -350,15 +350,18 @@ class InterviewStore:
         with self.session() as db:
             return db.scalars(select(Interview).where(Interview.candidate_user == candidate_user)).first()
 
-    def list(self, interviewer: str | None = None) -> list[Interview]:
-        """All interviews, newest first; only those ``interviewer`` runs or sits on the panel of, when given."""
+    def list(self, interviewer: str | None = None, rounds: Iterable[str] = ()) -> list[Interview]:
+        """All interviews, newest first; only those ``interviewer`` runs or sits on the panel of, when
+        given, and those of the hiring ``rounds`` (an interview without a round is in its scenario's)."""
         from .panel_store import PanelMember
 
+        rounds = list(rounds)
         with self.session() as db:
             query = select(Interview).order_by(Interview.created_at.desc())
             if interviewer is not None:
                 on_panel = select(PanelMember.interview_id).where(PanelMember.user == interviewer)
-                query = query.where(or_(Interview.interviewer == interviewer, Interview.id.in_(on_panel)))
+                in_rounds = func.coalesce(Interview.hiring_round, Interview.scenario).in_(rounds)
+                query = query.where(or_(Interview.interviewer == interviewer, Interview.id.in_(on_panel), *([in_rounds] if rounds else [])))
             return list(db.scalars(query))
 
     def in_states(self, *states: State) -> list[Interview]:

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from mlinterview.extension.service_store import HistoryConflict, Invite, InviteRefused, State, utcnow
+from mlinterview.extension.service_store import HistoryConflict, Interview, Invite, InviteRefused, State, utcnow
 from mlinterview.history import HistoryChain, seal
 
 
@@ -86,3 +86,18 @@ def test_an_interview_times_out_softly_unless_told_hard(store):
     with pytest.raises(ValueError, match="soft, hard"):
         new_interview(store, time_out="never")
     assert len(store.list()) == 2
+
+
+def test_a_listing_can_add_the_interviews_of_hiring_rounds(store):
+    def made(name, scenario, hiring_round, interviewer="alice"):
+        return store.create_interview(scenario=scenario, kernel="cpu", candidate_name=name, interviewer=interviewer,
+                                      time_budget_minutes=60, invite_ttl=timedelta(hours=1), hiring_round=hiring_round)[0].id
+
+    december, other, unnamed = made("A", "churn", "December ML"), made("B", "churn", "Other"), made("C", "digits", "")
+    with store.session.begin() as db:  # a store from before rounds: no round, which means its scenario's
+        db.execute(update(Interview).where(Interview.id == unnamed).values(hiring_round=None))
+    mine = made("D", "demand", "Other", interviewer="dana")
+    assert {i.id for i in store.list("dana")} == {mine}
+    assert {i.id for i in store.list("dana", ["December ML"])} == {mine, december}
+    assert {i.id for i in store.list("dana", ["digits"])} == {mine, unnamed}
+    assert {i.id for i in store.list(None)} == {december, other, unnamed, mine}
