@@ -139,6 +139,7 @@ class HubStreamer(LoggingConfigurable):
     token = Unicode(help="API token sent as 'Authorization: token ...'.").tag(config=True)
     batch_size = Int(200, help="Most events sent in one POST.").tag(config=True)
     request_timeout = Float(10.0, help="Seconds one POST may take before it counts as failed.").tag(config=True)
+    first_backoff = Float(0.5, help="Wait before the first retry after a failure, seconds (doubled per failure).").tag(config=True)
     max_backoff = Float(30.0, help="Longest wait between retries after failures, seconds.").tag(config=True)
 
     @default("url")
@@ -170,6 +171,8 @@ class HubStreamer(LoggingConfigurable):
         self.acked_seq = self._read_acked()
         self.queue: deque[dict[str, Any]] = deque(e for e in history.existing_events if e["seq"] > self.acked_seq)
         self._wakeup = asyncio.Event()
+        self._hurry = asyncio.Event()  # someone began waiting for an acknowledgement: cut a retry's backoff short
+        self._waiting = 0  # how many delivered() calls are waiting
         self._task: asyncio.Task | None = None
         self.failures = 0
 
@@ -210,19 +213,24 @@ class HubStreamer(LoggingConfigurable):
         if not self.enabled:
             return False
         self._wakeup.set()
+        self._hurry.set()
+        self._waiting += 1
         deadline = time.monotonic() + timeout
-        while self.acked_seq < seq:
-            if time.monotonic() > deadline:
-                return False
-            await asyncio.sleep(0.05)
-        return True
+        try:
+            while self.acked_seq < seq:
+                if time.monotonic() > deadline:
+                    return False
+                await asyncio.sleep(0.05)
+            return True
+        finally:
+            self._waiting -= 1
 
     async def _drained(self) -> None:
         while self.queue:
             await asyncio.sleep(0.05)
 
     async def _run(self) -> None:
-        backoff = 0.5
+        backoff = self.first_backoff
         client = AsyncHTTPClient()
         await self._sync_with_service(client)
         while True:
@@ -235,12 +243,26 @@ class HubStreamer(LoggingConfigurable):
             except Exception as error:  # network, HTTP status, bad answer: keep going locally
                 self.failures += 1
                 self.log.warning("mlinterview: history not delivered to %s (%s); retrying in %.1f s", self.url, error, backoff)
-                await asyncio.sleep(backoff)
+                await self._pause(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
-            backoff = 0.5
+            backoff = self.first_backoff
             if stored is not None:
                 self._acknowledge(stored)
+
+    async def _pause(self, seconds: float) -> None:
+        """The wait before a retry: ``seconds``, or half a second while ``delivered()`` is waiting
+        (the candidate's "I'm done" should not sit out a 30-second backoff left by earlier failures)."""
+        quick = 0.5
+        self._hurry.clear()
+        if self._waiting:
+            await asyncio.sleep(min(seconds, quick))
+            return
+        try:
+            await asyncio.wait_for(self._hurry.wait(), seconds)
+        except asyncio.TimeoutError:
+            return
+        await asyncio.sleep(min(seconds, quick))  # still a pause, so a failing service is not hammered
 
     async def _sync_with_service(self, client: AsyncHTTPClient) -> None:
         """Ask the service what it holds (``GET`` answers ``{"stored_seq": N}``), so a restarted server

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -52,7 +53,9 @@ WORKSPACE_SETTINGS = ".mlinterview/workspace.json"
 ANSWER_LIMIT = 20_000  # characters of one answer
 SETTINGS_LIMIT = 1 << 20
 TIME_OUTS = ("soft", "hard")
+log = logging.getLogger(__name__)
 DONE_DELIVERY_SECONDS = 15.0
+SAVE_OPEN_DOCUMENTS_SECONDS = 10.0  # the end waits this long, at most, for the open documents' saves
 
 
 @dataclass
@@ -265,8 +268,32 @@ class InterviewStatusHandler(CandidateHandlerBase):
         self.finish(self.status.facts())
 
 
+async def save_open_documents(serverapp: Any, timeout: float = SAVE_OPEN_DOCUMENTS_SECONDS) -> int:
+    """Write every document open in the real-time collaboration to disk now, as its own "save"
+    message does (``DocumentRoom._save_to_disc``); the number of saves awaited.
+
+    The collaboration saves a document a second after its last change, and a room that stops (the
+    server stopping at the end) cancels a save still waiting: the end saves first. The browser does
+    not save: its save checks the file on disk against its copy, and the collaboration's own
+    autosave, landing in between, made it ask "File Changed… overwrite or revert?"."""
+    saves = []
+    for app in serverapp.extension_manager.extension_apps.get("jupyter_server_ydoc", ()):
+        rooms = getattr(getattr(app, "ywebsocket_server", None), "rooms", None) or {}
+        for room in list(rooms.values()):
+            save = getattr(room, "_save_to_disc", None)  # document rooms only, not awareness rooms
+            task = save() if callable(save) else None
+            if task is not None:
+                saves.append(task)
+    if saves:
+        _, pending = await asyncio.wait(saves, timeout=timeout)
+        if pending:
+            log.warning("mlinterview: %d open documents not saved within %.0f s of the end", len(pending), timeout)
+    return len(saves)
+
+
 class CandidateDoneHandler(CandidateHandlerBase):
-    """POST /mlinterview/done: the candidate ends their interview (after the page's confirmation)."""
+    """POST /mlinterview/done: the candidate ends their interview (after the page's confirmation).
+    Every open document is saved first, then the end is recorded and confirmed by the service."""
 
     @web.authenticated
     @authorized
@@ -275,7 +302,9 @@ class CandidateDoneHandler(CandidateHandlerBase):
         user = self.the_candidate("only the candidate ends the interview from here; interviewers end it in the interview list")
         if not status.recorder.streamer or not status.recorder.streamer.enabled:
             raise web.HTTPError(409, "this server is not part of a hub interview: there is nothing to end")
-        if not await status.finish(user, self_reported_minutes(self.request.body)):
+        minutes = self_reported_minutes(self.request.body)
+        await save_open_documents(self.serverapp)
+        if not await status.finish(user, minutes):
             raise web.HTTPError(504, "the interview service has not confirmed the end yet: try again in a moment")
         self.finish({"done": True, "end_url": end_url()})
 

@@ -3,6 +3,7 @@ resuming a chain, a torn last line, the fsync policy and the hub streamer's ackn
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -169,3 +170,43 @@ def test_streamer_drops_acknowledged_events_and_rewinds_when_the_hub_has_less(tm
     assert [e["seq"] for e in streamer.queue] == [1, 2, 3, 4]
     restarted = HubStreamer(HistoryFile(store.path), url="http://hub.invalid/history")
     assert [e["seq"] for e in restarted.queue] == [1, 2, 3, 4]
+
+
+async def test_a_waiting_done_cuts_short_the_backoff_left_by_a_failure(tmp_path):
+    """The candidate's "I'm done" waits for the service's acknowledgement: a service that failed
+    once and answers again must get the event at once, not after the streamer's backoff."""
+    from tornado import httpserver, netutil, web
+
+    answers = {"fail": True, "posts": 0}
+
+    class History(web.RequestHandler):
+        def get(self):
+            self.finish({"stored_seq": -1})
+
+        def post(self):
+            answers["posts"] += 1
+            if answers["fail"]:
+                raise web.HTTPError(503)
+            self.finish({"stored_seq": json.loads(self.request.body)["events"][-1]["seq"]})
+
+    [sock] = netutil.bind_sockets(0, "127.0.0.1")
+    server = httpserver.HTTPServer(web.Application([("/history", History)]))
+    server.add_sockets([sock])
+    store = HistoryFile(tmp_path / "h.jsonl")
+    streamer = HubStreamer(store, url=f"http://127.0.0.1:{sock.getsockname()[1]}/history", first_backoff=60.0)
+    try:
+        streamer.start()
+        first = store.append({"kind": "note", "time": "t", "session": "s", "detail": {"text": "work"}})
+        streamer.enqueue(first)
+        while streamer.failures == 0:
+            await asyncio.sleep(0.05)
+        # the streamer now waits a minute before its retry; the service is back
+        answers["fail"] = False
+        done = store.append({"kind": "interview", "time": "t", "session": "s", "detail": {"event": "done"}})
+        streamer.enqueue(done)
+        assert await streamer.delivered(done["seq"], timeout=10), (streamer.acked_seq, answers)
+        assert streamer.acked_seq == done["seq"] and answers["posts"] == 2
+    finally:
+        await streamer.stop(flush_timeout=0.1)
+        server.stop()
+        store.close()

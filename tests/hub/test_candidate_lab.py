@@ -11,12 +11,10 @@ Screenshots go to test-artifacts/hub-e2e/.
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from playwright.sync_api import Error as PlaywrightError
 
 from hubtools import SERVICE, wait_for, xsrf_of
+from lab_page import wait_for_the_end_page
 from test_browser_e2e import browser, shot  # noqa: F401  (the browser fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -55,11 +53,15 @@ def test_the_candidate_works_against_their_own_clock_and_ends_with_im_done(hub, 
         # JupyterLab never asked them about its news (the candidate's lab has no news to offer)
         assert page.locator(".Toastify__toast", has_text="news").count() == 0
         # "I'm done": asked to confirm, recorded, the interview ends, the tab goes to the end page
-        page.click("#mli-done")
-        page.wait_for_selector(".jp-Dialog:has-text('End the interview?')", timeout=10_000)
-        shot(page, "candidate-lab-02-confirm")
-        page.click(".jp-Dialog button:has-text('End the interview')")
-        page.wait_for_url("**/hub/interview-over", timeout=60_000)
+        def end_it(screenshot: str | None = None) -> None:
+            page.click("#mli-done")
+            page.wait_for_selector(".jp-Dialog:has-text('End the interview?')", timeout=10_000)
+            if screenshot:
+                shot(page, screenshot)
+            page.click(".jp-Dialog button:has-text('End the interview')")
+
+        end_it("candidate-lab-02-confirm")
+        wait_for_the_end_page(page, confirm_again=end_it)
         assert "thank" in page.inner_text("body").lower()
         shot(page, "candidate-lab-03-end")
     finally:
@@ -83,7 +85,6 @@ def test_when_the_interviewer_ends_it_the_open_tab_goes_to_the_end_page_by_itsel
     interview_id = made["interview"]["id"]
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
-    dialogs = []
     try:
         page.goto(made["invite_url"])
         page.wait_for_url(LAB, timeout=180_000)
@@ -92,16 +93,7 @@ def test_when_the_interviewer_ends_it_the_open_tab_goes_to_the_end_page_by_itsel
         live = alice.get(f"{SERVICE}interviews/{interview_id}")
         ended = alice.post(f"{SERVICE}interviews/{interview_id}/end", data={"_xsrf": xsrf_of(live.text)})
         assert ended.status_code == 200, ended.text[:300]
-        deadline = time.monotonic() + 90
-        while "/hub/interview-over" not in page.url and time.monotonic() < deadline:
-            try:
-                dialogs += page.locator(".jp-Dialog").all_inner_texts()
-                page.wait_for_timeout(250)
-            except PlaywrightError:  # the page navigated away while being read: the loop checks where to
-                pass
-        assert "/hub/interview-over" in page.url, (page.url, dialogs)
-        # the URL changes before the page has loaded: wait for its text
-        page.wait_for_function("() => document.body && /thank/i.test(document.body.innerText)", timeout=30_000)
+        dialogs = wait_for_the_end_page(page)
         assert not [text for text in dialogs if "unavailable" in text.lower() or "restart" in text.lower()], dialogs
         shot(page, "candidate-lab-04-ended-by-interviewer")
     finally:

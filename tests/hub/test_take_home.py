@@ -11,6 +11,8 @@ started: once its window has closed, its link refuses to start it, and it become
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -18,6 +20,7 @@ from hubtools import SERVICE, wait_for, xsrf_of
 from mlinterview.extension.hub_settings import load_settings
 from mlinterview.extension.service_store import InterviewStore
 from mlinterview.scenarios.pack import load_pack
+from lab_page import click_through_slow_loading, wait_for_the_end_page
 from store_time import move_back
 from test_browser_e2e import browser, run_new_cell, shot, wait_for_idle_kernel  # noqa: F401
 from test_cockpit import log_in
@@ -99,21 +102,35 @@ def test_a_take_home_from_invite_to_report(hub, browser, scenario_id):  # noqa: 
         lab.click(".jp-SideBar .lm-TabBar-tab[data-id='mli-questions']")
         answer = "The split must keep each customer on one side, or validation flatters the model."
         answer_in_the_panel(lab, start.id, answer)
+        # a last cell, typed and neither run nor saved: submitting saves it (the server does, before the end)
+        click_through_slow_loading(lab, lab.locator(".jp-NotebookPanel .jp-Cell").last)
+        lab.keyboard.press("Escape")
+        lab.keyboard.press("b")
+        lab.keyboard.press("Enter")
+        lab.keyboard.type("# typed just before submitting")
 
         # submit, with the time they say they spent; a bad number is asked again, nothing is sent
-        lab.click("#mli-done")
-        dialog = lab.locator(".jp-Dialog", has_text="Submit your take-home?")
-        dialog.wait_for(timeout=10_000)
-        dialog.locator("#mli-self-reported-minutes").fill("95")
-        shot(lab, "take-home-02-submit")
-        dialog.locator("button", has_text="Submit").click()
-        lab.wait_for_url("**/hub/interview-over", timeout=60_000)
+        def submit(screenshot: str | None = None) -> None:
+            lab.click("#mli-done")
+            dialog = lab.locator(".jp-Dialog", has_text="Submit your take-home?")
+            dialog.wait_for(timeout=10_000)
+            dialog.locator("#mli-self-reported-minutes").fill("95")
+            if screenshot:
+                shot(lab, screenshot)
+            dialog.locator("button", has_text="Submit").click()
+
+        submit("take-home-02-submit")
+        wait_for_the_end_page(lab, confirm_again=submit)
     finally:
         lab_context.close()
         panel.close()
 
     graded = ended(hub, token, interview_id)
     assert graded["ended_by"] == "Tess Takehome (candidate)"
+    frozen = json.loads((hub.state / "private" / "submissions" / interview_id / "interview.ipynb").read_text())
+    sources = ["".join(cell["source"]) for cell in frozen["cells"]]
+    assert any("take_home = 6 * 7" in source for source in sources), sources
+    assert "# typed just before submitting" in sources, sources
     report = report_of(hub, hub.login_interviewer("alice"), interview_id)
     assert 'id="take-home-time"' in report and "150 min" in report
     assert '<b id="self-reported-time">95 min</b>' in report
@@ -137,7 +154,7 @@ def test_the_deadline_submits_a_take_home_on_its_own(hub, browser, store, scenar
         move_back(store, interview_id, hours=2)
         # the service submits it within a sweep; the candidate's tab goes to the end page
         ended(hub, token, interview_id, states=("ending", "ended", "graded"))
-        lab.wait_for_url("**/hub/interview-over", timeout=120_000)
+        wait_for_the_end_page(lab, timeout_s=120)
     finally:
         context.close()
     graded = ended(hub, token, interview_id)

@@ -98,7 +98,7 @@ class SelfReportBody extends Widget {
     this.addClass('mli-self-report');
     const text = document.createElement('p');
     text.textContent =
-      'This submits your work for grading: you cannot return to the notebook afterwards. Save anything you want graded first.';
+      'This submits your work for grading: you cannot return to the notebook afterwards. Your open notebooks and files are saved as they are now.';
     const label = document.createElement('label');
     label.textContent = 'About how many minutes did you spend on it? ';
     this.input = document.createElement('input');
@@ -512,7 +512,7 @@ class CandidateSide {
     );
   }
 
-  /** "I'm done": confirm, record it through the server, go to the end page. */
+  /** "I'm done": confirm, have the server save the open documents and record it, go to the end page. */
   async finish(): Promise<void> {
     if (this.ending) {
       return;
@@ -522,7 +522,7 @@ class CandidateSide {
       title: takeHome ? 'Submit your take-home?' : 'End the interview?',
       body: takeHome
         ? new SelfReportBody()
-        : 'This ends the interview for you and the interviewers: you cannot return to the notebook afterwards. Save anything you want graded first.',
+        : 'This ends the interview for you and the interviewers: you cannot return to the notebook afterwards. Your open notebooks and files are saved as they are now.',
       buttons: [
         Dialog.cancelButton({ label: 'Keep working' }),
         Dialog.warnButton({ label: takeHome ? 'Submit' : 'End the interview' })
@@ -542,7 +542,9 @@ class CandidateSide {
     }
     this.ending = true;
     try {
-      await this.app.commands.execute('docmanager:save-all').catch(() => undefined);
+      // no save from here: the server saves every open document before it records the end (the
+      // browser's save compares the file on disk with its copy, and the collaboration's own
+      // autosave, landing in between, would ask "File Changed… overwrite or revert?")
       const response = await ServerConnection.makeRequest(
         URLExt.join(this.settings.baseUrl, 'mlinterview', 'done'),
         minutes === null
