@@ -28,9 +28,9 @@ ifeq ($(shell id -u),0)
 RUNTIME_TARGET := $(RUNTIME)/.installed
 endif
 
-.PHONY: setup runtime demo test calibrate browser clean
+.PHONY: setup runtime demo test calibrate browser git clean
 
-setup: $(VENV)/.installed $(VENV)/.labextension node_modules/.installed $(RUNTIME_TARGET)
+setup: git $(VENV)/.installed $(VENV)/.labextension node_modules/.installed $(RUNTIME_TARGET)
 
 runtime: $(RUNTIME)/.installed
 
@@ -98,6 +98,13 @@ browser:
 	@if [ -x /usr/bin/chromium ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "The browser tests need Debian's Chromium: run 'sudo apt-get install chromium'" >&2; exit 1; fi
+
+# git: a pack may ship its scaffold as a git repository, built when a workspace is materialized
+# (scenarios/git_scaffold.py; the merge pack), and its candidates run git in cells.
+git:
+	@if command -v git >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git >/dev/null; \
+	else echo "warning: git is missing, and the merge pack needs it: run 'sudo apt-get install git'" >&2; fi
 
 # The main job: the interview hub on http://127.0.0.1:8000/ (settings: hub.example.toml).
 demo: setup

@@ -59,6 +59,7 @@ SUMMARY_FILE = "calibration.json"
 # What a calibration's measurements rest on, besides the pack: the code that builds its data,
 # applies its fixes, trains and scores, and runs its probes (this package's modules).
 CALIBRATION_CODE = ("calibration.py", "fixes.py", "materialize.py", "metrics.py", "probe_runner.py")
+GIT_SCAFFOLD_CODE = "git_scaffold.py"  # a calibration input of the packs whose scaffold is a git repository only
 NOT_CALIBRATION_INPUTS = (SUMMARY_FILE,)  # the evidence itself; and prose (*.md), caches
 
 
@@ -81,7 +82,7 @@ def calibration_inputs_fingerprint(pack: ScenarioPack) -> str:
                 or any(part in ("__pycache__", ".ipynb_checkpoints") for part in relative.parts)):
             continue
         add("pack/" + relative.as_posix(), path)
-    for name in CALIBRATION_CODE:
+    for name in CALIBRATION_CODE + ((GIT_SCAFFOLD_CODE,) if pack.manifest.git is not None else ()):
         add("code/" + name, Path(__file__).with_name(name))
     return digest.hexdigest()
 PROBE_MARKS = {"fixed": "F", "not_fixed": "-", "error": "E"}

@@ -95,6 +95,10 @@ def materialize(
 
     workspace.mkdir(parents=True, exist_ok=True)
     safe_files.copy_tree(pack.candidate_dir, workspace, ignore=IGNORED, owner=owner)
+    if pack.manifest.git is not None:  # the scaffold's history, as a repository (scenarios/git_scaffold.py)
+        from .git_scaffold import install_repository
+
+        install_repository(pack, workspace, owner=owner)
     data_dir = Path(pack.manifest.candidate.data_dir)
     for filename, frame in sorted(pack.generator.make_candidate_data(seed).items()):
         safe_files.write_bytes(workspace, data_dir / filename, csv_bytes(frame), owner=owner)

@@ -124,6 +124,8 @@ class ScenarioPack:
         for name, what in PRIVATE_FILES.items():
             if not (self.private_dir / name).exists():
                 raise PackError(f"{self.private_dir / name}: missing; the private part needs it ({what})")
+        if manifest.git is not None and not (self.folder / manifest.git.history).is_file():
+            raise PackError(f"{path}: field 'git.history' names {self.folder / manifest.git.history}, which does not exist; add it or fix the field")
         scaffold_module = manifest.contract.pipeline.split(":")[0].split(".")[0]
         if scaffold_module != Path(manifest.candidate.scaffold).name:
             raise PackError(

@@ -176,6 +176,14 @@ class Candidate(Strict):
     data_dir: str = Field(default="data", description="Folder of the workspace the candidate data is written to.")
 
 
+class GitScaffold(Strict):
+    """The scaffold ships as a git repository with branches, built at materialize time (scenarios/git_scaffold.py)."""
+
+    history: str = Field(
+        description="TOML file of the repository's steps (commits of snapshot folders, merges), relative to the pack folder."
+    )
+
+
 class Kernel(Strict):
     default: Literal["cpu", "gpu"] = "cpu"
     gpu_capable: bool = Field(default=False, description="The scaffold runs unchanged on a GPU kernel.")
@@ -238,6 +246,9 @@ class ScenarioManifest(Strict):
     suspicious_code: list[SuspiciousCode] = Field(
         default_factory=list,
         description="Pack-specific integrity flags: code the grader's report points out wherever the candidate wrote it.",
+    )
+    git: GitScaffold | None = Field(
+        default=None, description="The workspace is a git repository whose history the pack describes (scenarios/git_scaffold.py)."
     )
 
     @field_validator("id")
