@@ -132,6 +132,7 @@ FIRST_CELL_USES = {  # a cell after the first one that uses the train config, as
     "churn": "TrainConfig(seed=SEED).epochs",
     "demand": "train.TrainConfig(seed=SEED).epochs",
     "digits": "train.TrainConfig(seed=SEED).epochs",
+    "text": "train.TrainConfig(seed=SEED).epochs",
 }
 
 

@@ -1,4 +1,4 @@
-"""The demand and digits packs: complete, deterministic, holdout-tight, calibrated, and graded right.
+"""The demand, digits, text and merge packs: complete, deterministic, holdout-tight, calibrated, and graded right.
 
 Per pack (parametrized over ``MORE_PACKS``): the manifest validates and every bug has its probe,
 its fix and its interviewer notes; the starter notebook runs on the candidate kernel and defines
@@ -43,7 +43,7 @@ from mlinterview.scenarios.calibration import calibration_inputs_fingerprint, pl
 from mlinterview.scenarios.fixes import load_fixes, scaffold_with_fixes
 from mlinterview.scenarios.metrics import METRICS
 
-MORE_PACKS = ("demand", "digits")
+MORE_PACKS = ("demand", "digits", "text", "merge")
 SECRET_HOLDOUT_SEED = 918_273_645
 GRADING_HOLDOUT_SEED = 424242
 PRIVATE_NAMES = ("generator.py", "probes.py", "fixes.toml", "reference", "INTERVIEWER.md", "calibration.json", "scenario.toml")
