@@ -476,14 +476,18 @@ def kernel_environment(workdir: Path, limits: ReplayLimits, python: str | None =
     return env
 
 
+SHARED_TMP_NOTE = "the kernel shared the machine's /tmp"  # a replay's note, and a confinement gap in the report
+
+
 def sandbox_arguments(
-    workdir: Path, status_file: Path, limits: ReplayLimits, cgroup: PidsCgroup | None, identity: "KernelIdentity | None", hide: list[Path]
+    workdir: Path, status_file: Path, limits: ReplayLimits, cgroup: PidsCgroup | None, identity: "KernelIdentity | None", hide: list[Path],
+    private_tmp: bool = True,
 ) -> list[str]:
     """The launcher's options: limits, hidden paths, and a pid namespace and a private /tmp of its
     own (other replays' processes and working copies do not exist for the kernel; when it ends,
     everything it started ends with it)."""
     args = ["--workdir", str(workdir), "--status-file", str(status_file), "--memory-bytes", str(limits.memory_bytes)]
-    args += ["--max-file-bytes", str(limits.max_file_bytes), "--pid-namespace", "--private-tmp"]
+    args += ["--max-file-bytes", str(limits.max_file_bytes), "--pid-namespace", *(["--private-tmp"] if private_tmp else [])]
     if cgroup is not None:
         args += ["--cgroup", str(cgroup.path)]
     if identity is not None and identity.uid is not None:
@@ -598,6 +602,12 @@ async def run_replay(
     identity = choose_kernel_identity(limits, spec.argv[0], kernel_environment(workdir, limits)["PATH"])
     if identity.note:
         result.notes.append(identity.note)
+    interpreter = identity.python or kernel_interpreter(spec.argv[0], kernel_environment(workdir, limits)["PATH"])
+    private_tmp = not any(path == "/tmp" or path.startswith("/tmp/") for path in (interpreter, os.path.realpath(interpreter)))
+    if not private_tmp:
+        # a private /tmp would hide the interpreter (a checkout under /tmp, without the candidate runtime)
+        result.notes.append(f"{SHARED_TMP_NOTE}: its interpreter {interpreter} lives under /tmp, "
+                            "which a private /tmp would hide (make setup as root builds the candidate runtime)")
     if identity.uid is not None:
         # the working copy is the kernel's alone (0700): another replay's kernel cannot read it
         safe_files.chown_tree(workdir, identity.uid, identity.gid, folder_mode=0o700)
@@ -612,7 +622,8 @@ async def run_replay(
         manager = SandboxedKernelManager(kernel_name=kernel_name, transport="ipc", ip=str(workdir / ".k"))
         # the kernel reads its connection file there (a private /tmp would cover it otherwise); it
         # cannot write there unless it runs as the grader's user
-        manager.sandbox_args = [*sandbox_arguments(workdir, status_file, limits, cgroup, identity, list(hide)), "--writable", str(connection_dir)]
+        manager.sandbox_args = [*sandbox_arguments(workdir, status_file, limits, cgroup, identity, list(hide), private_tmp),
+                                "--writable", str(connection_dir)]
         manager.connection_file = str(connection_dir / "kernel.json")
         manager.kernel_uid = -1 if identity.uid is None else identity.uid
         manager.kernel_gid = -1 if identity.gid is None else identity.gid

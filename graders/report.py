@@ -83,6 +83,7 @@ from ..playback import active_minutes, completeness as playback_completeness, la
 from ..scenarios.pack import ScenarioPack
 from ..scenarios.schema import BAND_NAMES, RUBRIC_SIGNALS
 from .constraint_audit import constraint_verdicts, parameter_limit
+from .replay import SHARED_TMP_NOTE
 from .reproducibility import calibration_spread, compare_replays
 from .render import render_html, write_report  # noqa: F401  (the writing side, importable from here as before)
 
@@ -271,6 +272,7 @@ def confinement_of(replays) -> dict[str, Any]:
             ))
         if sandbox.get("capabilities") != "none":
             gaps.append(f"{label}: capabilities were NOT dropped")
+        gaps += [f"{label}: {note}" for note in result.notes if note.startswith(SHARED_TMP_NOTE)]
     return {"complete": not gaps, "gaps": gaps}
 
 

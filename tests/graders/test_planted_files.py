@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -196,6 +197,30 @@ def test_a_kernel_without_a_user_of_its_own_is_said_at_the_top_of_the_report(mak
     assert any("ran as the grader's own user" in gap and "no candidate runtime" in gap for gap in report["confinement"]["gaps"])
     page = (out / "report.html").read_text()
     assert page.index("not fully confined") < page.index("Holdout metric")
+
+
+def test_a_grader_installed_under_tmp_still_replays_and_says_the_kernel_shared_tmp(make_submission, grade, monkeypatch):
+    """A checkout under /tmp without the candidate runtime: the kernel's interpreter is the grader's
+    own, under /tmp, which a private /tmp would hide (the kernel died before it answered). The
+    replay runs, and the report names the shared /tmp among the confinement gaps."""
+    import shutil
+    import sys
+    import tempfile
+
+    checkout = Path(tempfile.mkdtemp(prefix="mlinterview-checkout-", dir="/tmp"))
+    try:
+        monkeypatch.setenv("MLINTERVIEW_CANDIDATE_RUNTIME", str(checkout / "no-runtime"))
+        venv = checkout / ".venv"
+        venv.symlink_to(sys.prefix)  # the grader's environment, reached through a path under /tmp
+        monkeypatch.setattr(sys, "executable", str(venv / "bin" / Path(sys.executable).name))
+        report, out = grade(make_submission())
+        top = report["replays"]["top_to_bottom"]
+        assert top["sandbox"].get("user") == "same as grader", json.dumps(top, default=str)[:3000]
+        assert report["holdout"]["value"] is not None, report["holdout"]
+        gaps = report["confinement"]["gaps"]
+        assert any("shared the machine's /tmp" in gap and str(venv) in gap for gap in gaps), gaps
+    finally:
+        shutil.rmtree(checkout, ignore_errors=True)
 
 
 def test_nothing_the_kernel_can_read_names_the_seed_or_the_private_folder(make_submission, grade, tiny_pack, tmp_path, monkeypatch):
