@@ -599,10 +599,11 @@ async def run_replay(
     (workdir / ".tmp").mkdir(parents=True, exist_ok=True)
     status_file = private_dir / "sandbox.json"
     spec = KernelSpecManager().get_kernel_spec(kernel_name)
-    identity = choose_kernel_identity(limits, spec.argv[0], kernel_environment(workdir, limits)["PATH"])
+    kernel_path = kernel_environment(workdir, limits)["PATH"]
+    identity = choose_kernel_identity(limits, spec.argv[0], kernel_path)
     if identity.note:
         result.notes.append(identity.note)
-    interpreter = identity.python or kernel_interpreter(spec.argv[0], kernel_environment(workdir, limits)["PATH"])
+    interpreter = identity.python or kernel_interpreter(spec.argv[0], kernel_path)
     private_tmp = not any(path == "/tmp" or path.startswith("/tmp/") for path in (interpreter, os.path.realpath(interpreter)))
     if not private_tmp:
         # a private /tmp would hide the interpreter (a checkout under /tmp, without the candidate runtime)

@@ -79,13 +79,18 @@ def join_live_notebook(interviewer, page):
     return joined
 
 
-def run_new_cell(lab, code: str) -> None:
-    """Add a cell below the last one, type ``code`` and run it (Shift+Enter)."""
+def type_new_cell(lab, code: str) -> None:
+    """Add a cell below the last one and type ``code`` into it (neither run nor saved)."""
     click_through_slow_loading(lab, lab.locator(".jp-NotebookPanel .jp-Cell").last)
     lab.keyboard.press("Escape")
     lab.keyboard.press("b")
     lab.keyboard.press("Enter")
     lab.keyboard.type(code)
+
+
+def run_new_cell(lab, code: str) -> None:
+    """Add a cell below the last one, type ``code`` and run it (Shift+Enter)."""
+    type_new_cell(lab, code)
     lab.keyboard.press("Shift+Enter")
 
 

@@ -20,9 +20,9 @@ from hubtools import SERVICE, wait_for, xsrf_of
 from mlinterview.extension.hub_settings import load_settings
 from mlinterview.extension.service_store import InterviewStore
 from mlinterview.scenarios.pack import load_pack
-from lab_page import click_through_slow_loading, wait_for_the_end_page
+from lab_page import wait_for_the_end_page
 from store_time import move_back
-from test_browser_e2e import browser, run_new_cell, shot, wait_for_idle_kernel  # noqa: F401
+from test_browser_e2e import browser, run_new_cell, shot, type_new_cell, wait_for_idle_kernel  # noqa: F401
 from test_cockpit import log_in
 from test_questions import answer_in_the_panel
 
@@ -103,11 +103,7 @@ def test_a_take_home_from_invite_to_report(hub, browser, scenario_id):  # noqa: 
         answer = "The split must keep each customer on one side, or validation flatters the model."
         answer_in_the_panel(lab, start.id, answer)
         # a last cell, typed and neither run nor saved: submitting saves it (the server does, before the end)
-        click_through_slow_loading(lab, lab.locator(".jp-NotebookPanel .jp-Cell").last)
-        lab.keyboard.press("Escape")
-        lab.keyboard.press("b")
-        lab.keyboard.press("Enter")
-        lab.keyboard.type("# typed just before submitting")
+        type_new_cell(lab, "# typed just before submitting")
 
         # submit, with the time they say they spent; a bad number is asked again, nothing is sent
         def submit(screenshot: str | None = None) -> None:
