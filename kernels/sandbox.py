@@ -10,8 +10,10 @@ the one place that decides what candidate code can reach (CONFINEMENT.md). In or
    processes (``RLIMIT_NPROC``; the kernel runs under a uid of its own when the grader is root,
    so the limit counts only the kernel's processes), no core dumps;
 2. enters new namespaces where the platform allows it (as root directly, otherwise through an
-   unprivileged user namespace): a network namespace with no interface but a loopback that is
-   down, so the kernel cannot reach any host; and a mount namespace in which every mount is
+   unprivileged user namespace): a network namespace of its own whose only interface is its own
+   loopback, brought up (the kernel's processes can talk to each other, e.g. a candidate's
+   prediction service and a request to it, but no host is reachable: the machine's loopback,
+   where the hub listens, is another namespace's); and a mount namespace in which every mount is
    read-only except the working copy and a private ``/dev/shm``, and the paths given with
    ``--hide`` (the scenario's private part, the submission's original folder, the holdout-seed
    file, the report folder) are covered by empty read-only filesystems;
@@ -102,6 +104,20 @@ def _enter_namespaces(libc, flags: int, uid: int, gid: int) -> None:
         handle.write(f"{uid} {uid} 1")
     with open("/proc/self/gid_map", "w") as handle:
         handle.write(f"{gid} {gid} 1")
+
+
+def bring_up_loopback() -> None:
+    """Set the new network namespace's ``lo`` up (SIOCSIFFLAGS; needs CAP_NET_ADMIN there, which the
+    namespace's creator has): 127.0.0.1 then reaches this namespace's own processes only."""
+    import fcntl
+    import socket
+    import struct
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as handle:
+        request = struct.pack("16sh", b"lo", 0)
+        flags = struct.unpack("16sh", fcntl.ioctl(handle.fileno(), siocgifflags, request))[1]
+        fcntl.ioctl(handle.fileno(), siocsifflags, struct.pack("16sh", b"lo", flags | iff_up))
 
 
 def _mount_points() -> list[str]:
@@ -258,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--nproc", type=int, default=None, help="RLIMIT_NPROC (tasks of the uid)")
     parser.add_argument("--cgroup", action="append", default=[], help="join this cgroup (one per cgroup v1 controller)")
     parser.add_argument("--hide", action="append", default=[], help="path covered by an empty filesystem")
-    parser.add_argument("--no-network", action="store_true", help="enter a network namespace without interfaces")
+    parser.add_argument("--no-network", action="store_true", help="enter a network namespace of its own (only its own loopback)")
     parser.add_argument("--no-filesystem", action="store_true", help="skip the mount namespace")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
@@ -288,6 +304,12 @@ def main(argv: list[str] | None = None) -> None:
         try:
             _enter_namespaces(libc, flags, real_uid, real_gid)
             status["network_isolated"] = bool(flags & CLONE_NEWNET)
+            if flags & CLONE_NEWNET:
+                try:
+                    bring_up_loopback()
+                    status["loopback"] = True
+                except OSError as error:
+                    status["notes"].append(f"the namespace's own loopback stays down ({error.strerror})")
         except (OSError, ValueError) as error:
             flags = 0
             status["notes"].append(f"namespaces unavailable ({error}); the kernel shares the grader's network, filesystem and processes")
