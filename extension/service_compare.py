@@ -45,11 +45,11 @@ from typing import Any, Callable, Iterable
 
 from tornado import web
 
+from ..scenarios.schema import ALL_SIGNALS as SIGNALS, RUBRIC_SIGNALS  # the rubric's, production last
 from .service_app import ServiceHandler
 from .service_store import Interview, State
 
 BAND_POSITIONS = {"very_weak": 0.0, "weak": 1 / 3, "strong": 2 / 3, "very_strong": 1.0}
-SIGNALS = ("data_handling", "model_selection", "optimization", "evaluation")  # the rubric's (scenarios/schema.py)
 METRIC_WEIGHT = 0.5  # the other half is the rubric's signals
 SCORE_LOW, SCORE_HIGH = 200, 600
 RECOMMENDATION_ORDER = ("strong_no_hire", "no_hire", "hire", "strong_hire")
@@ -241,6 +241,12 @@ COLUMNS = [
 COLUMN_KEYS = {column.key: column for column in COLUMNS}
 
 
+def shown_columns(rows: list[Row]) -> tuple[list[Column], tuple[str, ...]]:
+    """The table's columns and signals for these rows: production only where a report rates it (a serving pack)."""
+    signals = tuple(s for s in SIGNALS if s in RUBRIC_SIGNALS or any(row.band(s) for row in rows))
+    return [column for column in COLUMNS if column.key not in SIGNALS or column.key in signals], signals
+
+
 def sort_rows(rows: list[Row], key: str, descending: bool) -> list[Row]:
     """Rows by one column; empty cells last in either order, ties by candidate name."""
     column = COLUMN_KEYS[key]
@@ -261,9 +267,10 @@ def csv_cell(value: Any) -> Any:
 def comparison_csv(rows: list[Row], metric: str | None) -> str:
     out = io.StringIO()
     writer = csv.writer(out)  # quotes what needs it: commas, quotes, line breaks in names
-    writer.writerow(["interview", *(f"{column.label} ({metric})" if column.key == "holdout" and metric else column.label for column in COLUMNS)])
+    columns, _signals = shown_columns(rows)
+    writer.writerow(["interview", *(f"{column.label} ({metric})" if column.key == "holdout" and metric else column.label for column in columns)])
     for row in rows:
-        writer.writerow([row.interview.id, *(csv_cell(column.text(row)) for column in COLUMNS)])
+        writer.writerow([row.interview.id, *(csv_cell(column.text(row)) for column in columns)])
     return out.getvalue()
 
 
@@ -300,9 +307,10 @@ class CompareHandler(ComparisonRequest):
             self.render_page("compare.html", scenario=None, scenario_counts=sorted(counts.items()), rows=[], columns=COLUMNS)
             return
         rows, key, descending = self.sorted_rows(scenario)
+        columns, signals = shown_columns(rows)
         self.render_page(
-            "compare.html", scenario=scenario, scenario_counts=sorted(counts.items()), rows=rows, columns=COLUMNS,
-            sort=key, descending=descending, metric=metric_of(rows), signals=SIGNALS, state_labels=STATE_LABELS,
+            "compare.html", scenario=scenario, scenario_counts=sorted(counts.items()), rows=rows, columns=columns,
+            sort=key, descending=descending, metric=metric_of(rows), signals=signals, state_labels=STATE_LABELS,
             scorecards_text=scorecards_text, has_panel=any(row.panel for row in rows),
         )
 

@@ -33,7 +33,7 @@ from typing import Any
 from jupyterhub.utils import url_path_join
 from tornado import web
 
-from ..scenarios.schema import RUBRIC_SIGNALS
+from ..scenarios.schema import ALL_SIGNALS, RUBRIC_SIGNALS
 from .panel_store import BANDS, CONFIDENCES, DECISIONS, RECOMMENDATIONS, ScorecardRefused, disagreements
 from .service_app import ServiceHandler
 
@@ -63,7 +63,7 @@ class PanelHandler(ServiceHandler):
             signals = load_pack(interview.scenario, Path(self.settings["service_settings"]["scenarios_dir"])).manifest.rubric.signals
         except PackError:
             return {name: None for name in RUBRIC_SIGNALS}
-        return {name: signals[name] for name in RUBRIC_SIGNALS if name in signals}
+        return {name: signals[name] for name in ALL_SIGNALS if name in signals}
 
     def answers(self, interview) -> list[dict[str, Any]]:
         """The candidate's written answers, from the authoritative record, each with the pack's note on

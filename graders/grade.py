@@ -37,6 +37,7 @@ from ..scenarios.pack import ScenarioPack
 from ..scenarios.twist import release_twist
 from . import behaviour
 from . import report as report_module
+from . import serving as serving_module
 from .constraint_audit import released_twist
 from .contract import MAX_PREDICTIONS_FILE_BYTES, audit_code, check_predictions, parse_kernel_json, predict_code
 from .replay import ReplayLimits, ReplayResult, execute_grader_code, resolve_kernel_name, run, run_replay
@@ -187,6 +188,8 @@ class Grader(LoggingConfigurable):
             hide=[str(path) for path in hide], behaviour_sample=behaviour_sample(candidate_data, manifest),
             feature_columns=[str(c) for c in holdout_features.columns], validation_by_replay={},
         )
+        if manifest.serving is not None:
+            context["serving_suite"] = serving_module.load_suite(pack, holdout_features, candidate_data)
         replays: dict[str, ReplayResult | None] = {"top_to_bottom": None, "history_order": None}
         context["replays"] = replays
         scores: dict[str, dict[str, Any]] = {}
@@ -222,6 +225,7 @@ class Grader(LoggingConfigurable):
                     if result.notebook is not None and result.same_as is None:
                         nbformat.write(result.notebook, out_dir / f"replay-{name.replace('_', '-')}.ipynb")
 
+        served = self._judge_service(context, replays, holdout_labels) if manifest.serving is not None else None
         progress("waiting for the bug probes")
         probes = judge_bugs(pack, replays, probes_future.result())
         probe_pool.shutdown()
@@ -237,7 +241,23 @@ class Grader(LoggingConfigurable):
             limits=self.limits,
             notes=[context["history_order_skipped"]] if "history_order_skipped" in context else [],
             hidden=context["hide"],
+            serving=served,
         )
+
+    def _judge_service(self, context, replays, holdout_labels) -> dict[str, Any]:
+        """The serving section: the suite's answers from the replay that started the app, judged here."""
+        manifest = context["pack"].manifest
+        source = next((r for r in replays.values() if r is not None and "serving" in r.grader_steps), None)
+        ids = [str(i) for i in context["holdout_features"][manifest.contract.id_column].tolist()]
+        labels_by_id = dict(zip(ids, [float(v) for v in holdout_labels])) if manifest.contract.prediction_kind != "class" else dict(zip(ids, holdout_labels))
+        notebook_by_id = None
+        step = (source.grader_steps.get("holdout") or {}) if source is not None else {}
+        if step.get("ok"):
+            check = check_predictions(step["raw"], ids, manifest.contract.prediction_kind)
+            if check.ok:
+                notebook_by_id = dict(zip(ids, check.values.tolist()))
+        return serving_module.judge(manifest.serving, context["serving_suite"], source.grader_steps["serving"] if source else None,
+                                    manifest.metric.name, labels_by_id, notebook_by_id)
 
     def _may_hide(self, path: Path) -> bool:
         """False when ``path`` holds what a replay needs: the interpreter, the working copies, the packages."""
@@ -333,6 +353,9 @@ class Grader(LoggingConfigurable):
             raw, problem = read_kernel_result(_workdir, out_path.name)
             return {"ok": raw is not None, "raw": raw, "problem": problem}
 
+        async def serving(client, _workdir):
+            return await serving_module.test_service(client, workdir, io_dir, manifest.serving, context["serving_suite"], GRADER_IO)
+
         manifest = context["pack"].manifest
         steps_done: dict[str, Any] = {}
 
@@ -347,6 +370,8 @@ class Grader(LoggingConfigurable):
             steps["validation"] = validation
             steps["audit"] = audit
             steps["notebook_probes"] = notebook_probes
+            if manifest.serving is not None and (name == "top_to_bottom" or context["submission"].notebook is None):
+                steps["serving"] = serving
             return await run_replay(
                 name, order, plan, workdir, private, self.limits, context["kernel_name"], stop_on_error=stop_on_error,
                 hide=context["hide"], after_cells=steps, kernel_note=context["kernel_note"], before_cells={"observer": observe},

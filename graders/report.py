@@ -42,7 +42,15 @@
                      rubric's text for the band: what the band means, not something observed),
                      band_text (the same, kept for older readers)}}; a signal's band comes from the
                      share of its planted bugs fixed (none: very_weak, some: weak, most: strong, all:
-                     very_strong)
+                     very_strong), but ``production``'s (with ``from``: ``request_suite``) from ``serving``
+``serving``          null, or for a pack with ``[serving]`` (:mod:`mlinterview.graders.serving`): ``tested``,
+                     ``answered``, ``problem``, ``start`` (argv, listening, exit_code, start_s), ``kinds``
+                     {valid, malformed, anomalous, concurrent: {right, total}}, ``failures`` [{request, kind,
+                     expected, got}], ``latency_budget_ms``, ``p95_ms`` (single-row requests, the first left
+                     out), ``p95_concurrent_ms``, ``within_budget``, ``served_metric`` (the pack's metric on the
+                     served predictions of ``served_rows`` holdout rows), ``differs_from_notebook`` (mean absolute
+                     gap between served and notebook predictions), ``band``, ``observed``, ``log_tail`` (the app's
+                     output); the ``production`` signal's band is this ``band``
 ``constraints``      ``parameters`` {limit, models [{path, class, trainable, total, module_parameters,
                      other_tensors, places [{path, count, kind}], optimizers}], loose, guard, largest,
                      verdict ok/over/unknown, replay}, ``training_time`` {budget_s (CPU), longest_cell_s,
@@ -81,7 +89,7 @@ from typing import Any
 
 from ..playback import active_minutes, completeness as playback_completeness, last_answers
 from ..scenarios.pack import ScenarioPack
-from ..scenarios.schema import BAND_NAMES, RUBRIC_SIGNALS
+from ..scenarios.schema import BAND_NAMES, PRODUCTION_SIGNAL
 from .constraint_audit import constraint_verdicts, parameter_limit
 from .replay import SHARED_TMP_NOTE
 from .reproducibility import calibration_spread, compare_replays
@@ -187,6 +195,20 @@ def _signal_evidence(manifest, signal: str, bugs: list[dict[str, Any]]) -> dict[
         "description": rubric_signal.description.strip(),
         "band_meaning": meaning,
         "band_text": meaning or "no planted bug in this signal",
+    }
+
+
+def _production_evidence(manifest, from_bugs: dict[str, Any], serving: dict[str, Any]) -> dict[str, Any]:
+    """The production signal of a pack with [serving]: its band from the grader's request suite (what the
+    app answered, how fast), the planted bugs' verdicts kept beside it as evidence."""
+    band = serving["band"]
+    observed = f"{serving['observed'][0].upper()}{serving['observed'][1:]}; the band comes from these answers"
+    if from_bugs["total"]:
+        observed += f". Beside it, {from_bugs['fixed']} of {from_bugs['total']} planted bug(s) of this signal fixed (the bugs' verdicts)"
+    return {
+        **from_bugs, "band": band, "from": "request_suite", "observed": observed + ".",
+        "band_meaning": getattr(manifest.rubric.signals[PRODUCTION_SIGNAL], band).strip(),
+        "band_text": getattr(manifest.rubric.signals[PRODUCTION_SIGNAL], band).strip(),
     }
 
 
@@ -309,7 +331,8 @@ def _metric_better(direction: str, a: float, b: float) -> bool:
     return a > b if direction == "higher" else a < b
 
 
-def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_name, tolerance, limits, notes=(), hidden=()) -> dict[str, Any]:
+def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_name, tolerance, limits, notes=(), hidden=(),
+                 serving=None) -> dict[str, Any]:
     manifest = pack.manifest
     metric_name, direction = manifest.metric.name, manifest.metric.direction
     problems: list[str] = []
@@ -367,7 +390,11 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
             "probe_only": bug.probe_only.strip() if bug.probe_only else None,
             "interviewer_notes": bug.interviewer_notes.strip(),
         })
-    signals = {signal: _signal_evidence(manifest, signal, bugs) for signal in RUBRIC_SIGNALS}
+    signals = {signal: _signal_evidence(manifest, signal, bugs) for signal in manifest.signals}
+    if serving is not None:
+        signals[PRODUCTION_SIGNAL] = _production_evidence(manifest, signals[PRODUCTION_SIGNAL], serving)
+        if serving["problem"]:
+            problems.append(f"the prediction service: {serving['problem']}")
 
     constraints = constraint_verdicts(manifest, replays, scores, submission)
     for key in ("parameters", "training_time"):
@@ -439,6 +466,7 @@ def build_report(*, pack, submission, replays, scores, probes, scaffold, kernel_
             ),
         },
         "constraints": constraints,
+        "serving": serving,
         "integrity": {"history": history, "flags": flags, "playback": playback_completeness(submission.history_events or [])},
         "timeline": _timeline(submission.history_events),
         "answers": last_answers(submission.history_events or [], manifest.questions),

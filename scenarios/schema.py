@@ -14,6 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 BAND_NAMES = ("very_weak", "weak", "strong", "very_strong")
 RUBRIC_SIGNALS = ("data_handling", "model_selection", "optimization", "evaluation")
+# The rubric's fifth signal: only a pack that puts a model into production rates it (one with [serving]).
+PRODUCTION_SIGNAL = "production"
+ALL_SIGNALS = (*RUBRIC_SIGNALS, PRODUCTION_SIGNAL)
+SignalName = Literal["data_handling", "model_selection", "optimization", "evaluation", "production"]
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 PACK_ID = re.compile(r"^[a-z][a-z0-9-]*$")
 
@@ -98,9 +102,7 @@ class Bug(Strict):
         description="breaking: the shipped notebook fails until it is fixed; non-breaking: runs, but silently wrong."
     )
     location: str = Field(description="Where the bug lives: 'path/in/scaffold.py:function' or a notebook cell.")
-    signal: Literal["data_handling", "model_selection", "optimization", "evaluation"] = Field(
-        description="The rubric signal a fix of this bug is evidence for."
-    )
+    signal: SignalName = Field(description="The rubric signal a fix of this bug is evidence for.")
     probe: str = Field(description="Function name in private/probes.py that decides whether this bug is fixed.")
     interviewer_notes: str = Field(description="What the interviewer should know, watch for and ask.")
     behaviour: list[BehaviourCheck] = Field(
@@ -154,10 +156,10 @@ class Rubric(Strict):
     @classmethod
     def _all_signals(cls, value: dict[str, Signal]) -> dict[str, Signal]:
         missing = [s for s in RUBRIC_SIGNALS if s not in value]
-        unknown = [s for s in value if s not in RUBRIC_SIGNALS]
+        unknown = [s for s in value if s not in ALL_SIGNALS]
         if missing or unknown:
             raise ValueError(
-                f"needs exactly the signals {', '.join(RUBRIC_SIGNALS)}"
+                f"needs the signals {', '.join(RUBRIC_SIGNALS)} (and {PRODUCTION_SIGNAL} in a pack with [serving])"
                 + (f"; missing {', '.join(missing)}" if missing else "")
                 + (f"; unknown {', '.join(unknown)}" if unknown else "")
             )
@@ -182,6 +184,37 @@ class GitScaffold(Strict):
     history: str = Field(
         description="TOML file of the repository's steps (commits of snapshot folders, merges), relative to the pack folder."
     )
+
+
+class Serving(Strict):
+    """The scaffold is a prediction service: the grader starts it in the replay's sandbox and sends it a hidden
+    request suite (graders/serving.py); the production signal is rated from the answers."""
+
+    command: list[str] = Field(
+        min_length=1,
+        description="How the app starts, run from the workspace after the notebook: '{python}' is the kernel's "
+        "interpreter, '{port}' the loopback port it must listen on (127.0.0.1), e.g. "
+        "['{python}', '-m', 'fareapi.serve', '--port', '{port}'].",
+    )
+    suite: str = Field(
+        default="serving.py",
+        description="Module in private/ whose request_suite(holdout_features, candidate_data) returns the requests "
+        "(never in a workspace).",
+    )
+    path: str = Field(default="/predict", description="The prediction endpoint.")
+    response_key: str = Field(default="predictions", description="Key of the list of predictions in a 200 answer.")
+    error_key: str = Field(default="error", description="Key of the error's name in a 4xx answer.")
+    round_digits: int | None = Field(default=None, ge=0, description="Decimals each prediction is rounded to.")
+    latency_budget_ms: float = Field(gt=0, description="Largest p95 latency of one request, in milliseconds.")
+    concurrency: int = Field(default=8, ge=2, le=64, description="Requests in flight at once in the suite's concurrent part.")
+    startup_timeout_seconds: float = Field(default=60, gt=0, description="How long the app may take to listen.")
+
+    @field_validator("command")
+    @classmethod
+    def _port_given(cls, value: list[str]) -> list[str]:
+        if not any("{port}" in part for part in value):
+            raise ValueError("must pass '{port}' to the app: the grader chooses the port")
+        return value
 
 
 class Kernel(Strict):
@@ -250,6 +283,9 @@ class ScenarioManifest(Strict):
     git: GitScaffold | None = Field(
         default=None, description="The workspace is a git repository whose history the pack describes (scenarios/git_scaffold.py)."
     )
+    serving: Serving | None = Field(
+        default=None, description="The scaffold serves predictions over HTTP; the grader tests it (graders/serving.py)."
+    )
 
     @field_validator("id")
     @classmethod
@@ -280,6 +316,12 @@ class ScenarioManifest(Strict):
                 f"rubric.metric_bands: weak, strong, very_strong must be in {'increasing' if self.metric.direction == 'higher' else 'decreasing'} "
                 f"order for a metric where {self.metric.direction} is better"
             )
+        if (PRODUCTION_SIGNAL in self.rubric.signals) != (self.serving is not None):
+            raise ValueError(f"rubric.signals.{PRODUCTION_SIGNAL} goes with a [serving] table, and only with it: "
+                             "the grader rates production from the app's answers")
+        for bug in self.bugs:
+            if bug.signal not in self.rubric.signals:
+                raise ValueError(f"bug {bug.id}: signal {bug.signal!r} is not one of the rubric's ({', '.join(self.rubric.signals)})")
         if self.twist and self.twist.kind == "tighter_budget" and self.twist.max_parameters is None:
             raise ValueError("twist: kind 'tighter_budget' needs max_parameters")
         return self
@@ -291,6 +333,11 @@ class ScenarioManifest(Strict):
     @property
     def non_breaking_bugs(self) -> list[Bug]:
         return [b for b in self.bugs if b.kind == "non-breaking"]
+
+    @property
+    def signals(self) -> tuple[str, ...]:
+        """The rubric signals this pack rates, in the rubric's order (production only with [serving])."""
+        return tuple(signal for signal in ALL_SIGNALS if signal in self.rubric.signals)
 
     def band_for_metric(self, value: float) -> str:
         """Rubric band of a holdout metric value."""

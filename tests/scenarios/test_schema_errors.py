@@ -137,3 +137,19 @@ def test_two_questions_with_one_id(pack_copy):
     folder = pack_copy()
     _edit(folder / "scenario.toml", 'id = "why_will_it_help"', 'id = "why_the_metric"')
     assert "each question needs its own id" in _error(folder)
+
+
+def test_production_signal_goes_with_serving(pack_copy):
+    folder = pack_copy()
+    _edit(folder / "scenario.toml", "[rubric.signals.evaluation]", '[rubric.signals.production]\ndescription = "d"\nvery_weak = "a"\n'
+          'weak = "b"\nstrong = "c"\nvery_strong = "e"\n\n[rubric.signals.evaluation]')
+    message = _error(folder)
+    assert "rubric.signals.production goes with a [serving] table" in message
+    _edit(folder / "scenario.toml", "[[bugs]]", '[serving]\ncommand = ["{python}", "-m", "churnlab.serve"]\nlatency_budget_ms = 20\n\n[[bugs]]')
+    assert "must pass '{port}' to the app" in _error(folder)
+
+
+def test_a_bug_of_a_signal_the_rubric_does_not_rate(pack_copy):
+    folder = pack_copy()
+    _edit(folder / "scenario.toml", 'signal = "evaluation"', 'signal = "production"')
+    assert "signal 'production' is not one of the rubric's" in _error(folder)
