@@ -62,6 +62,35 @@ def test_a_pid_namespace_shows_only_its_own_tree_and_nothing_outlives_it(root_on
         assert survivors.strip() == "", "a detached process outlived its sandbox"
 
 
+def test_the_network_namespace_has_its_own_loopback_and_no_host(root_only):
+    """127.0.0.1 inside is the sandbox's own (a candidate's service and a request to it); the machine's
+    loopback, where the hub listens, is not reachable from there."""
+    import socket
+
+    host = socket.socket()
+    host.bind(("127.0.0.1", 0))
+    host.listen()
+    code = (
+        "import socket\n"
+        "inside = socket.socket(); inside.bind(('127.0.0.1', 0)); inside.listen()\n"
+        "socket.create_connection(inside.getsockname(), timeout=2).close(); print('own loopback: connected')\n"
+        "try:\n"
+        f"    socket.create_connection(('127.0.0.1', {host.getsockname()[1]}), timeout=2); print('host: connected')\n"
+        "except OSError as error:\n    print('host:', type(error).__name__)\n"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp).chmod(0o755)
+        try:
+            done = sandboxed(Path(tmp), code, "--no-network", "--pid-namespace", "--uid", str(NOBODY), "--gid", str(NOBODY),
+                             "--status-file", str(Path(tmp) / "status.json"))
+        finally:
+            host.close()
+        status = json.loads((Path(tmp) / "status.json").read_text())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["own loopback: connected", "host: ConnectionRefusedError"], done.stdout
+    assert status["network_isolated"] and status["loopback"]
+
+
 def warden(tmp: Path) -> Warden:
     rundir = tmp / "sockets"
     rundir.mkdir()
