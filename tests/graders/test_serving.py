@@ -152,7 +152,8 @@ def grade_mode(make_submission, grade, serving_pack, mode: str):
 
 
 def test_an_app_that_keeps_the_contract_is_rated_very_strong(make_submission, grade, serving_pack):
-    report = grade_mode(make_submission, grade, serving_pack, "good")
+    cells = CELLS + ["open('mode.txt', 'w').write('good')"]
+    report, out = grade(make_submission(cells, pack=serving_pack), pack=serving_pack)
     section = report["serving"]
     assert section["kinds"] == {"valid": {"right": 6, "total": 6}, "malformed": {"right": 4, "total": 4},
                                 "anomalous": {"right": 1, "total": 1}, "concurrent": {"right": 6, "total": 6}}, section["failures"]
@@ -162,6 +163,8 @@ def test_an_app_that_keeps_the_contract_is_rated_very_strong(make_submission, gr
     assert production["band"] == section["band"] == "very_strong" and production["from"] == "request_suite"
     assert "valid 6 of 6 right" in production["observed"]
     assert set(report["rubric"]["signals"]) == {"data_handling", "model_selection", "optimization", "evaluation", "production"}
+    html = (out / "report.html").read_text()
+    assert "<h2>Prediction service</h2>" in html and "6 of 6" in html and "-m tinylab.serve --port" in html
 
 
 def test_an_app_that_answers_everything_with_200_breaks_the_contract(make_submission, grade, serving_pack):

@@ -160,6 +160,20 @@ def test_the_kernel_has_no_network_to_the_hub_the_service_or_other_kernels(confi
     assert "connected" not in mallory.value(code).values()
 
 
+def test_the_kernel_serves_and_asks_its_own_loopback(confined):
+    """A candidate's prediction service answers a request from the same kernel: the kernel's network
+    namespace has its own loopback (and nothing else, as the test above shows)."""
+    _, _, mallory, _ = confined
+    code = (
+        "import http.server, threading, urllib.request\n"
+        "server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), http.server.SimpleHTTPRequestHandler)\n"
+        "threading.Thread(target=server.serve_forever, daemon=True).start()\n"
+        "answer = urllib.request.urlopen(f'http://127.0.0.1:{server.server_address[1]}/', timeout=10).status\n"
+        "server.shutdown(); server.server_close(); answer"
+    )
+    assert mallory.value(code) == 200
+
+
 def test_a_token_the_candidate_made_cannot_write_the_history(confined):
     hub, alice, mallory, _ = confined
     before = mallory.history(alice)

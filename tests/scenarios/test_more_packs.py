@@ -327,3 +327,17 @@ def test_grader_ranks_the_hand_written_submissions(pack, tmp_path):
     assert pack.manifest.band_for_metric(best["value"]) == best["band"]
     sign = 1 if pack.manifest.metric.direction == "higher" else -1
     assert sign * (best["value"] - baseline["value"]) > 0.3 * abs(baseline["value"])
+    if pack.manifest.serving is not None:
+        # The production signal, from the grader's request suite against the app each submission left:
+        # one that merely runs breaks the contract and the latency budget; one with every fix keeps them.
+        served = {name: report["serving"] for name, report in reports.items()}
+        assert served["fixes_nothing"]["band"] == "very_weak"
+        weak, best_served = served["fixes_breaking_only"], served["fixes_everything"]
+        assert weak["answered"] and weak["band"] in ("very_weak", "weak"), weak["observed"]
+        assert best_served["band"] in ("strong", "very_strong") and best_served["within_budget"], (best_served["observed"], best_served["failures"])
+        assert weak["within_budget"] is False, weak["observed"]
+        for kind in ("malformed", "anomalous"):
+            assert weak["kinds"][kind]["right"] < best_served["kinds"][kind]["right"] == best_served["kinds"][kind]["total"], kind
+        production = reports["fixes_everything"]["rubric"]["signals"]["production"]
+        assert production["band"] == best_served["band"] and production["from"] == "request_suite"
+        assert sign * (best_served["served_metric"] - baseline["value"]) > 0  # the fixed service serves better predictions
