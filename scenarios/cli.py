@@ -43,6 +43,10 @@ def cmd_show(args) -> int:
     bands = manifest.rubric.metric_bands
     print(f"metric bands  weak {bands.weak:g} / strong {bands.strong:g} / very strong {bands.very_strong:g}")
     print(f"kernel        {manifest.kernel.default}{' (GPU capable)' if manifest.kernel.gpu_capable else ''}")
+    if manifest.serving is not None:
+        serving = manifest.serving
+        print(f"serving       {' '.join(serving.command)}; POST {serving.path}, p95 within {serving.latency_budget_ms:g} ms "
+              "(the grader sends a hidden request suite; the production signal is rated from the answers)")
     if args.interviewer:
         print("\nplanted bugs:")
         for bug in manifest.bugs:
