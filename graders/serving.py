@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import safe_files
 from ..scenarios.metrics import score
 from .replay import ReplayClient, execute_grader_code
 
@@ -42,15 +43,20 @@ LOG_TAIL_BYTES = 3000
 ANSWER_EXCERPT = 300  # what the report keeps of a wrong answer's body
 
 START_CODE = r'''
-def __mlinterview_start_service(command, out_path, log_path, startup_timeout):
+def __mlinterview_start_service(command, workdir, out_path, log_path, startup_timeout):
     import json, os, socket, subprocess, sys, time
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     argv = [part.replace("{python}", sys.executable).replace("{port}", str(port)) for part in command]
-    env = dict(os.environ, PYTHONPATH=os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    log = open(log_path, "wb")
-    process = subprocess.Popen(argv, cwd=os.getcwd(), env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    env = dict(os.environ, PYTHONPATH=workdir + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    for planted in (log_path, out_path):  # whatever the notebook left there (a link, a FIFO) is not ours to open
+        try:
+            os.unlink(planted)
+        except FileNotFoundError:
+            pass
+    log = open(log_path, "xb")
+    process = subprocess.Popen(argv, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     started, listening = time.monotonic(), False
     while time.monotonic() - started < startup_timeout and process.poll() is None:
         try:
@@ -60,11 +66,11 @@ def __mlinterview_start_service(command, out_path, log_path, startup_timeout):
         except OSError:
             time.sleep(0.1)
     globals()["__mlinterview_service"] = process
-    with open(out_path, "w") as handle:
+    with open(out_path, "x") as handle:
         json.dump({"port": port, "argv": argv, "listening": listening, "exit_code": process.poll(),
                    "start_s": round(time.monotonic() - started, 3)}, handle)
 
-__mlinterview_start_service({command!r}, {out!r}, {log!r}, {timeout!r})
+__mlinterview_start_service({command!r}, {workdir!r}, {out!r}, {log!r}, {timeout!r})
 del __mlinterview_start_service
 '''
 
@@ -80,8 +86,8 @@ del __mlinterview_stop_service
 '''
 
 
-def start_code(command: list[str], out_path: Path, log_path: Path, timeout: float) -> str:
-    return (START_CODE.replace("{command!r}", repr(list(command))).replace("{out!r}", repr(str(out_path)))
+def start_code(command: list[str], workdir: Path, out_path: Path, log_path: Path, timeout: float) -> str:
+    return (START_CODE.replace("{command!r}", repr(list(command))).replace("{workdir!r}", repr(str(workdir))).replace("{out!r}", repr(str(out_path)))
             .replace("{log!r}", repr(str(log_path))).replace("{timeout!r}", repr(float(timeout))))
 
 
@@ -114,7 +120,7 @@ async def test_service(client: ReplayClient, workdir: Path, io_dir: Path, servin
     from .grade import read_kernel_result
 
     out_path, log_path = io_dir / "service.json", io_dir / "service.log"
-    outcome = await execute_grader_code(client, start_code(serving.command, out_path, log_path, serving.startup_timeout_seconds),
+    outcome = await execute_grader_code(client, start_code(serving.command, workdir, out_path, log_path, serving.startup_timeout_seconds),
                                         serving.startup_timeout_seconds + 30)
     if not outcome["ok"]:
         return {"ok": False, "problem": f"the grader could not start the app: {outcome['problem']}"}
@@ -138,7 +144,7 @@ async def test_service(client: ReplayClient, workdir: Path, io_dir: Path, servin
             result["raw"] = asked.get("answers") or []
     finally:
         await execute_grader_code(client, STOP_CODE, 30)
-        result["log_tail"] = _log_tail(workdir / grader_io / log_path.name)
+        result["log_tail"] = _log_tail(workdir, f"{grader_io}/{log_path.name}")
     return result
 
 
@@ -161,15 +167,12 @@ async def ask(spec: dict) -> dict:
         return {"ready": False, "problem": "the request client failed: " + stderr.decode("utf-8", "replace")[-500:]}
 
 
-def _log_tail(path: Path) -> str:
+def _log_tail(workdir: Path, relative: str) -> str:
+    """The end of the app's output, read as the grader reads every file the kernel wrote (a plain file only)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return ""
-    with os.fdopen(fd, "rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        handle.seek(max(0, handle.tell() - LOG_TAIL_BYTES))
-        return handle.read().decode("utf-8", "replace")
+        return safe_files.read_tail(workdir, relative, LOG_TAIL_BYTES).decode("utf-8", "replace")
+    except (OSError, ValueError) as error:
+        return f"(the app's log was not read: {error})"
 
 
 # -- judging -------------------------------------------------------------------------------------------

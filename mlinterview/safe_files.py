@@ -192,6 +192,22 @@ def read_plain(root: str | os.PathLike | int, relative: str | os.PathLike, max_b
     return data, status
 
 
+def read_tail(root: str | os.PathLike | int, relative: str | os.PathLike, max_bytes: int) -> bytes:
+    """The last ``max_bytes`` of the plain regular file ``root/relative`` (e.g. a log that may be long);
+    raises as :func:`read_bytes` does for anything but a plain file."""
+    parts = _parts(relative)
+    if not parts:
+        raise ValueError("read_tail needs a file below the root")
+    folder = open_folder(root, PurePosixPath(*parts[:-1]) if parts[:-1] else "")
+    try:
+        fd, status = _open_plain(folder, parts[-1])
+    finally:
+        os.close(folder)
+    with os.fdopen(fd, "rb") as handle:
+        handle.seek(max(0, status.st_size - max_bytes))
+        return handle.read(max_bytes)
+
+
 def write_bytes(
     root: str | os.PathLike | int,
     relative: str | os.PathLike,

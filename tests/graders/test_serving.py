@@ -201,7 +201,11 @@ def test_the_app_sees_neither_the_grader_nor_the_host(make_submission, grade, se
     host = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
     threading.Thread(target=host.serve_forever, daemon=True).start()
     try:
-        report = grade_mode(make_submission, grade, serving_pack, f"spy {host.server_address[1]}")
+        # the notebook also plants links where the grader's start code writes the app's log and its port
+        plant = ("import os\nos.makedirs('.grader-io', exist_ok=True)\n"
+                 "os.symlink('/etc/passwd', '.grader-io/service.log'); os.symlink('/etc/passwd', '.grader-io/service.json')")
+        cells = CELLS + [plant, f"open('mode.txt', 'w').write('spy {host.server_address[1]}')"]
+        report, _out = grade(make_submission(cells, pack=serving_pack), pack=serving_pack)
     finally:
         host.shutdown()
     section = report["serving"]
@@ -209,6 +213,7 @@ def test_the_app_sees_neither_the_grader_nor_the_host(make_submission, grade, se
     assert len(spied) == len(section["failures"]) > 0 and all(s["processes"] >= 1 for s in spied), section["failures"][:2]
     assert all(s["host"] != "reached" for s in spied), spied[0]
     assert not any(s["grader_seen"] for s in spied), spied[0]
+    assert "root:x:0:0" not in section["log_tail"] and section["start"]["listening"]
 
 
 def test_judging_rounding_and_named_errors():
