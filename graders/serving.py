@@ -230,6 +230,9 @@ def judge(serving, suite: list[dict], step: dict | None, metric: str, labels_by_
     if step is not None and not answers:
         section["problem"] = step.get("problem") or "the app did not answer"
     section["answered"] = any(answer.get("status") is not None for answer in answers.values())
+    if answers and not section["answered"]:
+        first = next((a.get("problem") for a in answers.values() if a.get("problem")), None) or "no answer"
+        section["problem"] = f"the app took the connections but answered none of the {len(answers)} requests (e.g. {first})"
     served: dict[str, float] = {}
     single, concurrent = [], []
     first_valid = next((r["name"] for r in suite if r["kind"] == "valid"), None)
@@ -282,7 +285,7 @@ def production_band(section: dict) -> tuple[str, str]:
     latency = (f"p95 {section['p95_ms']:g} ms against a budget of {section['latency_budget_ms']:g} ms"
                if section["p95_ms"] is not None else "no latency measured")
     if not section["answered"]:
-        return "very_weak", f"the app did not answer: {section['problem'] or 'nothing listened'}"
+        return "very_weak", section['problem'] or 'the app did not answer'
     observed = f"the grader's request suite: {counts}; {latency}"
     if section.get("served_metric") is not None:
         observed += f"; {section['metric']} of the served predictions {section['served_metric']:.4g} on {section['served_rows']} holdout rows"

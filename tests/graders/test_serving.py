@@ -76,6 +76,9 @@ def answer(content_type, body):
 
 class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
+        if MODE[0] == "mute":  # takes the connection, answers nothing
+            self.close_connection = True
+            return
         status, payload = answer(self.headers.get("Content-Type"), self.rfile.read(int(self.headers.get("Content-Length") or 0)))
         data = json.dumps(payload).encode()
         self.send_response(status)
@@ -188,7 +191,14 @@ def test_an_app_that_does_not_start_is_very_weak_with_its_last_words(make_submis
     section = report["serving"]
     assert section["band"] == "very_weak" and not section["answered"]
     assert "exited with status 1" in section["problem"] and "the app refuses to start" in section["log_tail"]
+    assert "exited with status 1" in report["rubric"]["signals"]["production"]["observed"]
     assert any("the prediction service" in problem for problem in report["verdict"]["problems"])
+
+
+def test_an_app_that_takes_connections_but_never_answers_is_very_weak(make_submission, grade, serving_pack):
+    section = grade_mode(make_submission, grade, serving_pack, "mute")["serving"]
+    assert section["band"] == "very_weak" and not section["answered"] and section["start"]["listening"]
+    assert section["problem"].startswith("the app took the connections but answered none of the 17 requests"), section["problem"]
 
 
 def test_the_app_sees_neither_the_grader_nor_the_host(make_submission, grade, serving_pack):
