@@ -45,8 +45,8 @@
                      very_strong), but ``production``'s (with ``from``: ``request_suite``) from ``serving``
 ``serving``          null, or for a pack with ``[serving]`` (:mod:`mlinterview.graders.serving`): ``tested``,
                      ``answered``, ``problem``, ``start`` (argv, listening, exit_code, start_s), ``kinds``
-                     {valid, malformed, anomalous, concurrent: {right, total}}, ``failures`` [{request, kind,
-                     expected, got}], ``latency_budget_ms``, ``p95_ms`` (single-row requests, the first left
+                     {valid, malformed, anomalous, concurrent: {right, total}}, ``wrong`` (how many), ``failures``
+                     (the first 40) [{request, kind, expected, got, answer (the start of its body)}], ``latency_budget_ms``, ``p95_ms`` (single-row requests, the first left
                      out), ``p95_concurrent_ms``, ``within_budget``, ``served_metric`` (the pack's metric on the
                      served predictions of ``served_rows`` holdout rows), ``differs_from_notebook`` (mean absolute
                      gap between served and notebook predictions), ``band``, ``observed``, ``log_tail`` (the app's

@@ -41,6 +41,7 @@ SUITE_KINDS = ("valid", "malformed", "anomalous", "concurrent")
 # How much of the app's own output the report keeps (its last words when it did not start).
 LOG_TAIL_BYTES = 3000
 ANSWER_EXCERPT = 300  # what the report keeps of a wrong answer's body
+MAX_FAILURES_LISTED = 40
 
 START_CODE = r'''
 def __mlinterview_start_service(command, workdir, out_path, log_path, startup_timeout):
@@ -220,7 +221,7 @@ def judge(serving, suite: list[dict], step: dict | None, metric: str, labels_by_
     section: dict[str, Any] = {
         "tested": step is not None, "answered": False, "problem": None, "start": (step or {}).get("start"),
         "kinds": {kind: {"right": 0, "total": sum(r["kind"] == kind for r in suite)} for kind in SUITE_KINDS},
-        "failures": [], "latency_budget_ms": serving.latency_budget_ms, "p95_ms": None, "p95_concurrent_ms": None,
+        "wrong": 0, "failures": [], "latency_budget_ms": serving.latency_budget_ms, "p95_ms": None, "p95_concurrent_ms": None,
         "within_budget": None, "served_metric": None, "served_rows": 0, "metric": metric, "differs_from_notebook": None,
         "log_tail": (step or {}).get("log_tail", ""),
     }
@@ -241,7 +242,8 @@ def judge(serving, suite: list[dict], step: dict | None, metric: str, labels_by_
         right, why, values = judge_answer(serving, request, answer)
         kind = section["kinds"][request["kind"]]
         kind["right"] += right
-        if not right and len(section["failures"]) < 40:
+        section["wrong"] += not right
+        if not right and len(section["failures"]) < MAX_FAILURES_LISTED:
             section["failures"].append({"request": request["name"], "kind": request["kind"], "expected": _expected_words(request), "got": why,
                                                                         "answer": ((answer or {}).get("body") or "")[:ANSWER_EXCERPT]})
         if values is not None:

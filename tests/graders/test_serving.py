@@ -174,6 +174,7 @@ def test_an_app_that_answers_everything_with_200_breaks_the_contract(make_submis
     section = grade_mode(make_submission, grade, serving_pack, "sloppy")["serving"]
     assert section["kinds"]["malformed"]["right"] == 0 and section["kinds"]["anomalous"]["right"] == 0
     assert section["kinds"]["valid"]["right"] == 6  # one rounded number per row: right, if useless
+    assert section["wrong"] == len(section["failures"]) == 5
     wrong = {failure["request"]: failure["got"] for failure in section["failures"]}
     assert wrong["text-plain"] == "answered 200, expected 415 unsupported_media_type"
     assert section["band"] == "weak"
