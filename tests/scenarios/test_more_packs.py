@@ -43,7 +43,7 @@ from mlinterview.scenarios.calibration import calibration_inputs_fingerprint, pl
 from mlinterview.scenarios.fixes import load_fixes, scaffold_with_fixes
 from mlinterview.scenarios.metrics import METRICS
 
-MORE_PACKS = ("demand", "digits", "text", "merge")
+MORE_PACKS = ("demand", "digits", "text", "merge", "serve")
 SECRET_HOLDOUT_SEED = 918_273_645
 GRADING_HOLDOUT_SEED = 424242
 PRIVATE_NAMES = ("generator.py", "probes.py", "fixes.toml", "reference", "INTERVIEWER.md", "calibration.json", "scenario.toml")

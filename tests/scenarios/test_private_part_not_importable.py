@@ -98,5 +98,5 @@ def test_private_part_is_not_importable_from_a_candidate_kernel(churn_pack, cand
     assert report["imported"] == [], f"importable from a candidate kernel: {report['imported']}"
     assert report["walk"] == [], f"found walking mlinterview: {report['walk']}"
     assert report["origins"] == [], f"modules loaded from a pack folder: {report['origins']}"
-    assert not {"churn", "private", "demand", "digits", "text", "merge"} & set(report["resources"]), report["resources"]
+    assert not {"churn", "private", "demand", "digits", "text", "merge", "serve"} & set(report["resources"]), report["resources"]
     assert report["modules"] == [], f"private modules in the kernel: {report['modules']}"
