@@ -164,6 +164,18 @@ def _open_plain(dir_fd: int, name: str) -> tuple[int, os.stat_result]:
     return fd, status
 
 
+def _open_plain_below(root: str | os.PathLike | int, relative: str | os.PathLike) -> tuple[int, os.stat_result]:
+    """A descriptor of the plain regular file ``root/relative``, reached through folders without links."""
+    parts = _parts(relative)
+    if not parts:
+        raise ValueError("a file below the root is needed")
+    folder = open_folder(root, PurePosixPath(*parts[:-1]) if parts[:-1] else "")
+    try:
+        return _open_plain(folder, parts[-1])
+    finally:
+        os.close(folder)
+
+
 def read_bytes(root: str | os.PathLike | int, relative: str | os.PathLike, max_bytes: int | None = None) -> bytes:
     """The content of the plain regular file ``root/relative``, at most ``max_bytes`` (more is an error).
 
@@ -175,14 +187,7 @@ def read_bytes(root: str | os.PathLike | int, relative: str | os.PathLike, max_b
 
 def read_plain(root: str | os.PathLike | int, relative: str | os.PathLike, max_bytes: int | None = None) -> tuple[bytes, os.stat_result]:
     """:func:`read_bytes`, with the file's status as it was read (a rewrite changes its inode or time)."""
-    parts = _parts(relative)
-    if not parts:
-        raise ValueError("read_bytes needs a file below the root")
-    folder = open_folder(root, PurePosixPath(*parts[:-1]) if parts[:-1] else "")
-    try:
-        fd, status = _open_plain(folder, parts[-1])
-    finally:
-        os.close(folder)
+    fd, status = _open_plain_below(root, relative)
     with os.fdopen(fd, "rb") as handle:
         if max_bytes is not None and status.st_size > max_bytes:
             raise ValueError(f"{relative!s} is {status.st_size} bytes, over the {max_bytes} byte limit")
@@ -195,14 +200,7 @@ def read_plain(root: str | os.PathLike | int, relative: str | os.PathLike, max_b
 def read_tail(root: str | os.PathLike | int, relative: str | os.PathLike, max_bytes: int) -> bytes:
     """The last ``max_bytes`` of the plain regular file ``root/relative`` (e.g. a log that may be long);
     raises as :func:`read_bytes` does for anything but a plain file."""
-    parts = _parts(relative)
-    if not parts:
-        raise ValueError("read_tail needs a file below the root")
-    folder = open_folder(root, PurePosixPath(*parts[:-1]) if parts[:-1] else "")
-    try:
-        fd, status = _open_plain(folder, parts[-1])
-    finally:
-        os.close(folder)
+    fd, status = _open_plain_below(root, relative)
     with os.fdopen(fd, "rb") as handle:
         handle.seek(max(0, status.st_size - max_bytes))
         return handle.read(max_bytes)
