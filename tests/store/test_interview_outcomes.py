@@ -264,6 +264,28 @@ def test_sorting_puts_empty_cells_last_and_the_csv_parses(store):
     assert parsed[0]["Holdout metric (roc_auc)"] == "0.9" and parsed[2]["State"] == "no-show"
 
 
+def test_the_production_column_shows_only_for_rows_that_rate_it(store):
+    """A serving pack's reports rate production; the other packs' tables and CSVs keep their four signals."""
+    from mlinterview.extension.service_compare import shown_columns
+
+    def rows_of(scenario, summary):
+        interview, _ = store.create_interview(scenario=scenario, kernel="cpu", candidate_name="Sam", interviewer="alice",
+                                              time_budget_minutes=60, invite_ttl=timedelta(hours=1))
+        interview.state = "graded"
+        return [Row(interview, summary, overall_score("graded", summary), {})]
+
+    served = graded_summary()
+    served["signals"]["production"] = {"band": "very_strong"}
+    columns, signals = shown_columns(rows_of("serve", served))
+    assert signals[-1] == "production" and "production" in [column.key for column in columns]
+    assert overall_score("graded", served) > overall_score("graded", graded_summary())  # it counts in the rubric position
+    header = comparison_csv(rows_of("serve", served), "mae").splitlines()[0]
+    assert header.split(",")[header.split(",").index("Evaluation") + 1] == "Production"
+    columns, signals = shown_columns(rows_of("churn", graded_summary()))
+    assert "production" not in signals and "production" not in [column.key for column in columns]
+    assert "Production" not in comparison_csv(rows_of("churn", graded_summary()), "roc_auc").splitlines()[0]
+
+
 def test_the_scorecards_cell_hides_the_others_votes_until_ones_own_is_in(store):
     from mlinterview.extension.panel_store import PanelStore
     from mlinterview.extension.service_compare import panel_cells, scorecards_text
