@@ -33,7 +33,7 @@ from typing import Any
 from jupyterhub.utils import url_path_join
 from tornado import web
 
-from ..scenarios.schema import ALL_SIGNALS, RUBRIC_SIGNALS
+from ..scenarios.schema import RUBRIC_SIGNALS
 from .panel_store import BANDS, CONFIDENCES, DECISIONS, RECOMMENDATIONS, ScorecardRefused, disagreements
 from .service_app import ServiceHandler
 
@@ -60,10 +60,10 @@ class PanelHandler(ServiceHandler):
         from ..scenarios.pack import PackError, load_pack
 
         try:
-            signals = load_pack(interview.scenario, Path(self.settings["service_settings"]["scenarios_dir"])).manifest.rubric.signals
+            manifest = load_pack(interview.scenario, Path(self.settings["service_settings"]["scenarios_dir"])).manifest
         except PackError:
             return {name: None for name in RUBRIC_SIGNALS}
-        return {name: signals[name] for name in ALL_SIGNALS if name in signals}
+        return {name: manifest.rubric.signals[name] for name in manifest.signals}
 
     def answers(self, interview) -> list[dict[str, Any]]:
         """The candidate's written answers, from the authoritative record, each with the pack's note on

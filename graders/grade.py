@@ -249,7 +249,7 @@ class Grader(LoggingConfigurable):
         manifest = context["pack"].manifest
         source = next((r for r in replays.values() if r is not None and "serving" in r.grader_steps), None)
         ids = [str(i) for i in context["holdout_features"][manifest.contract.id_column].tolist()]
-        labels_by_id = dict(zip(ids, [float(v) for v in holdout_labels])) if manifest.contract.prediction_kind != "class" else dict(zip(ids, holdout_labels))
+        labels_by_id = dict(zip(ids, holdout_labels))
         notebook_by_id = None
         step = (source.grader_steps.get("holdout") or {}) if source is not None else {}
         if step.get("ok"):
@@ -354,7 +354,7 @@ class Grader(LoggingConfigurable):
             return {"ok": raw is not None, "raw": raw, "problem": problem}
 
         async def serving(client, _workdir):
-            return await serving_module.test_service(client, workdir, io_dir, manifest.serving, context["serving_suite"], GRADER_IO)
+            return await serving_module.test_service(client, workdir, io_dir, manifest.serving, context["serving_suite"])
 
         manifest = context["pack"].manifest
         steps_done: dict[str, Any] = {}

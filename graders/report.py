@@ -205,11 +205,8 @@ def _production_evidence(manifest, from_bugs: dict[str, Any], serving: dict[str,
     observed = f"{serving['observed'][0].upper()}{serving['observed'][1:]}; the band comes from these answers"
     if from_bugs["total"]:
         observed += f". Beside it, {from_bugs['fixed']} of {from_bugs['total']} planted bug(s) of this signal fixed (the bugs' verdicts)"
-    return {
-        **from_bugs, "band": band, "from": "request_suite", "observed": observed + ".",
-        "band_meaning": getattr(manifest.rubric.signals[PRODUCTION_SIGNAL], band).strip(),
-        "band_text": getattr(manifest.rubric.signals[PRODUCTION_SIGNAL], band).strip(),
-    }
+    meaning = getattr(manifest.rubric.signals[PRODUCTION_SIGNAL], band).strip()
+    return {**from_bugs, "band": band, "from": "request_suite", "observed": observed + ".", "band_meaning": meaning, "band_text": meaning}
 
 
 def _timeline(events: list[dict[str, Any]] | None) -> list[dict[str, Any]]:

@@ -116,7 +116,7 @@ def wire_request(request: dict[str, Any]) -> dict[str, Any]:
     return {key: request[key] for key in ("name", "kind", "method", "path", "headers", "body")}
 
 
-async def test_service(client: ReplayClient, workdir: Path, io_dir: Path, serving, suite: list[dict], grader_io: str) -> dict[str, Any]:
+async def test_service(client: ReplayClient, workdir: Path, io_dir: Path, serving, suite: list[dict]) -> dict[str, Any]:
     """The grader step: start the app in the kernel's sandbox, send the suite from outside it, stop the app."""
     from .grade import read_kernel_result
 
@@ -145,7 +145,7 @@ async def test_service(client: ReplayClient, workdir: Path, io_dir: Path, servin
             result["raw"] = asked.get("answers") or []
     finally:
         await execute_grader_code(client, STOP_CODE, 30)
-        result["log_tail"] = _log_tail(workdir, f"{grader_io}/{log_path.name}")
+        result["log_tail"] = _log_tail(workdir, log_path.relative_to(workdir))
     return result
 
 
@@ -168,7 +168,7 @@ async def ask(spec: dict) -> dict:
         return {"ready": False, "problem": "the request client failed: " + stderr.decode("utf-8", "replace")[-500:]}
 
 
-def _log_tail(workdir: Path, relative: str) -> str:
+def _log_tail(workdir: Path, relative: Path) -> str:
     """The end of the app's output, read as the grader reads every file the kernel wrote (a plain file only)."""
     try:
         return safe_files.read_tail(workdir, relative, LOG_TAIL_BYTES).decode("utf-8", "replace")
@@ -245,7 +245,7 @@ def judge(serving, suite: list[dict], step: dict | None, metric: str, labels_by_
         section["wrong"] += not right
         if not right and len(section["failures"]) < MAX_FAILURES_LISTED:
             section["failures"].append({"request": request["name"], "kind": request["kind"], "expected": _expected_words(request), "got": why,
-                                                                        "answer": ((answer or {}).get("body") or "")[:ANSWER_EXCERPT]})
+                                        "answer": ((answer or {}).get("body") or "")[:ANSWER_EXCERPT]})
         if values is not None:
             served.update(zip(request["rows"], values))
         ms = (answer or {}).get("ms")
@@ -263,7 +263,7 @@ def judge(serving, suite: list[dict], step: dict | None, metric: str, labels_by_
         try:
             section["served_metric"] = score(metric, [labels_by_id[row] for row in rows], [served[row] for row in rows])
         except ValueError:
-            section["served_metric"] = None
+            pass  # e.g. a metric that needs both classes among the rows served: none
     if notebook_by_id:
         common = [row for row in rows if row in notebook_by_id]
         if common:

@@ -17,7 +17,7 @@ RUBRIC_SIGNALS = ("data_handling", "model_selection", "optimization", "evaluatio
 # The rubric's fifth signal: only a pack that puts a model into production rates it (one with [serving]).
 PRODUCTION_SIGNAL = "production"
 ALL_SIGNALS = (*RUBRIC_SIGNALS, PRODUCTION_SIGNAL)
-SignalName = Literal["data_handling", "model_selection", "optimization", "evaluation", "production"]
+SignalName = Literal[ALL_SIGNALS]  # one of these names
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 PACK_ID = re.compile(r"^[a-z][a-z0-9-]*$")
 
