@@ -27,10 +27,13 @@ from typing import Any
 
 import numpy as np
 
+from .. import safe_files
+
 from ..kernels import capacity
 
 # Largest predictions file the grader reads: generous for any holdout, small for a flood.
 MAX_PREDICTIONS_FILE_BYTES = 64 * 1024 * 1024
+GRADER_IO = ".grader-io"  # the working copy's folder through which the grader and the replayed kernel swap files
 
 PREDICT_CODE = r'''
 def __mlinterview_predict(features_path, out_path, name, id_column):
@@ -118,6 +121,19 @@ def parse_kernel_json(raw: bytes) -> tuple[dict | None, str | None]:
     if not isinstance(data, dict):
         return None, "the kernel's result file is not a JSON object"
     return data, None
+
+
+def read_kernel_result(workdir: Path, name: str) -> tuple[dict | None, str | None]:
+    """The JSON object the kernel wrote as ``.grader-io/<name>``: only a plain regular file is read."""
+    try:
+        data = safe_files.read_bytes(workdir, Path(GRADER_IO) / name, MAX_PREDICTIONS_FILE_BYTES)
+    except FileNotFoundError:
+        return None, "the kernel wrote no result file"
+    except ValueError:
+        return None, f"the kernel's result file is over the {MAX_PREDICTIONS_FILE_BYTES} byte limit"
+    except OSError as error:
+        return None, f"the kernel's result file is not a plain file ({error.strerror}); it was not read"
+    return parse_kernel_json(data)
 
 
 @dataclass

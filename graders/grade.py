@@ -39,7 +39,7 @@ from . import behaviour
 from . import report as report_module
 from . import serving as serving_module
 from .constraint_audit import released_twist
-from .contract import MAX_PREDICTIONS_FILE_BYTES, audit_code, check_predictions, parse_kernel_json, predict_code
+from .contract import GRADER_IO, audit_code, check_predictions, predict_code, read_kernel_result
 from .replay import ReplayLimits, ReplayResult, execute_grader_code, resolve_kernel_name, run, run_replay
 from .submission import (
     HISTORY_FILE,
@@ -54,7 +54,6 @@ from .submission import (
 HOLDOUT_SEED_ENV = "MLINTERVIEW_HOLDOUT_SEED"
 HOLDOUT_SEED_FILE_ENV = "MLINTERVIEW_HOLDOUT_SEED_FILE"
 DEFAULT_HOLDOUT_SEED_FILE = Path("/etc/mlinterview/holdout-seed")
-GRADER_IO = ".grader-io"
 MAX_EXTRA_FILES_BYTES = 256 * 1024 * 1024
 
 Progress = Callable[[str], None]
@@ -514,19 +513,6 @@ def _validation_split(candidate_data: dict, label_column: str):
     for name, frame in sorted(labelled, key=lambda item: "valid" not in item[0].lower()):
         return frame.drop(columns=[label_column]), frame[label_column].to_numpy(), name
     return None
-
-
-def read_kernel_result(workdir: Path, name: str) -> tuple[dict | None, str | None]:
-    """The JSON object the kernel wrote as ``.grader-io/<name>``: only a plain regular file is read."""
-    try:
-        data = safe_files.read_bytes(workdir, Path(GRADER_IO) / name, MAX_PREDICTIONS_FILE_BYTES)
-    except FileNotFoundError:
-        return None, "the kernel wrote no result file"
-    except ValueError:
-        return None, f"the kernel's result file is over the {MAX_PREDICTIONS_FILE_BYTES} byte limit"
-    except OSError as error:
-        return None, f"the kernel's result file is not a plain file ({error.strerror}); it was not read"
-    return parse_kernel_json(data)
 
 
 def prepare_working_copy(pack: ScenarioPack, submission: Submission, data_seed: int, workdir: Path) -> list[safe_files.LeftOut]:

@@ -35,6 +35,7 @@ import numpy as np
 
 from .. import safe_files
 from ..scenarios.metrics import score
+from .contract import read_kernel_result
 from .replay import ReplayClient, execute_grader_code
 
 SUITE_KINDS = ("valid", "malformed", "anomalous", "concurrent")
@@ -118,8 +119,6 @@ def wire_request(request: dict[str, Any]) -> dict[str, Any]:
 
 async def test_service(client: ReplayClient, workdir: Path, io_dir: Path, serving, suite: list[dict]) -> dict[str, Any]:
     """The grader step: start the app in the kernel's sandbox, send the suite from outside it, stop the app."""
-    from .grade import read_kernel_result
-
     out_path, log_path = io_dir / "service.json", io_dir / "service.log"
     outcome = await execute_grader_code(client, start_code(serving.command, workdir, out_path, log_path, serving.startup_timeout_seconds),
                                         serving.startup_timeout_seconds + 30)
